@@ -1,1 +1,663 @@
-//! (to be written)
+//! Loading a project as Docker Compose v2 does: find the files, read `.env`, pick the project
+//! name, parse, interpolate, resolve `include` and `extends`, merge, apply profiles, type,
+//! normalize and validate.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::yaml::{Key, Node, Pos, Value};
+use crate::{dotenv, extends, interpolate, merge, yaml};
+
+/// The names searched for, in order, in the working directory and then its parents.
+pub const DEFAULT_FILES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// Override files looked for beside the default file; the first found is used.
+pub const OVERRIDE_FILES: [&str; 4] = [
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+];
+
+/// What the command line (and the process) says about which project to load.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-f`, in order; `-` reads `stdin`.
+    pub files: Vec<PathBuf>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--env-file`, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--profile`.
+    pub profiles: Vec<String>,
+    /// Services named on the command line: their profiles are enabled.
+    pub services: Vec<String>,
+    /// Skip `${VAR}` interpolation (`--no-interpolate`).
+    pub no_interpolate: bool,
+    /// The process's working directory.
+    pub workdir: PathBuf,
+    /// The process environment.
+    pub environ: BTreeMap<String, String>,
+    /// The text behind `-f -`.
+    pub stdin: Option<String>,
+}
+
+impl Options {
+    /// Options for the current process: its working directory and environment.
+    pub fn from_process() -> Result<Options> {
+        let workdir = std::env::current_dir().map_err(|source| Error::Io {
+            path: PathBuf::from("."),
+            source,
+        })?;
+        Ok(Options {
+            workdir,
+            environ: std::env::vars().collect(),
+            ..Options::default()
+        })
+    }
+}
+
+/// The files and environment a project is read from, before any file is parsed.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The compose files, absolute (`-` for stdin), in merge order.
+    pub files: Vec<PathBuf>,
+    /// The project directory: relative paths in the files resolve against it.
+    pub project_dir: PathBuf,
+    /// The environment for interpolation: the `.env` files under the process environment.
+    pub env: BTreeMap<String, String>,
+    /// Things the user should hear about (several default files found, ...).
+    pub warnings: Vec<String>,
+}
+
+/// The whole tree of a project after include, extends and merge, with what it took.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub root: Node,
+    pub sources: Sources,
+    /// The project name, already validated.
+    pub name: String,
+    /// Variables used without a value (each becomes an empty string).
+    pub unset: Vec<String>,
+}
+
+/// Lexically cleans a path (`a/./b/../c` → `a/c`) and makes it absolute against `base`.
+pub fn absolute(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Docker Compose's project-name rule: lowercase letters, digits, `_` and `-`, starting with a
+/// letter or digit.
+pub fn is_valid_project_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Turns a directory name into a project name: lowercased, other characters dropped, no
+/// leading `_` or `-`.
+pub fn normalize_project_name(name: &str) -> String {
+    let lowered = name.to_lowercase();
+    let kept: String = lowered
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect();
+    kept.trim_start_matches(['_', '-']).to_string()
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads dotenv files in order (later ones win) under the process environment (which wins).
+pub fn read_env_files(
+    files: &[PathBuf],
+    environ: &BTreeMap<String, String>,
+    required: bool,
+) -> Result<BTreeMap<String, String>> {
+    let mut from_files: BTreeMap<String, String> = BTreeMap::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(Error::Io {
+                    path: f.clone(),
+                    source,
+                });
+            }
+        };
+        let lookup = |k: &str| {
+            environ
+                .get(k)
+                .or_else(|| from_files.get(k))
+                .cloned()
+        };
+        let pairs = dotenv::parse(&text, &lookup).map_err(|e| {
+            Error::at(
+                &Pos::new(&Arc::from(f.display().to_string()), e.line, 1),
+                "",
+                e.message,
+            )
+        })?;
+        from_files.extend(pairs);
+    }
+    let mut env = from_files;
+    env.extend(environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(env)
+}
+
+fn env_files_for(opts: &Options, dir: &Path) -> (Vec<PathBuf>, bool) {
+    if !opts.env_files.is_empty() {
+        let files = opts
+            .env_files
+            .iter()
+            .map(|f| absolute(&opts.workdir, f))
+            .collect();
+        return (files, true);
+    }
+    if let Some(list) = opts.environ.get("COMPOSE_ENV_FILES").filter(|s| !s.is_empty()) {
+        let files = list
+            .split(',')
+            .map(|f| absolute(&opts.workdir, Path::new(f.trim())))
+            .collect();
+        return (files, true);
+    }
+    let disabled = opts
+        .environ
+        .get("COMPOSE_DISABLE_ENV_FILE")
+        .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "y" | "on"));
+    if disabled {
+        return (Vec::new(), false);
+    }
+    (vec![dir.join(".env")], false)
+}
+
+/// Finds the default compose file in `dir` or its parents, plus its override file.
+pub fn find_default_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        let found: Vec<PathBuf> = DEFAULT_FILES
+            .iter()
+            .map(|n| d.join(n))
+            .filter(|p| p.is_file())
+            .collect();
+        if let Some(first) = found.first() {
+            if found.len() > 1 {
+                warnings.push(format!(
+                    "Found multiple config files with supported names: {}\nUsing {}",
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    first.display()
+                ));
+            }
+            let mut files = vec![first.clone()];
+            if let Some(o) = OVERRIDE_FILES.iter().map(|n| d.join(n)).find(|p| p.is_file()) {
+                files.push(o);
+            }
+            return Ok((files, warnings));
+        }
+        at = d.parent();
+    }
+    Err(Error::Other(format!(
+        "no configuration file provided: not found (looked for {} in {} and its parents)",
+        DEFAULT_FILES.join(", "),
+        dir.display()
+    )))
+}
+
+/// Works out the files, the project directory and the interpolation environment.
+pub fn sources(opts: &Options) -> Result<Sources> {
+    let base = match &opts.project_directory {
+        Some(d) => absolute(&opts.workdir, d),
+        None => opts.workdir.clone(),
+    };
+    // COMPOSE_FILE may come from `.env` in the working (or project) directory.
+    let (env_files, required) = env_files_for(opts, &base);
+    let early_env = read_env_files(&env_files, &opts.environ, required)?;
+    let mut warnings = Vec::new();
+    let files: Vec<PathBuf> = if !opts.files.is_empty() {
+        opts.files
+            .iter()
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    f.clone()
+                } else {
+                    absolute(&opts.workdir, f)
+                }
+            })
+            .collect()
+    } else if let Some(list) = early_env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
+        let sep = early_env
+            .get("COMPOSE_PATH_SEPARATOR")
+            .filter(|s| !s.is_empty())
+            .map_or(":", String::as_str);
+        list.split(sep)
+            .filter(|s| !s.is_empty())
+            .map(|f| absolute(&base, Path::new(f)))
+            .collect()
+    } else {
+        let (found, w) = find_default_files(&base)?;
+        warnings.extend(w);
+        found
+    };
+    let project_dir = match (&opts.project_directory, files.first()) {
+        (Some(_), _) => base.clone(),
+        (None, Some(f)) if f.as_os_str() != "-" => f
+            .parent()
+            .map_or_else(|| base.clone(), Path::to_path_buf),
+        _ => base.clone(),
+    };
+    let env = if project_dir == base {
+        early_env
+    } else {
+        let (env_files, required) = env_files_for(opts, &project_dir);
+        read_env_files(&env_files, &opts.environ, required)?
+    };
+    Ok(Sources {
+        files,
+        project_dir,
+        env,
+        warnings,
+    })
+}
+
+/// Reads, parses and interpolates one file.
+struct FileLoader<'a> {
+    env: &'a BTreeMap<String, String>,
+    interpolate: bool,
+    unset: Vec<String>,
+    stdin: Option<&'a str>,
+}
+
+impl FileLoader<'_> {
+    fn load(&mut self, path: &Path) -> Result<Node> {
+        let (name, text) = if path.as_os_str() == "-" {
+            ("-".to_string(), self.stdin.unwrap_or_default().to_string())
+        } else {
+            (path.display().to_string(), read(path)?)
+        };
+        self.parse(&name, &text)
+    }
+
+    fn parse(&mut self, name: &str, text: &str) -> Result<Node> {
+        let mut node = yaml::parse(&Arc::from(name), text)?;
+        if node.is_null() {
+            return Err(Error::at(&node.pos, "", "empty compose file"));
+        }
+        if node.as_map().is_none() {
+            return Err(Error::at(
+                &node.pos,
+                "",
+                format!("a compose file must be a mapping, not a {}", node.kind()),
+            ));
+        }
+        if self.interpolate {
+            let env = self.env;
+            let lookup = |k: &str| env.get(k).cloned();
+            interpolate::interpolate_node(&mut node, "", &lookup, &mut self.unset)?;
+        }
+        Ok(node)
+    }
+}
+
+/// Loads one file with its `include`s and `extends` resolved; `stack` guards against include
+/// cycles.
+fn load_file_tree(
+    loader: &mut FileLoader<'_>,
+    path: &Path,
+    stack: &mut Vec<PathBuf>,
+) -> Result<Node> {
+    let mut root = loader.load(path)?;
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    resolve_includes(loader, &mut root, &dir, stack)?;
+    let mut load_other = |p: &Path| loader.load(p);
+    extends::resolve_extends(&mut root, &mut load_other, &dir)?;
+    Ok(root)
+}
+
+/// One entry of `include:`, in its long form.
+struct Include {
+    paths: Vec<(PathBuf, Pos)>,
+    project_directory: Option<PathBuf>,
+    env_files: Vec<PathBuf>,
+}
+
+fn include_entries(node: &Node, dir: &Path) -> Result<Vec<Include>> {
+    let Some(items) = node.as_seq() else {
+        return Err(Error::at(&node.pos, "include", "must be a sequence"));
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("include[{i}]");
+        let strings = |n: &Node, what: &str| -> Result<Vec<(String, Pos)>> {
+            match &n.value {
+                Value::Seq(s) => s
+                    .iter()
+                    .map(|x| {
+                        x.scalar_string()
+                            .map(|v| (v, x.pos.clone()))
+                            .ok_or_else(|| Error::at(&x.pos, format!("{path}.{what}"), "must be a string"))
+                    })
+                    .collect(),
+                _ => n
+                    .scalar_string()
+                    .map(|v| vec![(v, n.pos.clone())])
+                    .ok_or_else(|| Error::at(&n.pos, format!("{path}.{what}"), "must be a string or a list of strings")),
+            }
+        };
+        let entry = match &item.value {
+            Value::Map(m) => {
+                for k in m.keys() {
+                    if !matches!(k.name.as_str(), "path" | "project_directory" | "env_file")
+                        && !k.name.starts_with("x-")
+                    {
+                        return Err(Error::at(
+                            &k.pos,
+                            format!("{path}.{}", k.name),
+                            format!("additional property {:?} is not allowed", k.name),
+                        ));
+                    }
+                }
+                let Some(p) = m.get("path") else {
+                    return Err(Error::at(&item.pos, path, "missing property \"path\""));
+                };
+                Include {
+                    paths: strings(p, "path")?
+                        .into_iter()
+                        .map(|(s, pos)| (absolute(dir, Path::new(&s)), pos))
+                        .collect(),
+                    project_directory: m
+                        .get("project_directory")
+                        .and_then(Node::scalar_string)
+                        .map(|s| absolute(dir, Path::new(&s))),
+                    env_files: match m.get("env_file") {
+                        Some(n) => strings(n, "env_file")?
+                            .into_iter()
+                            .map(|(s, _)| absolute(dir, Path::new(&s)))
+                            .collect(),
+                        None => Vec::new(),
+                    },
+                }
+            }
+            _ => {
+                let (s, pos) = strings(item, "")?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::at(&item.pos, &path, "must be a path"))?;
+                Include {
+                    paths: vec![(absolute(dir, Path::new(&s)), pos)],
+                    project_directory: None,
+                    env_files: Vec::new(),
+                }
+            }
+        };
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Loads every `include` of `root` as a project of its own (its own directory and `.env`) and
+/// adds its resources to `root`. A resource defined on both sides differently is an error.
+fn resolve_includes(
+    loader: &mut FileLoader<'_>,
+    root: &mut Node,
+    dir: &Path,
+    stack: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let Some(map) = root.as_map_mut() else {
+        return Ok(());
+    };
+    let Some(include) = map.shift_remove("include") else {
+        return Ok(());
+    };
+    for inc in include_entries(&include, dir)? {
+        let Some((first, first_pos)) = inc.paths.first().cloned() else {
+            continue;
+        };
+        if stack.contains(&first) {
+            let chain: Vec<String> = stack
+                .iter()
+                .chain(std::iter::once(&first))
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(Error::at(
+                &first_pos,
+                "include",
+                format!("include cycle: {}", chain.join(" -> ")),
+            ));
+        }
+        let project_dir = inc
+            .project_directory
+            .clone()
+            .unwrap_or_else(|| first.parent().unwrap_or(Path::new("/")).to_path_buf());
+        let env_files = if inc.env_files.is_empty() {
+            vec![project_dir.join(".env")]
+        } else {
+            inc.env_files.clone()
+        };
+        let shell: BTreeMap<String, String> = loader.env.clone();
+        let env = read_env_files(&env_files, &shell, !inc.env_files.is_empty())?;
+        let mut sub = FileLoader {
+            env: &env,
+            interpolate: loader.interpolate,
+            unset: Vec::new(),
+            stdin: None,
+        };
+        stack.push(first.clone());
+        let mut merged: Option<Node> = None;
+        for (p, _) in &inc.paths {
+            let tree = load_file_tree(&mut sub, p, stack)?;
+            merged = Some(match merged {
+                None => tree,
+                Some(base) => merge::merge(base, tree)?,
+            });
+        }
+        stack.pop();
+        loader.unset.extend(sub.unset);
+        if let Some(mut tree) = merged {
+            crate::normalize::rebase_paths(&mut tree, &project_dir);
+            add_included(map, tree, &first)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds an included project's resources to the including file's tree.
+fn add_included(map: &mut crate::yaml::Map, tree: Node, from: &Path) -> Result<()> {
+    let Value::Map(incoming) = tree.value else {
+        return Ok(());
+    };
+    for (section, node) in incoming {
+        let Value::Map(resources) = node.value else {
+            continue;
+        };
+        if !matches!(
+            section.name.as_str(),
+            "services" | "networks" | "volumes" | "configs" | "secrets"
+        ) {
+            continue;
+        }
+        let target = map
+            .entry(Key::new(section.name.clone(), section.pos.clone()))
+            .or_insert_with(|| Node::new(Value::Map(Default::default()), section.pos.clone()));
+        if target.is_null() {
+            target.value = Value::Map(Default::default());
+        }
+        let Some(existing) = target.as_map_mut() else {
+            continue;
+        };
+        for (name, def) in resources {
+            if let Some((k, old)) = existing.get_key_value(name.name.as_str()) {
+                if old.to_json() != def.to_json() {
+                    return Err(Error::at(
+                        &k.pos,
+                        format!("{}.{}", section.name, name.name),
+                        format!(
+                            "imported resource {} defined in {} conflicts with another resource defined in {}",
+                            name.name,
+                            from.display(),
+                            k.pos.file
+                        ),
+                    ));
+                }
+                continue;
+            }
+            existing.insert(name, def);
+        }
+    }
+    Ok(())
+}
+
+/// Reads all files of a project and merges them into one tree, with the project name settled.
+pub fn load_merged(opts: &Options) -> Result<Merged> {
+    let sources = sources(opts)?;
+    let mut loader = FileLoader {
+        env: &sources.env,
+        interpolate: !opts.no_interpolate,
+        unset: Vec::new(),
+        stdin: opts.stdin.as_deref(),
+    };
+    let mut root: Option<Node> = None;
+    for f in &sources.files {
+        let mut stack = vec![f.clone()];
+        let tree = load_file_tree(&mut loader, f, &mut stack)?;
+        root = Some(match root {
+            None => tree,
+            Some(base) => merge::merge(base, tree)?,
+        });
+    }
+    let mut unset = std::mem::take(&mut loader.unset);
+    let mut seen = BTreeSet::new();
+    unset.retain(|v| seen.insert(v.clone()));
+    let root = root.ok_or_else(|| Error::Other("no configuration file provided".into()))?;
+    let name = project_name(opts, &sources, &root)?;
+    Ok(Merged {
+        root,
+        sources,
+        name,
+        unset,
+    })
+}
+
+/// `-p`, then `COMPOSE_PROJECT_NAME` (shell or `.env`), then `name:`, then the directory.
+fn project_name(opts: &Options, sources: &Sources, root: &Node) -> Result<String> {
+    let explicit = |name: &str, from: &str, pos: Option<&Pos>| -> Result<String> {
+        if is_valid_project_name(name) {
+            return Ok(name.to_string());
+        }
+        let msg = format!(
+            "{from} {name:?} is not a valid project name: it must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit"
+        );
+        Err(match pos {
+            Some(p) => Error::at(p, "name", msg),
+            None => Error::Other(msg),
+        })
+    };
+    if let Some(p) = opts.project_name.as_deref().filter(|s| !s.is_empty()) {
+        return explicit(p, "project name", None);
+    }
+    if let Some(p) = sources
+        .env
+        .get("COMPOSE_PROJECT_NAME")
+        .filter(|s| !s.is_empty())
+    {
+        return explicit(p, "COMPOSE_PROJECT_NAME", None);
+    }
+    if let Some(n) = root.get("name") {
+        if let Some(s) = n.scalar_string().filter(|s| !s.is_empty()) {
+            return explicit(&s, "name", Some(&n.pos));
+        }
+    }
+    let base = sources
+        .project_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let name = normalize_project_name(&base);
+    if name.is_empty() {
+        return Err(Error::Other(format!(
+            "project name can't be derived from directory {:?}: use -p or `name:`",
+            sources.project_dir
+        )));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_normalize_like_compose() {
+        assert_eq!(normalize_project_name("My App.v2"), "myappv2");
+        assert_eq!(normalize_project_name("__x-Y"), "x-y");
+        assert_eq!(normalize_project_name("..."), "");
+        assert!(is_valid_project_name("a-b_1"));
+        assert!(!is_valid_project_name("_a"));
+        assert!(!is_valid_project_name("A"));
+        assert!(!is_valid_project_name(""));
+    }
+
+    #[test]
+    fn absolute_cleans_dots() {
+        assert_eq!(
+            absolute(Path::new("/srv/p"), Path::new("./a/../b")),
+            PathBuf::from("/srv/p/b")
+        );
+        assert_eq!(
+            absolute(Path::new("/srv/p"), Path::new("/x/./y")),
+            PathBuf::from("/x/y")
+        );
+    }
+
+    #[test]
+    fn default_files_are_found_in_parents_with_override() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("compose.yaml"), "services: {}\n").unwrap();
+        std::fs::write(d.path().join("docker-compose.yml"), "services: {}\n").unwrap();
+        std::fs::write(d.path().join("compose.override.yaml"), "services: {}\n").unwrap();
+        let sub = d.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        let (files, warnings) = find_default_files(&sub).unwrap();
+        assert_eq!(
+            files,
+            vec![
+                d.path().join("compose.yaml"),
+                d.path().join("compose.override.yaml")
+            ]
+        );
+        assert_eq!(warnings.len(), 1);
+    }
+}

@@ -1,1 +1,4 @@
-//! placeholder
+//! The embedded DNS server of a project (hickory): per-network views of service names,
+//! aliases and replicas, and forwarding of other names. Knows nothing of the rest.
+
+pub mod names;

@@ -1,1 +1,4 @@
-//! placeholder
+//! Projects: the state store, the planner (desired vs actual), the executor, the per-project
+//! supervisor, logs and events. Knows nothing of the command line.
+
+pub mod naming;

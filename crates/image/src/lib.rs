@@ -1,1 +1,6 @@
-//! placeholder
+//! Images: references, the content store, registry pull and push, archives, layer unpacking
+//! and the Dockerfile builder. Knows nothing of compose files.
+
+pub mod reference;
+
+pub use reference::{Reference, ReferenceError};
