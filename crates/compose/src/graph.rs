@@ -220,6 +220,34 @@ impl Graph {
         levels
     }
 
+    /// All services, each after everything it depends on: a depth-first walk over the sorted
+    /// names, dependencies first (the order `docker compose config --services` prints).
+    pub fn dependency_order(&self) -> Vec<&str> {
+        let mut nodes: Vec<NodeIndex> = self.graph.node_indices().collect();
+        nodes.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+        let mut done = BTreeSet::new();
+        let mut out = Vec::new();
+        for n in nodes {
+            self.visit(n, &mut done, &mut out);
+        }
+        out
+    }
+
+    fn visit<'a>(&'a self, n: NodeIndex, done: &mut BTreeSet<NodeIndex>, out: &mut Vec<&'a str>) {
+        if !done.insert(n) {
+            return;
+        }
+        let mut deps: Vec<NodeIndex> = self
+            .graph
+            .neighbors_directed(n, Direction::Outgoing)
+            .collect();
+        deps.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+        for d in deps {
+            self.visit(d, done, out);
+        }
+        out.push(self.graph[n].as_str());
+    }
+
     /// `selected` plus everything they depend on, transitively (what `up web` starts).
     pub fn with_dependencies<'a>(&'a self, selected: &[&str]) -> BTreeSet<&'a str> {
         let mut out = BTreeSet::new();
@@ -297,6 +325,12 @@ mod tests {
         assert!(!deps[0].1.required && deps[0].1.restart);
         assert_eq!(g.dependents("db")[0].0, "web");
         assert!(g.dependencies("db").is_empty());
+    }
+
+    #[test]
+    fn dependency_order_puts_dependencies_first() {
+        let g = g(&["a", "b", "c"], &[("a", "b")]).unwrap();
+        assert_eq!(g.dependency_order(), vec!["b", "a", "c"]);
     }
 
     #[test]

@@ -615,6 +615,243 @@ fn project_name(opts: &Options, sources: &Sources, root: &Node) -> Result<String
     Ok(name)
 }
 
+/// A loaded project: the typed model and its printable form, with what it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The project name.
+    pub name: String,
+    /// The typed, normalized model (`None` with `--no-interpolate`, where values may still
+    /// hold `${...}` that no type accepts).
+    pub model: Option<crate::model::Project>,
+    /// The project as `config --format json` prints it (before `$` escaping).
+    pub json: serde_json::Value,
+    /// Files, project directory and interpolation environment.
+    pub sources: Sources,
+    /// Every profile some service names, sorted.
+    pub profiles: BTreeSet<String>,
+    /// What to tell the user (unset variables, several default files ...).
+    pub warnings: Vec<String>,
+}
+
+/// The profiles a loader enables: `--profile` and `COMPOSE_PROFILES`.
+fn enabled_profiles(opts: &Options, env: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let mut set: BTreeSet<String> = opts.profiles.iter().cloned().collect();
+    if opts.profiles.is_empty() {
+        if let Some(p) = env.get("COMPOSE_PROFILES") {
+            set.extend(
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            );
+        }
+    }
+    set
+}
+
+/// Removes the services whose profiles are all disabled. Returns every profile named and the
+/// services removed.
+fn apply_profiles(
+    root: &mut Node,
+    enabled: &BTreeSet<String>,
+    named: &[String],
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut all = BTreeSet::new();
+    let mut disabled = BTreeSet::new();
+    let Some(services) = root.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut) else {
+        return (all, disabled);
+    };
+    services.retain(|k, svc| {
+        let profiles: Vec<String> = svc
+            .get("profiles")
+            .and_then(Node::as_seq)
+            .map(|s| s.iter().filter_map(Node::scalar_string).collect())
+            .unwrap_or_default();
+        all.extend(profiles.iter().cloned());
+        let on = profiles.is_empty()
+            || enabled.contains("*")
+            || profiles.iter().any(|p| enabled.contains(p))
+            || named.iter().any(|n| *n == k.name);
+        if !on {
+            disabled.insert(k.name.clone());
+        }
+        on
+    });
+    (all, disabled)
+}
+
+/// Keeps only `selected` and what they depend on.
+fn select_services(json: &mut serde_json::Value, selected: &[String]) -> Result<()> {
+    if selected.is_empty() {
+        return Ok(());
+    }
+    let graph = json_graph(json)?;
+    let names: Vec<&str> = selected.iter().map(String::as_str).collect();
+    for n in &names {
+        if !graph.services().contains(n) {
+            return Err(Error::Other(format!("no such service: {n}")));
+        }
+    }
+    let keep: BTreeSet<String> = graph
+        .with_dependencies(&names)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if let Some(services) = json.get_mut("services").and_then(|s| s.as_object_mut()) {
+        services.retain(|k, _| keep.contains(k));
+    }
+    Ok(())
+}
+
+/// The dependency graph of the printable project (explicit and implied `depends_on`).
+fn json_graph(json: &serde_json::Value) -> Result<crate::graph::Graph> {
+    use crate::graph::{Condition, Dependency, Graph};
+    let empty = serde_json::Map::new();
+    let services = json
+        .get("services")
+        .and_then(|s| s.as_object())
+        .unwrap_or(&empty);
+    let mut edges = Vec::new();
+    for (name, svc) in services {
+        let Some(deps) = svc.get("depends_on").and_then(|d| d.as_object()) else {
+            continue;
+        };
+        for (dep, how) in deps {
+            let d = Dependency {
+                condition: how
+                    .get("condition")
+                    .and_then(|c| c.as_str())
+                    .and_then(Condition::parse)
+                    .unwrap_or(Condition::Started),
+                required: how.get("required").and_then(|r| r.as_bool()).unwrap_or(true),
+                restart: how.get("restart").and_then(|r| r.as_bool()).unwrap_or(false),
+            };
+            edges.push((name.clone(), dep.clone(), d));
+        }
+    }
+    Graph::new(services.keys().cloned(), edges).map_err(|c| Error::Other(c.to_string()))
+}
+
+impl Loaded {
+    /// Service names, each after its dependencies.
+    pub fn service_order(&self) -> Vec<String> {
+        match json_graph(&self.json) {
+            Ok(g) => g.dependency_order().into_iter().map(String::from).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The image of each service: `image:`, else `<project>-<service>` for built ones.
+    pub fn images(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(services) = self.json.get("services").and_then(|s| s.as_object()) {
+            for (name, svc) in services {
+                match svc.get("image").and_then(|i| i.as_str()) {
+                    Some(i) => out.push(i.to_string()),
+                    None => out.push(format!("{}-{name}", self.name)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The hash of a service's configuration that decides whether its containers must be
+    /// recreated. What doesn't change a running container (build, pull policy, scale,
+    /// `depends_on`, profiles) is left out, as Docker Compose does.
+    pub fn config_hash(&self, service: &str) -> Option<String> {
+        let mut svc = self.json.get("services")?.get(service)?.clone();
+        if let Some(o) = svc.as_object_mut() {
+            for k in ["build", "pull_policy", "scale", "depends_on", "profiles"] {
+                o.remove(k);
+            }
+            if let Some(d) = o.get_mut("deploy").and_then(|d| d.as_object_mut()) {
+                d.remove("replicas");
+            }
+        }
+        let bytes = serde_json::to_vec(&svc).ok()?;
+        use sha2::Digest;
+        Some(hex::encode(sha2::Sha256::digest(&bytes)))
+    }
+}
+
+/// Loads a project: the whole pipeline. `normalize: false` is `config --no-normalize`.
+pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
+    let Merged {
+        mut root,
+        sources,
+        name,
+        unset,
+    } = load_merged(opts)?;
+    let mut warnings = sources.warnings.clone();
+    for v in &unset {
+        warnings.push(format!(
+            "The {v:?} variable is not set. Defaulting to a blank string."
+        ));
+    }
+    let enabled = enabled_profiles(opts, &sources.env);
+    let (profiles, disabled) = apply_profiles(&mut root, &enabled, &opts.services);
+    warnings.extend(crate::support::warnings(&root));
+    let extensions: serde_json::Map<String, serde_json::Value> = root
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.name.starts_with("x-"))
+                .map(|(k, v)| (k.name.clone(), v.to_json()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (model, mut json) = if opts.no_interpolate {
+        let mut json = root.to_json();
+        if let Some(o) = json.as_object_mut() {
+            o.insert("name".into(), serde_json::Value::String(name.clone()));
+        }
+        (None, json)
+    } else {
+        let mut model: crate::model::Project = crate::de::from_node(&root, "")?;
+        Error::collect(crate::validate::validate(&crate::validate::Scope {
+            root: &root,
+            disabled: &disabled,
+        }))?;
+        model.name = name.clone();
+        if normalize {
+            let ctx = crate::normalize::Context {
+                project_name: name.clone(),
+                project_dir: sources.project_dir.clone(),
+                env: sources.env.clone(),
+            };
+            crate::normalize::normalize(&mut model, &ctx)?;
+        }
+        let mut json = serde_json::to_value(&model).map_err(|e| Error::Other(e.to_string()))?;
+        if let Some(o) = json.as_object_mut() {
+            o.extend(extensions);
+        }
+        (Some(model), json)
+    };
+    select_services(&mut json, &opts.services)?;
+    Ok(Loaded {
+        name,
+        model,
+        json,
+        sources,
+        profiles,
+        warnings,
+    })
+}
+
+/// Loads a project from one file's text, with no environment and a fixed directory: what the
+/// fuzzer and quick checks call.
+pub fn load_from_str(text: &str) -> Result<Loaded> {
+    let opts = Options {
+        files: vec![PathBuf::from("-")],
+        project_name: Some("fuzz".into()),
+        workdir: PathBuf::from("/nonexistent-compose-project"),
+        stdin: Some(text.to_string()),
+        environ: BTreeMap::from([("COMPOSE_DISABLE_ENV_FILE".to_string(), "1".to_string())]),
+        ..Options::default()
+    };
+    load(&opts, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
