@@ -12,6 +12,7 @@ pub mod interpolate;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod paths;
 pub mod support;
 pub mod validate;
 pub mod yaml;

@@ -3,11 +3,12 @@
 //! normalize and validate.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::yaml::{Key, Node, Pos, Value};
+use crate::paths::absolute;
 use crate::{dotenv, extends, interpolate, merge, yaml};
 
 /// The names searched for, in order, in the working directory and then its parents.
@@ -88,26 +89,6 @@ pub struct Merged {
     pub name: String,
     /// Variables used without a value (each becomes an empty string).
     pub unset: Vec<String>,
-}
-
-/// Lexically cleans a path (`a/./b/../c` → `a/c`) and makes it absolute against `base`.
-pub fn absolute(base: &Path, p: &Path) -> PathBuf {
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 /// Docker Compose's project-name rule: lowercase letters, digits, `_` and `-`, starting with a
@@ -487,7 +468,7 @@ fn resolve_includes(
         stack.pop();
         loader.unset.extend(sub.unset);
         if let Some(mut tree) = merged {
-            crate::normalize::rebase_paths(&mut tree, &project_dir);
+            crate::paths::rebase_paths(&mut tree, &project_dir);
             add_included(map, tree, &first)?;
         }
     }
