@@ -517,6 +517,156 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
     }
 }
 
+/// Deserializes a struct from the `MapAccess` a visitor's `visit_map` was handed, keeping the
+/// checks and casts of this module.
+///
+/// This is for fields with a short and a long syntax (`ports: ["80:80", {target: 80}]`):
+/// write a `Deserialize` impl that calls `deserialize_any` with a visitor whose `visit_str`
+/// parses the short form and whose `visit_map` returns `struct_from_map(map)`. Prefer that to
+/// `#[serde(untagged)]`: an untagged enum buffers its input in serde's private `Content` type,
+/// which loses this module's casts (`published: 8080` is no longer a string) and reports only
+/// "data did not match any variant". `serde::de::value::MapAccessDeserializer` would keep the
+/// casts but drop the unknown-key check; this keeps both, with the key's position.
+pub fn struct_from_map<'de, T, A>(map: A) -> Result<T, A::Error>
+where
+    T: de::Deserialize<'de>,
+    A: de::MapAccess<'de>,
+{
+    T::deserialize(StructFromMap { map })
+}
+
+struct StructFromMap<A> {
+    map: A,
+}
+
+impl<'de, A: de::MapAccess<'de>> de::Deserializer<'de> for StructFromMap<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.map)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_map(CheckedMap {
+            map: self.map,
+            fields,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// A `MapAccess` that refuses keys not in `fields` and skips `x-` keys.
+struct CheckedMap<A> {
+    map: A,
+    fields: &'static [&'static str],
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for CheckedMap<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let mut seed = Some(seed);
+        loop {
+            let field = self.map.next_key_seed(FieldSeed {
+                seed: &mut seed,
+                fields: self.fields,
+            })?;
+            match field {
+                None => return Ok(None),
+                Some(Field::Known(v)) => return Ok(Some(v)),
+                Some(Field::Skip) => {
+                    self.map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
+enum Field<V> {
+    Known(V),
+    Skip,
+}
+
+/// Reads a key, checks it against `fields`, and hands it on to the struct's own key seed.
+struct FieldSeed<'s, K> {
+    seed: &'s mut Option<K>,
+    fields: &'static [&'static str],
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for FieldSeed<'_, K> {
+    type Value = Field<K::Value>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> FieldSeed<'_, K> {
+    /// Whether `key` is kept; an error for an unknown key.
+    fn check<E: de::Error>(&self, key: &str) -> Result<bool, E> {
+        if self.fields.contains(&key) {
+            Ok(true)
+        } else if key.starts_with("x-") {
+            Ok(false)
+        } else {
+            Err(E::custom(unknown_key_message(key, self.fields)))
+        }
+    }
+
+    fn take<E: de::Error>(self) -> Result<K, E> {
+        self.seed
+            .take()
+            .ok_or_else(|| E::custom("a struct key was read twice"))
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for FieldSeed<'_, K> {
+    type Value = Field<K::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a property name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        if !self.check(key)? {
+            return Ok(Field::Skip);
+        }
+        let seed = self.take()?;
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+            .map(Field::Known)
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        if !self.check(key)? {
+            return Ok(Field::Skip);
+        }
+        let seed = self.take()?;
+        seed.deserialize(de::value::StrDeserializer::new(key))
+            .map(Field::Known)
+    }
+}
+
 struct SeqAccess<'de> {
     items: std::slice::Iter<'de, Node>,
     index: usize,
@@ -798,5 +948,586 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {
 
     serde::forward_to_deserialize_any! {
         str string identifier unit unit_struct seq tuple tuple_struct map struct
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
+
+    use indexmap::IndexMap;
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::yaml::parse;
+
+    fn node(text: &str) -> Node {
+        parse(&Arc::from("t.yaml"), text).unwrap()
+    }
+
+    fn load<T: de::DeserializeOwned>(text: &str) -> T {
+        match from_node(&node(text), "") {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// (line, col, path, message) of the error of loading `text` as a `T`.
+    fn fail<T: de::DeserializeOwned + fmt::Debug>(text: &str) -> (usize, usize, String, String) {
+        match from_node::<T>(&node(text), "") {
+            Err(crate::Error::At { pos, path, message }) => {
+                assert_eq!(&*pos.file, "t.yaml");
+                (pos.line, pos.col, path, message)
+            }
+            other => panic!("expected an located error, got {other:?}"),
+        }
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Project {
+        services: IndexMap<String, Service>,
+        #[serde(default)]
+        volumes: BTreeMap<String, Option<Volume>>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq, Default)]
+    #[serde(default)]
+    struct Service {
+        image: Option<String>,
+        tty: bool,
+        cpu_shares: Option<i64>,
+        cpus: Option<f32>,
+        #[serde(alias = "mem")]
+        mem_limit: Option<String>,
+        ports: Vec<Port>,
+        environment: HashMap<String, Option<String>>,
+        restart: Option<Restart>,
+        #[serde(deserialize_with = "even")]
+        scale: u32,
+        healthcheck: Option<Healthcheck>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq, Default)]
+    struct Volume {
+        driver: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Healthcheck {
+        test: Vec<String>,
+        interval: Option<u64>,
+    }
+
+    /// Short syntax `"8080:80"` or long syntax `{target: 80, published: "8080"}`.
+    #[derive(Debug, PartialEq)]
+    enum Port {
+        Short(String),
+        Long(LongPort),
+    }
+
+    impl<'de> Deserialize<'de> for Port {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Port;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a port string or mapping")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Port, E> {
+                    Ok(Port::Short(s.to_string()))
+                }
+                fn visit_i64<E: de::Error>(self, i: i64) -> Result<Port, E> {
+                    Ok(Port::Short(i.to_string()))
+                }
+                fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Port, A::Error> {
+                    struct_from_map(map).map(Port::Long)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct LongPort {
+        target: u16,
+        published: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "kebab-case")]
+    enum Restart {
+        No,
+        Always,
+        UnlessStopped,
+        OnFailure(u32),
+        Custom { policy: String, retries: Option<u8> },
+    }
+
+    fn even<'de, D: de::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let n = u32::deserialize(d)?;
+        if n % 2 == 1 {
+            return Err(de::Error::custom(format!("{n} is odd")));
+        }
+        Ok(n)
+    }
+
+    const FILE: &str = "\
+services:
+  web:
+    image: nginx
+    x-note: anything at all
+    tty: \"yes\"
+    cpu_shares: \"12\"
+    cpus: \"1.5\"
+    mem: 1g
+    ports:
+      - 8080:80
+      - target: 443
+        published: 8443
+    environment:
+      A: 1
+      B:
+      C: \"x\"
+    restart: unless-stopped
+    scale: 4
+  db:
+    healthcheck:
+      test: [CMD, true]
+      interval: 30.0
+    restart:
+      on-failure: 3
+volumes:
+  data:
+  cache: {driver: local}
+";
+
+    #[test]
+    fn values_and_coercions() {
+        let p: Project = load(FILE);
+        let web = &p.services["web"];
+        assert_eq!(web.image.as_deref(), Some("nginx"));
+        assert!(web.tty);
+        assert_eq!(web.cpu_shares, Some(12));
+        assert_eq!(web.cpus, Some(1.5));
+        assert_eq!(web.mem_limit.as_deref(), Some("1g"), "alias works");
+        assert_eq!(
+            web.ports,
+            vec![
+                Port::Short("8080:80".into()),
+                Port::Long(LongPort {
+                    target: 443,
+                    published: Some("8443".into())
+                })
+            ]
+        );
+        assert_eq!(web.environment["A"].as_deref(), Some("1"));
+        assert_eq!(web.environment["B"], None);
+        assert_eq!(web.environment["C"].as_deref(), Some("x"));
+        assert_eq!(web.restart, Some(Restart::UnlessStopped));
+        assert_eq!(web.scale, 4);
+        let db = &p.services["db"];
+        let hc = db.healthcheck.as_ref().unwrap();
+        assert_eq!(hc.test, vec!["CMD".to_string(), "true".to_string()]);
+        assert_eq!(hc.interval, Some(30));
+        assert_eq!(db.restart, Some(Restart::OnFailure(3)));
+        assert_eq!(p.volumes["data"], None);
+        assert_eq!(
+            p.volumes["cache"].as_ref().unwrap().driver.as_deref(),
+            Some("local")
+        );
+        let keys: Vec<_> = p.services.keys().collect();
+        assert_eq!(keys, ["web", "db"], "IndexMap keeps file order");
+    }
+
+    #[test]
+    fn boolean_cast_matches_compose() {
+        #[derive(Debug, Deserialize)]
+        struct B {
+            b: bool,
+        }
+        for (text, want) in [
+            ("true", true),
+            ("\"TRUE\"", true),
+            ("\"y\"", true),
+            ("\"Yes\"", true),
+            ("\"on\"", true),
+            ("\"false\"", false),
+            ("\"N\"", false),
+            ("no", false),
+            ("\"OFF\"", false),
+        ] {
+            let v: B = load(&format!("b: {text}\n"));
+            assert_eq!(v.b, want, "{text}");
+        }
+        for bad in ["\"1\"", "\"t\"", "1", "[]"] {
+            let (line, col, path, msg) = fail::<B>(&format!("b: {bad}\n"));
+            assert_eq!((line, col, path.as_str()), (1, 4, "b"), "{bad}");
+            assert!(msg.starts_with("expected a boolean, got "), "{msg}");
+        }
+    }
+
+    #[test]
+    fn number_casts() {
+        #[derive(Debug, Deserialize)]
+        struct N {
+            i: i32,
+            u: u8,
+            f: f64,
+            s: String,
+        }
+        let n: N = load("i: \"-3\"\nu: 7.0\nf: \"1e1\"\ns: 1.5\n");
+        assert_eq!((n.i, n.u, n.f, n.s.as_str()), (-3, 7, 10.0, "1.5"));
+        let n: N = load("i: +4\nu: \"255\"\nf: 2\ns: true\n");
+        assert_eq!((n.i, n.u, n.f, n.s.as_str()), (4, 255, 2.0, "true"));
+
+        let (_, _, path, msg) = fail::<N>("i: abc\nu: 1\nf: 1\ns: x\n");
+        assert_eq!(
+            (path.as_str(), msg.as_str()),
+            ("i", "expected an integer, got \"abc\"")
+        );
+        let (_, _, _, msg) = fail::<N>("i: 1.5\nu: 1\nf: 1\ns: x\n");
+        assert_eq!(msg, "expected an integer, got number 1.5");
+        let (line, col, path, msg) = fail::<N>("i: 1\nu: 256\nf: 1\ns: x\n");
+        assert_eq!((line, col, path.as_str()), (2, 4, "u"));
+        assert!(msg.contains("256"), "{msg}");
+        let (_, _, _, msg) = fail::<N>("i: 1\nu: 1\nf: x1\ns: x\n");
+        assert_eq!(msg, "expected a number, got \"x1\"");
+        let (_, _, _, msg) = fail::<N>("i: 1\nu: 1\nf: 1\ns: [x]\n");
+        assert_eq!(msg, "expected a string, got a sequence");
+    }
+
+    #[test]
+    fn unknown_key_with_did_you_mean() {
+        let text = "services:\n  web:\n    image: x\n    imag: y\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (4, 5), "the key's position");
+        assert_eq!(path, "services.web");
+        assert_eq!(
+            msg,
+            "additional property \"imag\" is not allowed (did you mean \"image\"?)"
+        );
+
+        let (_, _, _, msg) = fail::<Project>("services:\n  web:\n    zzzzzz: 1\n");
+        assert_eq!(msg, "additional property \"zzzzzz\" is not allowed");
+
+        let (line, col, path, msg) = fail::<Project>("services: {}\nx-top: 1\nvolume: {}\n");
+        assert_eq!((line, col, path.as_str()), (3, 1, ""));
+        assert!(msg.contains("did you mean \"volumes\""), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_deep_inside_a_seq() {
+        let text = "services:\n  web:\n    ports:\n      - 80\n      - target: http\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (5, 17));
+        assert_eq!(path, "services.web.ports[1].target");
+        assert_eq!(msg, "expected an integer, got \"http\"");
+
+        let text = "services:\n  web:\n    ports:\n      - {target: 1, publised: 2}\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (4, 21), "the key, through struct_from_map");
+        assert_eq!(path, "services.web.ports[0]");
+        assert!(msg.ends_with("(did you mean \"published\"?)"), "{msg}");
+
+        let text = "services:\n  web:\n    healthcheck:\n      test: [a, [b]]\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (4, 17));
+        assert_eq!(path, "services.web.healthcheck.test[1]");
+        assert_eq!(msg, "expected a string, got a sequence");
+
+        let text = "services:\n  web:\n    healthcheck:\n      test: []\n      interval: 1m\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (5, 17));
+        assert_eq!(path, "services.web.healthcheck.interval");
+        assert_eq!(msg, "expected an integer, got \"1m\"");
+    }
+
+    #[test]
+    fn seq_and_map_mismatches() {
+        let text = "services:\n  web:\n    ports: {a: 1}\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col, path.as_str()), (3, 12, "services.web.ports"));
+        assert_eq!(msg, "expected a sequence, got a mapping");
+
+        let (line, col, path, msg) = fail::<Project>("services:\n  - web\n");
+        assert_eq!((line, col, path.as_str()), (2, 3, "services"));
+        assert_eq!(msg, "expected a mapping, got a sequence");
+
+        let (_, _, path, msg) = fail::<Project>("services:\n  web:\n");
+        assert_eq!(path, "services.web");
+        assert_eq!(msg, "expected a mapping, got null");
+    }
+
+    #[test]
+    fn missing_field_is_at_the_mapping() {
+        let text = "services:\n  web:\n    healthcheck:\n      interval: 3\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (4, 7));
+        assert_eq!(path, "services.web.healthcheck");
+        assert_eq!(msg, "missing required property \"test\"");
+
+        let (line, col, path, _) = fail::<Project>("volumes: {}\n");
+        assert_eq!((line, col, path.as_str()), (1, 1, ""));
+    }
+
+    #[test]
+    fn custom_error_from_deserialize_with() {
+        let text = "services:\n  a: {}\n  b:\n    scale: 3\n";
+        let (line, col, path, msg) = fail::<Project>(text);
+        assert_eq!((line, col), (4, 12));
+        assert_eq!(path, "services.b.scale");
+        assert_eq!(msg, "3 is odd");
+    }
+
+    #[test]
+    fn custom_error_from_a_deserialize_impl() {
+        #[derive(Debug)]
+        struct Duration(u64);
+        impl<'de> Deserialize<'de> for Duration {
+            fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                match s.strip_suffix('s').map(str::parse) {
+                    Some(Ok(n)) => Ok(Duration(n)),
+                    _ => Err(de::Error::invalid_value(
+                        de::Unexpected::Str(&s),
+                        &"a duration like 10s",
+                    )),
+                }
+            }
+        }
+        #[derive(Debug, Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            d: Vec<Duration>,
+        }
+        let t: T = load("d: [1s, 20s]\n");
+        assert_eq!(t.d[1].0, 20);
+        let (line, col, path, msg) = fail::<T>("d:\n  - 1s\n  - 2m\n");
+        assert_eq!((line, col, path.as_str()), (3, 5, "d[1]"));
+        assert!(msg.contains("a duration like 10s"), "{msg}");
+    }
+
+    #[test]
+    fn extension_keys_are_skipped_in_structs_but_kept_in_maps() {
+        #[derive(Debug, Deserialize)]
+        struct S {
+            a: i32,
+            m: BTreeMap<String, i32>,
+        }
+        let s: S = load("x-a: {anything: [1]}\na: 1\nm: {x-b: 2, c: 3}\nx-z: ~\n");
+        assert_eq!(s.a, 1);
+        assert_eq!(s.m.len(), 2);
+        assert_eq!(s.m["x-b"], 2);
+    }
+
+    #[test]
+    fn options() {
+        #[derive(Debug, Deserialize)]
+        struct O {
+            a: Option<i32>,
+            b: Option<i32>,
+            #[serde(default)]
+            c: Option<i32>,
+            d: Option<Option<String>>,
+        }
+        let o: O = load("a: ~\nb: \"5\"\nd: x\n");
+        assert_eq!((o.a, o.b, o.c), (None, Some(5), None));
+        assert_eq!(o.d, Some(Some("x".into())));
+    }
+
+    #[test]
+    fn enums() {
+        #[derive(Debug, Deserialize)]
+        struct E {
+            r: Vec<Restart>,
+        }
+        let e: E = load(
+            "r:\n  - no\n  - always\n  - on-failure: \"2\"\n  - custom: {policy: p}\n  - always: ~\n",
+        );
+        assert_eq!(
+            e.r,
+            vec![
+                Restart::No,
+                Restart::Always,
+                Restart::OnFailure(2),
+                Restart::Custom {
+                    policy: "p".into(),
+                    retries: None
+                },
+                Restart::Always,
+            ]
+        );
+
+        let (line, col, path, msg) = fail::<E>("r:\n  - always\n  - alwys\n");
+        assert_eq!((line, col, path.as_str()), (3, 5, "r[1]"));
+        assert!(
+            msg.starts_with("unknown value \"alwys\", expected one of"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("(did you mean \"always\"?)"), "{msg}");
+
+        let (line, col, path, _) = fail::<E>("r:\n  - on-failur: 1\n");
+        assert_eq!(
+            (line, col, path.as_str()),
+            (2, 5, "r[0]"),
+            "the variant key"
+        );
+
+        let (line, col, path, msg) = fail::<E>("r:\n  - custom: {policy: p, retris: 1}\n");
+        assert_eq!((line, col, path.as_str()), (2, 25, "r[0].custom"));
+        assert!(msg.contains("did you mean \"retries\""), "{msg}");
+
+        let (line, col, path, _) = fail::<E>("r:\n  - custom: {policy: p, retries: 300}\n");
+        assert_eq!((line, col, path.as_str()), (2, 34, "r[0].custom.retries"));
+
+        let (_, _, path, msg) = fail::<E>("r: [on-failure]\n");
+        assert_eq!(path, "r[0]");
+        assert!(msg.contains("needs a value"), "{msg}");
+
+        let (_, _, _, msg) = fail::<E>("r: [{no: ~, always: ~}]\n");
+        assert_eq!(
+            msg,
+            "expected a string or a mapping with one key, got a mapping with 2 keys"
+        );
+    }
+
+    #[test]
+    fn deny_unknown_fields_and_flatten() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Strict {
+            #[allow(dead_code)]
+            name: String,
+        }
+        // Our own check runs first, so the message and position are the same either way.
+        let (line, col, _, msg) = fail::<Strict>("name: a\nnmae: b\n");
+        assert_eq!((line, col), (2, 1));
+        assert_eq!(
+            msg,
+            "additional property \"nmae\" is not allowed (did you mean \"name\"?)"
+        );
+
+        #[derive(Debug, Deserialize)]
+        struct Flat {
+            name: String,
+            #[serde(flatten)]
+            rest: BTreeMap<String, serde_json::Value>,
+        }
+        let f: Flat = load("name: a\nother: [1, {b: c}]\n");
+        assert_eq!(f.name, "a");
+        assert_eq!(f.rest["other"], serde_json::json!([1, {"b": "c"}]));
+    }
+
+    #[test]
+    fn struct_from_map_skips_extensions_and_untagged_enums_lose_casts() {
+        let p: Vec<Port> = load("- {x-a: 1, target: \"80\"}\n");
+        assert_eq!(
+            p,
+            vec![Port::Long(LongPort {
+                target: 80,
+                published: None
+            })]
+        );
+
+        // serde's untagged enums buffer the input and cast nothing: `published: 8443` fails.
+        #[derive(Debug, Deserialize)]
+        #[serde(untagged)]
+        enum Untagged {
+            #[allow(dead_code)]
+            Short(String),
+            #[allow(dead_code)]
+            Long(LongPort),
+        }
+        let (line, col, path, msg) = fail::<Vec<Untagged>>("- a\n- {target: 1, published: 2}\n");
+        assert_eq!((line, col, path.as_str()), (2, 3, "[1]"));
+        assert!(msg.contains("did not match any variant"), "{msg}");
+    }
+
+    #[test]
+    fn any_gives_native_types() {
+        let n = node("a: [1, 1.5, true, ~, s, {k: v}]\n\"1\": x\n");
+        let j: serde_json::Value = from_node(&n, "").unwrap();
+        assert_eq!(j, n.to_json());
+        assert_eq!(j["a"][0], 1);
+        assert_eq!(j["a"][1], 1.5);
+        assert_eq!(j["a"][2], true);
+        assert!(j["a"][3].is_null());
+    }
+
+    #[test]
+    fn typed_map_keys_and_nested_maps() {
+        let m: HashMap<u16, BTreeMap<String, IndexMap<String, bool>>> =
+            load("80: {a: {x: yes, y: \"off\"}}\n443: {}\n");
+        assert!(m[&80]["a"]["x"]);
+        assert!(!m[&80]["a"]["y"]);
+        assert!(m[&443].is_empty());
+
+        let (line, col, path, msg) = fail::<HashMap<u16, i32>>("a: 1\nhttp: 2\n");
+        assert_eq!((line, col, path.as_str()), (1, 1, ""));
+        assert_eq!(msg, "expected an integer, got \"a\"");
+
+        let (line, col, path, _) =
+            fail::<BTreeMap<String, HashMap<String, i32>>>("outer:\n  inner: 1\n  bad: x\n");
+        assert_eq!((line, col, path.as_str()), (3, 8, "outer.bad"));
+    }
+
+    #[test]
+    fn prefix_path_and_tuples() {
+        let n = node("services:\n  web:\n    image: 3\n    ports: [[1, 2], [3, x]]\n");
+        let web = n.get("services").unwrap().get("web").unwrap();
+        #[derive(Debug, Deserialize)]
+        struct W {
+            #[allow(dead_code)]
+            image: String,
+            #[allow(dead_code)]
+            ports: Vec<(u8, u8)>,
+        }
+        match from_node::<W>(web, "services.web") {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "t.yaml:4:25: services.web.ports[1][1]: expected an integer, got \"x\""
+            ),
+            Ok(w) => panic!("{w:?}"),
+        }
+        let (_, _, path, msg) = fail::<Vec<(u8, u8)>>("- [1, 2, 3]\n");
+        assert_eq!(path, "[0]");
+        assert!(msg.contains("3"), "{msg}");
+    }
+
+    #[test]
+    fn borrowed_strings_and_ignored_values() {
+        let n = node("a: hello\nb: [deep, {x: 1}]\n");
+        #[derive(Deserialize)]
+        struct B<'a> {
+            a: &'a str,
+        }
+        // `b` is not a field: an error. Via a map, values are ignored fine.
+        assert!(B::deserialize(Deserializer::new(&n)).is_err());
+        let m: BTreeMap<&str, de::IgnoredAny> =
+            BTreeMap::deserialize(Deserializer::new(&n)).unwrap();
+        assert_eq!(m.len(), 2);
+        let one = node("a: hello\n");
+        let b = B::deserialize(Deserializer::new(&one)).unwrap();
+        assert_eq!(b.a, "hello");
+    }
+
+    #[test]
+    fn a_thousand_services_load_quickly() {
+        let mut text = String::from("services:\n");
+        for i in 0..1000 {
+            text.push_str(&format!(
+                "  s{i}:\n    image: img{i}\n    tty: true\n    cpu_shares: {i}\n    mem: 1g\n    \
+                 ports: [\"{i}:80\", {{target: 80}}]\n    environment: {{A: a, B: \"2\"}}\n    \
+                 restart: always\n    healthcheck: {{test: [CMD, x], interval: 5}}\n"
+            ));
+        }
+        let n = node(&text);
+        let start = std::time::Instant::now();
+        let p: Project = from_node(&n, "").unwrap();
+        let took = start.elapsed();
+        assert_eq!(p.services.len(), 1000);
+        eprintln!("1000 services deserialized in {took:?}");
+        assert!(took.as_secs() < 2, "{took:?}");
     }
 }
