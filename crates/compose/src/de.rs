@@ -30,11 +30,15 @@ pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &str) -> Result<T, 
 #[derive(Clone, Copy, Debug)]
 pub struct Deserializer<'de> {
     node: &'de Node,
+    /// For the value of a struct's entry: its key and the struct's fields. A struct's visitor
+    /// ignores the value of a key it does not know, so `deserialize_ignored_any` is where an
+    /// unknown key shows, without comparing every key with every field name up front.
+    entry: Option<(&'de Key, &'static [&'static str])>,
 }
 
 impl<'de> Deserializer<'de> {
     pub fn new(node: &'de Node) -> Self {
-        Deserializer { node }
+        Deserializer { node, entry: None }
     }
 }
 
@@ -48,6 +52,8 @@ struct Inner {
     pos: Option<Pos>,
     /// Path segments from the located node outwards (innermost first).
     rev_path: Vec<Seg>,
+    /// Located at a key: the path is its mapping's, so the entry's segment is not added.
+    at_key: bool,
 }
 
 enum Seg {
@@ -61,7 +67,15 @@ impl DeError {
             message: message.into(),
             pos: None,
             rev_path: Vec::new(),
+            at_key: false,
         }))
+    }
+
+    /// An unknown key of a struct.
+    fn unknown_key(key: &Key, fields: &[&str]) -> Self {
+        let mut e = DeError::new(unknown_key_message(&key.name, fields)).at(&key.pos);
+        e.0.at_key = true;
+        e
     }
 
     fn at(mut self, pos: &Pos) -> Self {
@@ -74,7 +88,11 @@ impl DeError {
     /// The error passed out of deserializing `node`, which sits at `seg` within its parent.
     fn within(self, node: &Node, seg: Seg) -> Self {
         let mut e = self.at(&node.pos);
-        e.0.rev_path.push(seg);
+        if e.0.at_key {
+            e.0.at_key = false;
+        } else {
+            e.0.rev_path.push(seg);
+        }
         e
     }
 
@@ -513,6 +531,11 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Some((key, fields)) = self.entry
+            && !fields.contains(&key.name.as_str())
+        {
+            return Err(DeError::unknown_key(key, fields));
+        }
         visitor.visit_unit()
     }
 }
@@ -722,13 +745,13 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
             let Some((key, value)) = self.entries.next() else {
                 return Ok(None);
             };
+            // Extension keys are skipped; other unknown keys show when the struct's visitor
+            // ignores their value (see `Deserializer::entry`).
             if let Some(fields) = self.fields
+                && key.name.starts_with("x-")
                 && !fields.contains(&key.name.as_str())
             {
-                if key.name.starts_with("x-") {
-                    continue;
-                }
-                return Err(DeError::new(unknown_key_message(&key.name, fields)).at(&key.pos));
+                continue;
             }
             self.value = Some((key, value));
             return seed
@@ -742,7 +765,11 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
         let Some((key, node)) = self.value.take() else {
             return Err(DeError::new("a map value was asked for before its key"));
         };
-        seed.deserialize(Deserializer::new(node))
+        let de = Deserializer {
+            node,
+            entry: self.fields.map(|fields| (key, fields)),
+        };
+        seed.deserialize(de)
             .map_err(|e| e.within(node, Seg::Key(key.name.clone())))
     }
 
@@ -1319,6 +1346,24 @@ volumes:
         assert_eq!(s.a, 1);
         assert_eq!(s.m.len(), 2);
         assert_eq!(s.m["x-b"], 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_found_without_false_alarms() {
+        #[derive(Debug, Deserialize)]
+        struct S {
+            #[allow(dead_code)]
+            ignored: de::IgnoredAny,
+            #[serde(rename = "x-kept")]
+            kept: Option<i32>,
+        }
+        let s: S = load("ignored: [1, {a: b}]\nx-kept: 3\nx-other: 4\n");
+        assert_eq!(s.kept, Some(3));
+        let (line, col, path, msg) = fail::<S>("ignored: 1\nother:\n  deep: [1]\n");
+        assert_eq!((line, col, path.as_str()), (2, 1, ""));
+        assert_eq!(msg, "additional property \"other\" is not allowed");
+        let (line, col, path, _) = fail::<BTreeMap<String, S>>("a:\n  ignored: 1\n  ignord: 2\n");
+        assert_eq!((line, col, path.as_str()), (3, 3, "a"));
     }
 
     #[test]
