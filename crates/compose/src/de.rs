@@ -5,8 +5,11 @@
 //! it casts scalars the way Docker Compose does when a typed field asks for them, because
 //! interpolated values (`${VAR}`) come out as strings: `"yes"` is a boolean, `"12"` an integer.
 //!
-//! Structs are strict: a key that is not a field of the struct is an error (with a
-//! did-you-mean hint), except extension keys (`x-…`), which are skipped. Maps are not checked.
+//! Structs are strict: a key that is not a field of the struct (or an alias of one) is an
+//! error with a did-you-mean hint, except extension keys (`x-…`), which are skipped; models
+//! need no `deny_unknown_fields`. Maps are not checked. For fields with a short and a long
+//! syntax, use [`struct_from_map`] rather than `#[serde(untagged)]` (see there why).
+//! Compose's merge tags (`!reset`, `!override`) are ignored here: merging is done by then.
 //!
 //! Errors are located lazily: an error starts without a position; the first place that knows
 //! which node was being deserialized when it arose fills in that node's position, and every
