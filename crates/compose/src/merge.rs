@@ -732,14 +732,29 @@ struct PortKey {
 /// port by port: a range is split into single ports when one of them meets another entry.
 fn unique_ports(items: Vec<(usize, Node)>, path: &Path<'_>) -> Result<Vec<Node>, Error> {
     let mut keyed: Vec<(Node, Vec<PortKey>)> = Vec::with_capacity(items.len());
-    let mut counts: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for (i, item) in items {
         let keys = port_keys(&item, &path.index(i))?;
-        for k in &keys {
-            *counts.entry(k.key.clone()).or_default() += 1;
-        }
         keyed.push((item, keys));
     }
+    // How often each port occurs, only needed when there are ranges.
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    if keyed.iter().any(|(_, keys)| keys.len() > 1) {
+        for (_, keys) in &keyed {
+            for k in keys {
+                *counts.entry(k.key.as_str()).or_default() += 1;
+            }
+        }
+    }
+    let split: Vec<bool> = keyed
+        .iter()
+        .map(|(_, keys)| {
+            keys.len() > 1
+                && keys
+                    .iter()
+                    .any(|k| counts.get(k.key.as_str()).copied().unwrap_or(0) > 1)
+        })
+        .collect();
+    drop(counts);
     let mut out: Vec<Node> = Vec::with_capacity(keyed.len());
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(keyed.len());
     let mut place = |node: Node, key: String, out: &mut Vec<Node>| match seen.get(&key) {
@@ -749,15 +764,12 @@ fn unique_ports(items: Vec<(usize, Node)>, path: &Path<'_>) -> Result<Vec<Node>,
             out.push(node);
         }
     };
-    for (item, mut keys) in keyed {
+    for ((item, mut keys), split) in keyed.into_iter().zip(split) {
         if keys.len() == 1 {
             if let Some(k) = keys.pop() {
                 place(item, k.key, &mut out);
             }
-        } else if keys
-            .iter()
-            .any(|k| counts.get(&k.key).copied().unwrap_or(0) > 1)
-        {
+        } else if split {
             for k in keys {
                 let spec = k.spec.unwrap_or_default();
                 place(
@@ -829,12 +841,12 @@ fn short_port_keys(spec: &str) -> Vec<PortKey> {
             None => ("", "", rest),
         }
     } else {
-        let parts: Vec<&str> = rest.rsplitn(3, ':').collect();
-        match parts.as_slice() {
-            [t] => ("", "", *t),
-            [t, p] => ("", *p, *t),
-            [t, p, h] => (*h, *p, *t),
-            _ => ("", "", rest),
+        match rest.rsplit_once(':') {
+            None => ("", "", rest),
+            Some((head, t)) => match head.rsplit_once(':') {
+                None => ("", head, t),
+                Some((h, p)) => (h, p, t),
+            },
         }
     };
     // Docker Compose drops the default address from the short syntax.
