@@ -1347,6 +1347,19 @@ mod tests {
     }
 
     #[test]
+    fn reset_and_override_whole_services() {
+        let j = merged(
+            "services:\n  web: {image: x}\n  db: {image: y, ports: ['5:5']}\n",
+            "services:\n  web: !reset\n  db: {image: z, ports: !reset ['1:1'], labels: !override {a: b}}\n  new: !override {image: n}\n",
+        )
+        .to_json();
+        assert_eq!(
+            j["services"],
+            json!({"db": {"image": "z", "labels": {"a": "b"}}, "new": {"image": "n"}})
+        );
+    }
+
+    #[test]
     fn reset_in_lists_and_key_value_maps() {
         let j = web(
             "services:\n  web:\n    image: x\n    environment: {A: '1', B: '2'}\n    volumes: [/a]\n",
