@@ -318,7 +318,11 @@ fn cycle_error(stack: &[Frame], tfile: usize, tname: &str) -> Error {
     let chain = &stack[start..];
     let mut message = String::from("extends cycle: ");
     for f in chain {
-        message.push_str(&format!("{} ({}) -> ", f.name, f.ext.pos));
+        if f.ext.pos.file.is_empty() {
+            message.push_str(&format!("{} -> ", f.name));
+        } else {
+            message.push_str(&format!("{} ({}) -> ", f.name, f.ext.pos));
+        }
     }
     message.push_str(tname);
     match stack.last() {

@@ -29,7 +29,7 @@ use crate::yaml::{Key, Map, Node, Pos, Tag, Value};
 const MAX_DEPTH: usize = 512;
 
 /// The most entries a port range expands to when ranges must be compared one port at a time.
-const MAX_PORT_RANGE: u32 = 65_536;
+const MAX_PORT_RANGE: u64 = 65_536;
 
 /// Merges `overlay` (a later compose file) into `base` (the earlier files, already merged).
 ///
@@ -906,10 +906,13 @@ fn short_port_keys(spec: &str) -> Vec<PortKey> {
 }
 
 /// `a-b` (or a single port `a`) as numbers.
-fn port_range(s: &str) -> Option<(u32, u32)> {
+fn port_range(s: &str) -> Option<(u64, u64)> {
     let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let a: u32 = a.parse().ok()?;
-    let b: u32 = b.parse().ok()?;
+    let a: u64 = a.parse().ok()?;
+    let b: u64 = b.parse().ok()?;
+    if b > u64::from(u32::MAX) {
+        return None;
+    }
     (a <= b).then_some((a, b))
 }
 
@@ -1480,6 +1483,183 @@ mod tests {
                 .tag
                 .is_none()
         );
+    }
+
+    #[test]
+    fn odd_port_specs_do_not_panic() {
+        let j = web(
+            "services:\n  web:\n    image: x\n    ports: ['0-4294967295:0-4294967295', '1-99999999999', '::1:80:80', '127.0.0.1::90', '5-3', 'a-b:c']\n",
+            "services:\n  web:\n    ports: ['[::1]:80:80', '127.0.0.1::90/tcp']\n",
+        );
+        assert_eq!(
+            j["ports"],
+            json!([
+                "0-4294967295:0-4294967295",
+                "1-99999999999",
+                "[::1]:80:80",
+                "127.0.0.1::90/tcp",
+                "5-3",
+                "a-b:c"
+            ])
+        );
+    }
+
+    /// Random trees over compose's vocabulary: errors are fine, panics are not.
+    #[test]
+    fn random_trees_never_panic() {
+        const KEYS: &[&str] = &[
+            "services",
+            "web",
+            "db",
+            "ports",
+            "volumes",
+            "environment",
+            "labels",
+            "build",
+            "args",
+            "depends_on",
+            "networks",
+            "extra_hosts",
+            "logging",
+            "driver",
+            "ulimits",
+            "nofile",
+            "ipam",
+            "config",
+            "subnet",
+            "target",
+            "published",
+            "host_ip",
+            "secrets",
+            "configs",
+            "devices",
+            "env_file",
+            "path",
+            "dns",
+            "command",
+            "healthcheck",
+            "test",
+            "extends",
+            "service",
+            "file",
+            "context",
+            "source",
+            "type",
+            "models",
+            "tmpfs",
+            "expose",
+        ];
+        const STRS: &[&str] = &[
+            "80:80",
+            "1-3:4-6",
+            "[::1]:1:2/udp",
+            "a=b",
+            "a",
+            "./x:/y",
+            "C:\\x:/y",
+            "h:1.1.1.1",
+            "",
+            "=",
+            ":",
+            "web",
+            "db",
+            "bind",
+            "sub/c.yaml",
+            "::",
+            "0-99999999999",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn tree(next: &mut dyn FnMut(usize) -> usize, depth: usize) -> Node {
+            let pos = Pos::new(&Arc::from("r.yaml"), depth + 1, 1);
+            let kind = if depth > 5 { next(5) } else { next(8) };
+            let mut n = Node::new(
+                match kind {
+                    0 => Value::Null,
+                    1 => Value::Int(next(70000) as i64),
+                    2..=4 => Value::Str(STRS[next(STRS.len())].to_string()),
+                    5 => Value::Seq((0..next(4)).map(|_| tree(next, depth + 1)).collect()),
+                    _ => Value::Map(
+                        (0..next(5))
+                            .map(|_| {
+                                (
+                                    Key::new(KEYS[next(KEYS.len())], Pos::none()),
+                                    tree(next, depth + 1),
+                                )
+                            })
+                            .collect(),
+                    ),
+                },
+                pos,
+            );
+            n.tag = match next(12) {
+                0 => Some(Tag::Reset),
+                1 => Some(Tag::Override),
+                _ => None,
+            };
+            n
+        }
+        fn map(entries: Vec<(&str, Node)>) -> Node {
+            Node::new(
+                Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (Key::new(k, Pos::none()), v))
+                        .collect(),
+                ),
+                Pos::none(),
+            )
+        }
+        fn service(next: &mut dyn FnMut(usize) -> usize) -> Node {
+            let mut entries: Vec<(&str, Node)> = (0..next(6))
+                .map(|_| (KEYS[next(KEYS.len())], tree(next, 2)))
+                .collect();
+            let target = ["web", "db", "x"][next(3)];
+            match next(4) {
+                0 => entries.push(("extends", Node::new(Value::Str(target.into()), Pos::none()))),
+                1 => {
+                    let file = Node::new(Value::Str("o.yaml".into()), Pos::none());
+                    let svc = Node::new(Value::Str(target.into()), Pos::none());
+                    entries.push(("extends", map(vec![("service", svc), ("file", file)])));
+                }
+                _ => {}
+            }
+            let mut seen = HashSet::new();
+            entries.retain(|(k, _)| seen.insert(*k));
+            map(entries)
+        }
+        fn project(next: &mut dyn FnMut(usize) -> usize) -> Node {
+            let services = map(vec![
+                ("web", service(next)),
+                ("db", service(next)),
+                ("x", service(next)),
+            ]);
+            map(vec![("services", services), ("networks", tree(next, 1))])
+        }
+        let mut next: Box<dyn FnMut(usize) -> usize> = Box::new(next);
+        for i in 0..3000 {
+            let (a, b) = if i % 2 == 0 {
+                (tree(&mut *next, 0), tree(&mut *next, 0))
+            } else {
+                (project(&mut *next), project(&mut *next))
+            };
+            let _ = merge(a.clone(), b.clone());
+            let _ = merge_service(a.clone(), b.clone(), "web");
+            for mut root in [a, b] {
+                let other = project(&mut *next);
+                let mut load = |_: &std::path::Path| -> Result<Node, Error> { Ok(other.clone()) };
+                let _ = crate::extends::resolve_extends(
+                    &mut root,
+                    &mut load,
+                    std::path::Path::new("/p"),
+                );
+            }
+        }
     }
 
     #[test]
