@@ -346,9 +346,9 @@ fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 const MAX_TAG_DEPTH: usize = 64;
 
 /// The mapping paths of `node` that carry a tag.
-fn collect_tags(
-    node: &Node,
-    path: &mut Vec<String>,
+fn collect_tags<'a>(
+    node: &'a Node,
+    path: &mut Vec<&'a str>,
     out: &mut Vec<(Vec<String>, Tag, Pos)>,
     depth: usize,
 ) {
@@ -357,9 +357,13 @@ fn collect_tags(
     }
     if let Value::Map(m) = &node.value {
         for (k, v) in m {
-            path.push(k.name.clone());
+            path.push(&k.name);
             match v.tag {
-                Some(tag) => out.push((path.clone(), tag, v.pos.clone())),
+                Some(tag) => out.push((
+                    path.iter().map(|s| s.to_string()).collect(),
+                    tag,
+                    v.pos.clone(),
+                )),
                 None => collect_tags(v, path, out, depth + 1),
             }
             path.pop();

@@ -595,6 +595,55 @@ fn kv_map(node: Node, path: &Path<'_>) -> Result<Map, Error> {
 // ---------------------------------------------------------------------------------------------
 // Unique lists.
 
+/// Where each key was placed in a unique list: a linear scan for short lists (most of them),
+/// a hash map for long ones.
+enum Seen {
+    Few(Vec<(String, usize)>),
+    Many(HashMap<String, usize>),
+}
+
+impl Seen {
+    fn new(n: usize) -> Self {
+        if n <= 16 {
+            Seen::Few(Vec::with_capacity(n))
+        } else {
+            Seen::Many(HashMap::with_capacity(n))
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<usize> {
+        match self {
+            Seen::Few(v) => v.iter().find(|(k, _)| k == key).map(|(_, i)| *i),
+            Seen::Many(m) => m.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: String, at: usize) {
+        match self {
+            Seen::Few(v) if v.len() >= 32 => {
+                let mut m: HashMap<String, usize> = v.drain(..).collect();
+                m.insert(key, at);
+                *self = Seen::Many(m);
+            }
+            Seen::Few(v) => v.push((key, at)),
+            Seen::Many(m) => {
+                m.insert(key, at);
+            }
+        }
+    }
+
+    /// Puts `node` in `out` under `key`: in place of the earlier entry with that key, if any.
+    fn place(&mut self, node: Node, key: String, out: &mut Vec<Node>) {
+        match self.get(&key) {
+            Some(j) => out[j] = node,
+            None => {
+                self.insert(key, out.len());
+                out.push(node);
+            }
+        }
+    }
+}
+
 fn unique(
     base: Vec<Node>,
     overlay: Vec<Node>,
@@ -616,16 +665,10 @@ fn unique(
         return unique_ports(items, path);
     }
     let mut out: Vec<Node> = Vec::with_capacity(items.len());
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut seen = Seen::new(items.len());
     for (i, item) in items {
         let key = index_key(index, &item, &path.index(i))?;
-        match seen.get(&key) {
-            Some(&j) => out[j] = item,
-            None => {
-                seen.insert(key, out.len());
-                out.push(item);
-            }
-        }
+        seen.place(item, key, &mut out);
     }
     Ok(out)
 }
@@ -1660,6 +1703,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn big_port_ranges_stay_linear() {
+        let t = std::time::Instant::now();
+        let j = web(
+            "services:\n  web:\n    image: x\n    ports: ['1-60000']\n",
+            "services:\n  web:\n    ports: ['60000']\n",
+        );
+        assert_eq!(j["ports"].as_array().unwrap().len(), 60000);
+        assert_eq!(j["ports"][59999], "60000");
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
     }
 
     #[test]
