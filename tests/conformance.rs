@@ -17,6 +17,8 @@
 //! `/opt/dcref/bin/docker-compose`), it must produce the same JSON (or also fail). Every
 //! successful output of ours must validate against `../shared/spec/compose-spec.json`.
 //!
+//! The stacks in `examples/compose/` are checked the same way (ours == v2, schema-valid).
+//!
 //! Environment knobs: `COMPOSE_BIN` (the binary under test), `COMPOSE_CASE=substring` (run only
 //! matching cases), `COMPOSE_UPDATE_EXPECTED=1` (rewrite each `expected.json` from the
 //! reference's output, then review the diff).
@@ -92,11 +94,7 @@ fn run_all() -> Result<()> {
              the differential checks are skipped"
         );
     }
-    let schema_path = compose_schema_path()?;
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path)?)
-        .with_context(|| format!("parse {}", schema_path.display()))?;
-    let validator = jsonschema::draft202012::new(&schema)
-        .map_err(|e| anyhow::anyhow!("compile {}: {e}", schema_path.display()))?;
+    let validator = schema_validator()?;
 
     let mut failures = Vec::new();
     for name in &names {
@@ -124,6 +122,72 @@ fn run_all() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The example stacks in `examples/compose/`: our `config` must succeed, validate against the
+/// schema, and equal v2's output.
+#[test]
+fn examples_match_reference() {
+    if let Err(e) = check_examples() {
+        panic!("{e:#}");
+    }
+}
+
+fn check_examples() -> Result<()> {
+    let root = compose_tests::repo_root().join("examples").join("compose");
+    let ours = compose_bin()?;
+    let reference = reference_bin();
+    let validator = schema_validator()?;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("read {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("compose.yaml").is_file())
+        .collect();
+    dirs.sort();
+    anyhow::ensure!(!dirs.is_empty(), "no example under {}", root.display());
+    let mut failures = Vec::new();
+    for dir in dirs {
+        let mut case = read_case(&dir)?;
+        case.expected_json = None;
+        let sb = sandbox(&case)?;
+        let out = config(&ours, &case, &sb)?;
+        if !out.success() {
+            failures.push(format!(
+                "{}: config failed: {}",
+                case.name,
+                clip(&out.stderr)
+            ));
+            continue;
+        }
+        let raw: Value = serde_json::from_str(&out.stdout)
+            .with_context(|| format!("{}: output is not JSON", case.name))?;
+        for e in validator.iter_errors(&raw).take(10) {
+            failures.push(format!("{}: schema: {} {e}", case.name, e.instance_path()));
+        }
+        if let Some(reference) = &reference {
+            let r = config(reference, &case, &sb)?;
+            anyhow::ensure!(r.success(), "{}: v2 failed: {}", case.name, r.stderr);
+            let want = placeholders(serde_json::from_str(&r.stdout)?, &sb);
+            let got = placeholders(raw, &sb);
+            if got != want {
+                failures.push(format!(
+                    "{}: differs from v2:\n{}",
+                    case.name,
+                    diff(&want, &got)
+                ));
+            }
+        }
+    }
+    anyhow::ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}
+
+fn schema_validator() -> Result<jsonschema::Validator> {
+    let schema_path = compose_schema_path()?;
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path)?)
+        .with_context(|| format!("parse {}", schema_path.display()))?;
+    jsonschema::draft202012::new(&schema)
+        .map_err(|e| anyhow::anyhow!("compile {}: {e}", schema_path.display()))
 }
 
 fn read_case(dir: &Path) -> Result<Case> {
