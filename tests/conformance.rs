@@ -134,6 +134,9 @@ fn examples_match_reference() {
 }
 
 fn check_examples() -> Result<()> {
+    if std::env::var("COMPOSE_UPDATE_EXPECTED").is_ok_and(|v| v == "1") {
+        return Ok(()); // Only the cases have expected files to rewrite.
+    }
     let root = compose_tests::repo_root().join("examples").join("compose");
     let ours = compose_bin()?;
     let reference = reference_bin();
