@@ -7,8 +7,8 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::common::{
-    HostsList, Map, Mapping, MappingWithEquals, de_key_value, de_labels,
-    de_mapping_with_equals, de_string_or_list, de_text, is_false,
+    HostsList, Map, Mapping, MappingWithEquals, de_key_value, de_labels, de_mapping_with_equals,
+    de_string_or_list, de_text, is_false,
 };
 use super::service::{FileRef, Ulimit, de_file_refs};
 use super::units::ByteSize;
@@ -38,15 +38,27 @@ pub struct Build {
     pub sbom: String,
     #[serde(skip_serializing_if = "SshKeys::is_empty")]
     pub ssh: SshKeys,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub cache_from: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub cache_to: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub no_cache: bool,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_key_value")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_key_value"
+    )]
     pub additional_contexts: Mapping,
     #[serde(skip_serializing_if = "is_false")]
     pub pull: bool,
@@ -58,15 +70,24 @@ pub struct Build {
     pub network: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_file_refs")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_file_refs"
+    )]
     pub secrets: Vec<FileRef>,
     #[serde(skip_serializing_if = "ByteSize::is_zero")]
     pub shm_size: ByteSize,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub ulimits: Map<Ulimit>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub platforms: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub privileged: bool,
@@ -172,7 +193,9 @@ mod tests {
     fn string_and_map() {
         assert_eq!(b("build: ./app"), json!({"context":"./app"}));
         assert_eq!(
-            b("build: {context: ./app, dockerfile_inline: FROM x, args: [A=1, B], target: t, tags: [a:1], labels: {l: 1}, additional_contexts: {c: ./x}, cache_from: [a], network: host, no_cache: true, pull: true, ssh: [default, k=./key], shm_size: 1g, platforms: [linux/amd64], secrets: [s1], extra_hosts: {h: 1.1.1.1}, ulimits: {nofile: 5}}"),
+            b(
+                "build: {context: ./app, dockerfile_inline: FROM x, args: [A=1, B], target: t, tags: [a:1], labels: {l: 1}, additional_contexts: {c: ./x}, cache_from: [a], network: host, no_cache: true, pull: true, ssh: [default, k=./key], shm_size: 1g, platforms: [linux/amd64], secrets: [s1], extra_hosts: {h: 1.1.1.1}, ulimits: {nofile: 5}}"
+            ),
             json!({
                 "context":"./app","dockerfile_inline":"FROM x","args":{"A":"1","B":null},
                 "ssh":["default","k=./key"],"labels":{"l":"1"},"cache_from":["a"],"no_cache":true,

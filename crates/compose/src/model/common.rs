@@ -100,9 +100,7 @@ pub(crate) fn de_opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Stri
 }
 
 /// `deserialize_with` for a list of strings written as one string or a list of scalars.
-pub(crate) fn de_string_or_list<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<String>, D::Error> {
+pub(crate) fn de_string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Vec<String>;
@@ -284,9 +282,7 @@ where
 pub type ShellCommand = Option<Vec<String>>;
 
 /// `deserialize_with` for `command` / `entrypoint` / hook commands.
-pub(crate) fn de_shell_command<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<ShellCommand, D::Error> {
+pub(crate) fn de_shell_command<'de, D: Deserializer<'de>>(d: D) -> Result<ShellCommand, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = ShellCommand;
@@ -632,7 +628,10 @@ mod tests {
         assert_eq!(s("sh -c 'x; y'"), vec!["sh", "-c", "x; y"]);
         assert_eq!(s("echo a && echo b"), vec!["echo", "a"]);
         assert_eq!(s("a \"\" b"), vec!["a", "", "b"]);
-        assert_eq!(s(r#"a\\ b \"c 'e\\f' "g\h""#), vec!["a\\", "b", "\"c", "e\\\\f", "gh"]);
+        assert_eq!(
+            s(r#"a\\ b \"c 'e\\f' "g\h""#),
+            vec!["a\\", "b", "\"c", "e\\\\f", "gh"]
+        );
         assert_eq!(s("a\tb\n  c"), vec!["a", "b", "c"]);
         assert_eq!(s(""), Vec::<String>::new());
         assert!(split_command("a 'b").is_err());
@@ -649,7 +648,10 @@ mod tests {
             vec!["b=::2", "h=host-gateway", "v6=::1", "x=1.2.3.4"]
         );
         let v = t("hosts: {h2: [1.1.1.1, '::1'], h1: 2.2.2.2}");
-        assert_eq!(v.hosts.entries(), vec!["h1=2.2.2.2", "h2=1.1.1.1", "h2=::1"]);
+        assert_eq!(
+            v.hosts.entries(),
+            vec!["h1=2.2.2.2", "h2=1.1.1.1", "h2=::1"]
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::common::{Mapping, de_labels, de_string_or_list, de_text_list, is_zero_i64, is_zero_u64};
+use super::common::{
+    Mapping, de_labels, de_string_or_list, de_text_list, is_zero_i64, is_zero_u64,
+};
 use super::units::{ByteSize, Cpus, Duration};
 
 /// A service's `deploy:` section.
@@ -17,7 +19,10 @@ pub struct Deploy {
     pub mode: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i64>,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_config: Option<UpdateConfig>,
@@ -71,7 +76,10 @@ pub struct Resource {
     pub memory: ByteSize,
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub pids: i64,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_device_requests")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_device_requests"
+    )]
     pub devices: Vec<DeviceRequest>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub generic_resources: Vec<GenericResource>,
@@ -81,7 +89,10 @@ pub struct Resource {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeviceRequest {
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_text_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_text_list"
+    )]
     pub capabilities: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver: String,
@@ -89,9 +100,15 @@ pub struct DeviceRequest {
     /// `count` nor `device_ids` is given.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "de_count")]
     pub count: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_text_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_text_list"
+    )]
     pub device_ids: Vec<String>,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub options: Mapping,
 }
 
@@ -211,7 +228,10 @@ pub struct RestartPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Placement {
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub constraints: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub preferences: Vec<PlacementPreference>,
@@ -244,7 +264,9 @@ mod tests {
             json!({"resources":{"limits":{"cpus":0.5,"memory":"536870912"}},"placement":{}})
         );
         assert_eq!(
-            dep("{mode: replicated, replicas: 1, labels: [a=b], restart_policy: {condition: on-failure, delay: 5s, max_attempts: 3, window: 2m}, resources: {reservations: {cpus: 0.25, memory: 1g, devices: [{capabilities: [gpu], count: all}, {capabilities: [gpu]}, {device_ids: ['0']}]}}}"),
+            dep(
+                "{mode: replicated, replicas: 1, labels: [a=b], restart_policy: {condition: on-failure, delay: 5s, max_attempts: 3, window: 2m}, resources: {reservations: {cpus: 0.25, memory: 1g, devices: [{capabilities: [gpu], count: all}, {capabilities: [gpu]}, {device_ids: ['0']}]}}}"
+            ),
             json!({
                 "mode":"replicated","replicas":1,"labels":{"a":"b"},
                 "resources":{"reservations":{"cpus":0.25,"memory":"1073741824","devices":[

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    MappingWithEquals, ShellCommand, de_mapping_with_equals, de_shell_command,
-    de_string_or_list, is_false,
+    MappingWithEquals, ShellCommand, de_mapping_with_equals, de_shell_command, de_string_or_list,
+    is_false,
 };
 
 /// A service's `develop:` section.

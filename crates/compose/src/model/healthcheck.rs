@@ -94,8 +94,10 @@ mod tests {
             hc("{test: curl -f x, interval: 1m, timeout: 1m30s, start_period: 500ms, retries: 3}"),
             json!({"test":["CMD-SHELL","curl -f x"],"timeout":"1m30s","interval":"1m0s","retries":3,"start_period":"500ms"})
         );
-        assert_eq!(hc("{test: [CMD, curl, x], start_interval: 1s}"),
-            json!({"test":["CMD","curl","x"],"start_interval":"1s"}));
+        assert_eq!(
+            hc("{test: [CMD, curl, x], start_interval: 1s}"),
+            json!({"test":["CMD","curl","x"],"start_interval":"1s"})
+        );
         assert_eq!(hc("{test: [NONE]}"), json!({"test":["NONE"]}));
         assert_eq!(hc("{disable: true}"), json!({"disable":true}));
         assert_eq!(hc("{disable: false}"), json!({}));

@@ -21,8 +21,7 @@ pub mod volumes;
 
 pub use build::{Build, SshKeys};
 pub use common::{
-    Extensions, External, HostsList, Map, Mapping, MappingWithEquals, ShellCommand,
-    split_command,
+    Extensions, External, HostsList, Map, Mapping, MappingWithEquals, ShellCommand, split_command,
 };
 pub use deploy::{
     Deploy, DeviceRequest, GenericResource, Placement, PlacementPreference, Resource, Resources,
@@ -34,8 +33,8 @@ pub use networks::{Ipam, IpamPool, Network, ServiceNetwork, ServiceNetworks};
 pub use ports::{ServicePort, parse_port_spec};
 pub use project::{FileObject, Include, Project, Volume};
 pub use service::{
-    Blkio, CredentialSpec, Dependency, DeviceMapping, EnvFile, Extends, FileRef, Logging,
-    Service, ThrottleDevice, Ulimit, WeightDevice, parse_device,
+    Blkio, CredentialSpec, Dependency, DeviceMapping, EnvFile, Extends, FileRef, Logging, Service,
+    ThrottleDevice, Ulimit, WeightDevice, parse_device,
 };
 pub use units::{ByteSize, Cpus, Duration, FileMode};
 pub use volumes::{

@@ -12,9 +12,15 @@ use super::common::{External, Map, MapKey, Mapping, Text, de_labels, de_options,
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceNetwork {
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "super::common::de_text_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::common::de_text_list"
+    )]
     pub aliases: Vec<String>,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub driver_opts: Mapping,
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub gw_priority: i64,
@@ -85,7 +91,10 @@ pub struct Network {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub driver_opts: Mapping,
     /// Always printed (`{}` when empty), like Docker Compose.
     pub ipam: Ipam,
@@ -95,7 +104,10 @@ pub struct Network {
     pub internal: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub attachable: bool,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_ipv4: Option<bool>,
@@ -111,7 +123,8 @@ pub struct Ipam {
     pub driver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<IpamPool>,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    /// Kept but not printed: Docker Compose v2 drops it.
+    #[serde(skip_serializing, deserialize_with = "de_options")]
     pub options: Mapping,
 }
 
@@ -125,7 +138,10 @@ pub struct IpamPool {
     pub gateway: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub ip_range: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub aux_addresses: Mapping,
 }
 
@@ -143,7 +159,10 @@ mod tests {
     #[test]
     fn service_networks() {
         let t: T = serde_yaml_ng::from_str("networks: [a, b]").unwrap();
-        assert_eq!(serde_json::to_value(t.networks).unwrap(), json!({"a":null,"b":null}));
+        assert_eq!(
+            serde_json::to_value(t.networks).unwrap(),
+            json!({"a":null,"b":null})
+        );
         let t: T = serde_yaml_ng::from_str(
             "networks: {back: {aliases: [d], ipv4_address: 10.0.0.2, priority: 5}, default: }",
         )

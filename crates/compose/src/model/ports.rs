@@ -254,7 +254,9 @@ mod tests {
     #[test]
     fn long_syntax() {
         assert_eq!(
-            ports("ports: [{target: 80, published: 8080, host_ip: 0.0.0.0, app_protocol: http, name: web}, {target: 443, published: '8443', mode: host}]"),
+            ports(
+                "ports: [{target: 80, published: 8080, host_ip: 0.0.0.0, app_protocol: http, name: web}, {target: 443, published: '8443', mode: host}]"
+            ),
             json!([
                 {"name":"web","mode":"ingress","host_ip":"0.0.0.0","target":80,"published":"8080","protocol":"tcp","app_protocol":"http"},
                 {"mode":"host","target":443,"published":"8443","protocol":"tcp"}
@@ -266,9 +268,10 @@ mod tests {
     fn errors() {
         assert!(err("ports: ['70000:80']").contains("invalid hostPort: 70000"));
         assert!(err("ports: ['80:80/xyz']").contains("invalid proto: xyz"));
-        assert!(err("ports: ['80-82:90-91']").contains(
-            "invalid ranges specified for container and host Ports: 90-91 and 80-82"
-        ));
+        assert!(
+            err("ports: ['80-82:90-91']")
+                .contains("invalid ranges specified for container and host Ports: 90-91 and 80-82")
+        );
         assert!(err("ports: ['0x50']").contains("invalid containerPort: 0x50"));
         assert!(err("ports: ['a.b:80:80']").contains("invalid IP address: a.b"));
         assert!(err("ports: [70000]").contains("invalid containerPort: 70000"));

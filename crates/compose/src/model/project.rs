@@ -96,11 +96,17 @@ pub struct Volume {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub driver_opts: Mapping,
     #[serde(skip_serializing_if = "External::is_false")]
     pub external: External,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
 }
 
@@ -121,11 +127,17 @@ pub struct FileObject {
     pub content: String,
     #[serde(skip_serializing_if = "External::is_false")]
     pub external: External,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub driver_opts: Mapping,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub template_driver: String,
@@ -135,11 +147,17 @@ pub struct FileObject {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Include {
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub path: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub project_directory: String,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub env_file: Vec<String>,
 }
 

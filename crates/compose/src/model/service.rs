@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::build::{Build, de_build};
 use super::common::{
     HostsList, Map, MapKey, Mapping, MappingWithEquals, ShellCommand, Text, de_labels,
-    de_mapping_with_equals, de_opt_text, de_options, de_shell_command, de_string_or_list,
-    de_text, de_text_list, is_false, is_zero_i64,
+    de_mapping_with_equals, de_opt_text, de_options, de_shell_command, de_string_or_list, de_text,
+    de_text_list, is_false, is_zero_i64,
 };
 use super::deploy::{Deploy, DeviceRequest, de_gpus};
 use super::develop::{Develop, ServiceHook};
@@ -30,9 +30,15 @@ fn none_or_zero(v: &Option<ByteSize>) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Service {
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_text_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_text_list"
+    )]
     pub profiles: Vec<String>,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub annotations: Mapping,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attach: Option<bool>,
@@ -71,13 +77,19 @@ pub struct Service {
     /// Always printed (`null` when unset); `Some(vec![])` clears the image's command.
     #[serde(deserialize_with = "de_shell_command")]
     pub command: ShellCommand,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_file_refs")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_file_refs"
+    )]
     pub configs: Vec<FileRef>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub container_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_spec: Option<CredentialSpec>,
-    #[serde(skip_serializing_if = "Map::is_empty", deserialize_with = "de_depends_on")]
+    #[serde(
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "de_depends_on"
+    )]
     pub depends_on: Map<Dependency>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
@@ -85,11 +97,17 @@ pub struct Service {
     pub device_cgroup_rules: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_devices")]
     pub devices: Vec<DeviceMapping>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub dns: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_opt: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub dns_search: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domainname: String,
@@ -105,18 +123,30 @@ pub struct Service {
     )]
     pub environment: MappingWithEquals,
     /// Merged into `environment` (and emptied) by normalization.
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_env_files")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_env_files"
+    )]
     pub env_file: Vec<EnvFile>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub expose: Vec<String>,
     /// Resolved (and removed) by the loader.
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "de_extends")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_extends"
+    )]
     pub extends: Option<Extends>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub external_links: Vec<String>,
     #[serde(skip_serializing_if = "HostsList::is_empty")]
     pub extra_hosts: HostsList,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_text_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_text_list"
+    )]
     pub group_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_gpus")]
     pub gpus: Vec<DeviceRequest>,
@@ -132,9 +162,15 @@ pub struct Service {
     pub ipc: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub isolation: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub label_file: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
@@ -154,7 +190,10 @@ pub struct Service {
     pub models: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
-    #[serde(skip_serializing_if = "Map::is_empty", deserialize_with = "de_service_networks")]
+    #[serde(
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "de_service_networks"
+    )]
     pub networks: ServiceNetworks,
     #[serde(skip_serializing_if = "is_false")]
     pub oom_kill_disable: bool,
@@ -182,7 +221,10 @@ pub struct Service {
     pub runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_file_refs")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_file_refs"
+    )]
     pub secrets: Vec<FileRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
@@ -194,11 +236,20 @@ pub struct Service {
     pub stop_grace_period: Option<Duration>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stop_signal: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub storage_opt: Mapping,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub sysctls: Mapping,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_string_or_list")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
     pub tmpfs: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub tty: bool,
@@ -212,7 +263,10 @@ pub struct Service {
     pub userns_mode: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub uts: String,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de_service_volumes")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_service_volumes"
+    )]
     pub volumes: Vec<ServiceVolume>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes_from: Vec<String>,
@@ -486,7 +540,10 @@ fn de_devices<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceMapping>, D::
 pub struct Logging {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver: String,
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_options")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_options"
+    )]
     pub options: Mapping,
 }
 
@@ -686,20 +743,27 @@ mod tests {
             json!({"db":{"condition":"service_started","required":true}})
         );
         assert_eq!(
-            svc("{depends_on: {db: {condition: service_healthy, restart: true}, c: {required: false}}}")["depends_on"],
+            svc(
+                "{depends_on: {db: {condition: service_healthy, restart: true}, c: {required: false}}}"
+            )["depends_on"],
             json!({"db":{"condition":"service_healthy","restart":true,"required":true},"c":{"condition":"service_started","required":false}})
         );
     }
 
     #[test]
     fn secrets_configs_ulimits_devices() {
-        let v = svc("{secrets: [s1, {source: s1, target: /t, uid: 1, gid: '2', mode: 0o444}], configs: [c1], ulimits: {nofile: {soft: 10, hard: 20}, nproc: 5}, devices: ['/dev/a:/dev/b:rwm', /dev/c, {source: /dev/d, target: /dev/e, permissions: r}]}");
+        let v = svc(
+            "{secrets: [s1, {source: s1, target: /t, uid: 1, gid: '2', mode: 0o444}], configs: [c1], ulimits: {nofile: {soft: 10, hard: 20}, nproc: 5}, devices: ['/dev/a:/dev/b:rwm', /dev/c, {source: /dev/d, target: /dev/e, permissions: r}]}",
+        );
         assert_eq!(
             v["secrets"],
             json!([{"source":"s1"},{"source":"s1","target":"/t","uid":"1","gid":"2","mode":"0444"}])
         );
         assert_eq!(v["configs"], json!([{"source":"c1"}]));
-        assert_eq!(v["ulimits"], json!({"nofile":{"soft":10,"hard":20},"nproc":5}));
+        assert_eq!(
+            v["ulimits"],
+            json!({"nofile":{"soft":10,"hard":20},"nproc":5})
+        );
         assert_eq!(
             v["devices"],
             json!([
@@ -713,7 +777,9 @@ mod tests {
 
     #[test]
     fn misc_attributes() {
-        let v = svc("{expose: [80, '90-91'], group_add: [wheel, 100], user: 1000, mem_limit: 512m, memswap_limit: -1, shm_size: 64m, stop_grace_period: 1m, cpus: 1.5, blkio_config: {weight: 300, device_read_bps: [{path: /dev/sda, rate: 1mb}]}, env_file: [a.env, {path: b.env, required: false}], extends: base, gpus: all, logging: {driver: json-file, options: {max-size: 1m, n: 3}}, tmpfs: /x, sysctls: [net.a=1], labels: [a=b]}");
+        let v = svc(
+            "{expose: [80, '90-91'], group_add: [wheel, 100], user: 1000, mem_limit: 512m, memswap_limit: -1, shm_size: 64m, stop_grace_period: 1m, cpus: 1.5, blkio_config: {weight: 300, device_read_bps: [{path: /dev/sda, rate: 1mb}]}, env_file: [a.env, {path: b.env, required: false}], extends: base, gpus: all, logging: {driver: json-file, options: {max-size: 1m, n: 3}}, tmpfs: /x, sysctls: [net.a=1], labels: [a=b]}",
+        );
         assert_eq!(v["expose"], json!(["80", "90-91"]));
         assert_eq!(v["group_add"], json!(["wheel", "100"]));
         assert_eq!(v["user"], json!("1000"));
@@ -726,10 +792,16 @@ mod tests {
             v["blkio_config"],
             json!({"weight":300,"device_read_bps":[{"Path":"/dev/sda","Rate":"1048576"}]})
         );
-        assert_eq!(v["env_file"], json!(["a.env", {"path":"b.env","required":false}]));
+        assert_eq!(
+            v["env_file"],
+            json!(["a.env", {"path":"b.env","required":false}])
+        );
         assert_eq!(v["extends"], json!({"service":"base"}));
         assert_eq!(v["gpus"], json!([{"count":-1}]));
-        assert_eq!(v["logging"], json!({"driver":"json-file","options":{"max-size":"1m","n":"3"}}));
+        assert_eq!(
+            v["logging"],
+            json!({"driver":"json-file","options":{"max-size":"1m","n":"3"}})
+        );
         assert_eq!(v["tmpfs"], json!(["/x"]));
         assert_eq!(v["sysctls"], json!({"net.a":"1"}));
         assert_eq!(v["labels"], json!({"a":"b"}));

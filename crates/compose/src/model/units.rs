@@ -380,9 +380,9 @@ impl<'de> Deserialize<'de> for FileMode {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FileMode, E> {
                 let digits = v.strip_prefix("0o").unwrap_or(v);
-                u32::from_str_radix(digits, 8)
-                    .map(FileMode)
-                    .map_err(|_| E::custom(format!("invalid file mode {v:?}: expected octal digits")))
+                u32::from_str_radix(digits, 8).map(FileMode).map_err(|_| {
+                    E::custom(format!("invalid file mode {v:?}: expected octal digits"))
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<FileMode, E> {
                 u32::try_from(v)
@@ -452,10 +452,7 @@ mod tests {
         assert_eq!(b("1.5k"), 1536);
         assert_eq!(b("10 m"), 10_485_760);
         assert_eq!(b("7b"), 7);
-        assert_eq!(
-            ByteSize::parse("12x").unwrap_err(),
-            "invalid size: '12x'"
-        );
+        assert_eq!(ByteSize::parse("12x").unwrap_err(), "invalid size: '12x'");
         assert!(ByteSize::parse("m").is_err());
         assert!(ByteSize::parse("1.2.3m").is_err());
     }
@@ -469,7 +466,10 @@ mod tests {
         let c: Cpus = serde_yaml_ng::from_str("0.1").unwrap();
         assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(0.1));
         let b: ByteSize = serde_yaml_ng::from_str("512m").unwrap();
-        assert_eq!(serde_json::to_value(b).unwrap(), serde_json::json!("536870912"));
+        assert_eq!(
+            serde_json::to_value(b).unwrap(),
+            serde_json::json!("536870912")
+        );
         let b: ByteSize = serde_yaml_ng::from_str("1000").unwrap();
         assert_eq!(b.0, 1000);
         let m: FileMode = serde_yaml_ng::from_str("'0440'").unwrap();

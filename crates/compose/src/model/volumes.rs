@@ -66,7 +66,10 @@ pub struct VolumeBind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VolumeVolume {
-    #[serde(skip_serializing_if = "Mapping::is_empty", deserialize_with = "de_labels")]
+    #[serde(
+        skip_serializing_if = "Mapping::is_empty",
+        deserialize_with = "de_labels"
+    )]
     pub labels: Mapping,
     #[serde(skip_serializing_if = "is_false")]
     pub nocopy: bool,
@@ -152,8 +155,7 @@ fn is_file_path(source: &str) -> bool {
 
 fn is_windows_drive(buf: &str, c: char) -> bool {
     let mut chars = buf.chars();
-    c == ':'
-        && matches!((chars.next(), chars.next()), (Some(l), None) if l.is_alphabetic())
+    c == ':' && matches!((chars.next(), chars.next()), (Some(l), None) if l.is_alphabetic())
 }
 
 /// Parses the short syntax: `DST`, `SRC:DST`, `SRC:DST:ro,z,nocopy,...`.
@@ -231,7 +233,9 @@ pub fn parse_volume_spec(spec: &str) -> Result<ServiceVolume, String> {
     }
     if is_file_path(&v.source) {
         v.kind = VolumeType::Bind;
-        v.bind.get_or_insert_with(VolumeBind::default).create_host_path = true;
+        v.bind
+            .get_or_insert_with(VolumeBind::default)
+            .create_host_path = true;
     } else {
         v.kind = VolumeType::Volume;
         v.volume.get_or_insert_with(VolumeVolume::default);
@@ -254,8 +258,7 @@ impl<'de> Deserialize<'de> for VolumeEntry {
                 parse_volume_spec(v).map(VolumeEntry).map_err(E::custom)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VolumeEntry, A::Error> {
-                let mut v =
-                    ServiceVolume::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let mut v = ServiceVolume::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 if !v.target.is_empty() {
                     v.target = clean_path(&v.target);
                 }
@@ -309,7 +312,9 @@ mod tests {
     #[test]
     fn short_syntax() {
         assert_eq!(
-            vols("volumes: ['./data:/data:ro', 'db:/var/lib/db', /tmp, '~/x:/x/', './e:/e:z,rshared,nocopy']"),
+            vols(
+                "volumes: ['./data:/data:ro', 'db:/var/lib/db', /tmp, '~/x:/x/', './e:/e:z,rshared,nocopy']"
+            ),
             json!([
                 {"type":"bind","source":"./data","target":"/data","read_only":true,"bind":{"create_host_path":true}},
                 {"type":"volume","source":"db","target":"/var/lib/db","volume":{}},
@@ -327,7 +332,9 @@ mod tests {
     #[test]
     fn long_syntax() {
         assert_eq!(
-            vols("volumes: [{type: bind, source: ./d, target: /d/}, {type: volume, target: /anon, volume: {nocopy: true, subpath: s}}, {type: tmpfs, target: /t, tmpfs: {size: 10m, mode: 0o755}}, {type: image, source: img, target: /i, image: {subpath: p}}]"),
+            vols(
+                "volumes: [{type: bind, source: ./d, target: /d/}, {type: volume, target: /anon, volume: {nocopy: true, subpath: s}}, {type: tmpfs, target: /t, tmpfs: {size: 10m, mode: 0o755}}, {type: image, source: img, target: /i, image: {subpath: p}}]"
+            ),
             json!([
                 {"type":"bind","source":"./d","target":"/d"},
                 {"type":"volume","target":"/anon","volume":{"nocopy":true,"subpath":"s"}},
