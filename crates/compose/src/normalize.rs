@@ -1853,6 +1853,157 @@ services:
         );
     }
 
+    /// Like `check`, in a temporary directory holding `files`; `refdir` (where v2 ran) in
+    /// the expected output stands for that directory.
+    fn check_in_tempdir(files: &[(&str, &str)], yaml: &str, name: &str, refdir: &str, expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.path().join(f), text).unwrap();
+        }
+        let d = dir.path().to_str().unwrap();
+        check(yaml, name, d, &expected.replace(refdir, d));
+    }
+
+    #[test]
+    fn matches_v2_more() {
+        check_in_tempdir(
+            &[("l.env", "L1=a\nL2=b\n"), ("raw.env", "R=$NOT ${X} \"q\"\n")],
+            r#"name: more
+services:
+  a:
+    image: x
+    label_file: [l.env]
+    labels: {L2: own}
+    env_file: [{path: raw.env, format: raw}]
+    build: {dockerfile: Custom, secrets: [{source: bs, target: /t, mode: 0o400}], args: {A: , B: 2, FOO_SET: }}
+    network_mode: "container:foo"
+    tmpfs: [/a, /b]
+    gpus: [{driver: nvidia, count: 2}, {capabilities: [gpu]}]
+    volumes: [{type: volume, source: ev, target: /ev}, {type: volume, source: legacy, target: /l}]
+    models: [m1]
+    secrets: [se]
+  p:
+    provider: {type: awesomecloud, options: {type: mysql, size: [1, 2]}}
+secrets:
+  se: {environment: FOO_SET}
+  bs: {file: ./bs.txt}
+volumes:
+  ev: {external: true, name: real_ev}
+  legacy: {external: {name: oldname}}
+models:
+  m1: {model: ai/smollm2, context_size: 1024}
+"#,
+            "more",
+            "/srv/nt/more",
+            r#"{
+ "name": "more",
+ "secrets": {
+  "bs": {
+   "name": "more_bs",
+   "file": "/srv/nt/more/bs.txt"
+  },
+  "se": {
+   "name": "more_se",
+   "environment": "FOO_SET"
+  }
+ },
+ "services": {
+  "a": {
+   "build": {
+    "context": "/srv/nt/more",
+    "dockerfile": "Custom",
+    "args": {
+     "B": "2",
+     "FOO_SET": "value"
+    },
+    "secrets": [
+     {
+      "source": "bs",
+      "target": "/t",
+      "mode": "0400"
+     }
+    ]
+   },
+   "command": null,
+   "entrypoint": null,
+   "environment": {
+    "R": "$$NOT $${X} \"q\""
+   },
+   "gpus": [
+    {
+     "driver": "nvidia",
+     "count": 2
+    },
+    {
+     "capabilities": [
+      "gpu"
+     ],
+     "count": -1
+    }
+   ],
+   "image": "x",
+   "labels": {
+    "L1": "a",
+    "L2": "own"
+   },
+   "models": {
+    "m1": null
+   },
+   "network_mode": "container:foo",
+   "secrets": [
+    {
+     "source": "se",
+     "target": "/run/secrets/se"
+    }
+   ],
+   "tmpfs": [
+    "/a",
+    "/b"
+   ],
+   "volumes": [
+    {
+     "type": "volume",
+     "source": "ev",
+     "target": "/ev"
+    },
+    {
+     "type": "volume",
+     "source": "legacy",
+     "target": "/l"
+    }
+   ]
+  },
+  "p": {
+   "command": null,
+   "entrypoint": null,
+   "provider": {
+    "type": "awesomecloud",
+    "options": {
+     "size": [
+      "1",
+      "2"
+     ],
+     "type": [
+      "mysql"
+     ]
+    }
+   }
+  }
+ },
+ "volumes": {
+  "ev": {
+   "name": "real_ev",
+   "external": true
+  },
+  "legacy": {
+   "name": "oldname",
+   "external": true
+  }
+ }
+}"#,
+        );
+    }
+
     #[test]
     fn missing_required_env_file_is_an_error() {
         let mut p: Project =

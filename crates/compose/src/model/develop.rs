@@ -16,7 +16,7 @@ pub struct Develop {
 }
 
 /// What a watch rule does when files change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum WatchAction {
     #[serde(rename = "sync")]
     Sync,
@@ -28,6 +28,24 @@ pub enum WatchAction {
     SyncRestart,
     #[serde(rename = "sync+exec")]
     SyncExec,
+}
+
+impl<'de> Deserialize<'de> for WatchAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let super::common::Text(s) = super::common::Text::deserialize(d)?;
+        Ok(match s.as_str() {
+            "sync" => WatchAction::Sync,
+            "rebuild" => WatchAction::Rebuild,
+            "restart" => WatchAction::Restart,
+            "sync+restart" => WatchAction::SyncRestart,
+            "sync+exec" => WatchAction::SyncExec,
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "invalid watch action {s:?}: must be one of sync, rebuild, restart, sync+restart, sync+exec"
+                )));
+            }
+        })
+    }
 }
 
 /// One `develop.watch` entry.

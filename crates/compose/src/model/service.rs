@@ -115,7 +115,7 @@ pub struct Service {
     #[serde(deserialize_with = "de_shell_command")]
     pub entrypoint: ShellCommand,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<serde_json::Value>,
+    pub provider: Option<Provider>,
     /// `None` values are variables without a value (`- B`) that the environment lacks.
     #[serde(
         skip_serializing_if = "MappingWithEquals::is_empty",
@@ -186,8 +186,9 @@ pub struct Service {
     pub mem_swappiness: Option<ByteSize>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub mac_address: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub models: Option<serde_json::Value>,
+    /// Models the service uses: name → options (`None` for none).
+    #[serde(skip_serializing_if = "Map::is_empty", deserialize_with = "de_models")]
+    pub models: Map<Option<ServiceModel>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
     #[serde(
@@ -295,6 +296,63 @@ fn yes() -> bool {
 
 fn started() -> String {
     "service_started".into()
+}
+
+/// `provider:` — a service implemented by a plugin instead of containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provider {
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Each option may be given once or as a list.
+    #[serde(skip_serializing_if = "Map::is_empty", deserialize_with = "de_multi_options")]
+    pub options: Map<Vec<String>>,
+}
+
+fn de_multi_options<'de, D: Deserializer<'de>>(d: D) -> Result<Map<Vec<String>>, D::Error> {
+    let m: Option<Map<super::common::StringOrList>> = Option::deserialize(d)?;
+    Ok(m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
+
+/// How a service uses a model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceModel {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub endpoint_var: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model_var: String,
+}
+
+fn de_models<'de, D: Deserializer<'de>>(d: D) -> Result<Map<Option<ServiceModel>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Map<Option<ServiceModel>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of model names or a mapping")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Map::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(Text(name)) = seq.next_element()? {
+                out.insert(name, None);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(MapKey(name)) = map.next_key()? {
+                out.insert(name, map.next_value()?);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// One entry of `depends_on`.

@@ -10,7 +10,7 @@ use super::common::{Mapping, de_labels, is_false};
 use super::units::ByteSize;
 
 /// What kind of mount a service volume is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VolumeType {
     Bind,
@@ -19,6 +19,25 @@ pub enum VolumeType {
     Npipe,
     Cluster,
     Image,
+}
+
+impl<'de> Deserialize<'de> for VolumeType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let super::common::Text(s) = super::common::Text::deserialize(d)?;
+        Ok(match s.as_str() {
+            "bind" => VolumeType::Bind,
+            "volume" => VolumeType::Volume,
+            "tmpfs" => VolumeType::Tmpfs,
+            "npipe" => VolumeType::Npipe,
+            "cluster" => VolumeType::Cluster,
+            "image" => VolumeType::Image,
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "invalid volume type {s:?}: must be one of bind, volume, tmpfs, npipe, cluster, image"
+                )));
+            }
+        })
+    }
 }
 
 /// One mount of a service.
