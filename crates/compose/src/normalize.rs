@@ -1855,7 +1855,13 @@ services:
 
     /// Like `check`, in a temporary directory holding `files`; `refdir` (where v2 ran) in
     /// the expected output stands for that directory.
-    fn check_in_tempdir(files: &[(&str, &str)], yaml: &str, name: &str, refdir: &str, expected: &str) {
+    fn check_in_tempdir(
+        files: &[(&str, &str)],
+        yaml: &str,
+        name: &str,
+        refdir: &str,
+        expected: &str,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         for (f, text) in files {
             std::fs::write(dir.path().join(f), text).unwrap();
@@ -1867,7 +1873,10 @@ services:
     #[test]
     fn matches_v2_more() {
         check_in_tempdir(
-            &[("l.env", "L1=a\nL2=b\n"), ("raw.env", "R=$NOT ${X} \"q\"\n")],
+            &[
+                ("l.env", "L1=a\nL2=b\n"),
+                ("raw.env", "R=$NOT ${X} \"q\"\n"),
+            ],
             r#"name: more
 services:
   a:
@@ -1998,6 +2007,127 @@ models:
   "legacy": {
    "name": "oldname",
    "external": true
+  }
+ }
+}"#,
+        );
+    }
+
+    #[test]
+    fn matches_v2_e() {
+        check(
+            r#"services:
+  a:
+    image: x
+    secrets: [{source: s, target: foo}]
+    volumes: [".:/app", "../up:/up", "/abs:/abs:ro,Z"]
+    environment: {F: 1.0, G: 1.50, H: 1e3, I: 0x10, J: true, K: "", L: 0.1}
+    labels: {F: 1.0, N: null}
+    extra_hosts: ["h=[::1]", "m:1.1.1.1,2.2.2.2"]
+    dns_search: x.com
+    stop_grace_period: 0s
+    healthcheck: {retries: 0, interval: 0s}
+    privileged: false
+    tty: false
+    oom_score_adj: 0
+    scale: 0
+    ports: ["0:80"]
+secrets:
+  s: {file: s.txt}
+"#,
+            "e",
+            "/srv/nt/e",
+            r#"{
+ "name": "e",
+ "networks": {
+  "default": {
+   "name": "e_default",
+   "ipam": {}
+  }
+ },
+ "secrets": {
+  "s": {
+   "name": "e_s",
+   "file": "/srv/nt/e/s.txt"
+  }
+ },
+ "services": {
+  "a": {
+   "command": null,
+   "dns_search": [
+    "x.com"
+   ],
+   "entrypoint": null,
+   "environment": {
+    "F": "1",
+    "G": "1.5",
+    "H": "1000",
+    "I": "16",
+    "J": "true",
+    "K": "",
+    "L": "0.1"
+   },
+   "extra_hosts": [
+    "h=::1",
+    "m=1.1.1.1",
+    "m=2.2.2.2"
+   ],
+   "healthcheck": {
+    "interval": "0s",
+    "retries": 0
+   },
+   "image": "x",
+   "labels": {
+    "F": "1",
+    "N": ""
+   },
+   "networks": {
+    "default": null
+   },
+   "ports": [
+    {
+     "mode": "ingress",
+     "target": 80,
+     "published": "0",
+     "protocol": "tcp"
+    }
+   ],
+   "scale": 0,
+   "secrets": [
+    {
+     "source": "s",
+     "target": "foo"
+    }
+   ],
+   "stop_grace_period": "0s",
+   "volumes": [
+    {
+     "type": "bind",
+     "source": "/srv/nt/e",
+     "target": "/app",
+     "bind": {
+      "create_host_path": true
+     }
+    },
+    {
+     "type": "bind",
+     "source": "/srv/nt/up",
+     "target": "/up",
+     "bind": {
+      "create_host_path": true
+     }
+    },
+    {
+     "type": "bind",
+     "source": "/abs",
+     "target": "/abs",
+     "read_only": true,
+     "bind": {
+      "selinux": "Z",
+      "create_host_path": true
+     }
+    }
+   ]
   }
  }
 }"#,

@@ -117,7 +117,7 @@ pub(crate) fn de_build<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Build>,
             d.deserialize_any(self)
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            Build::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+            super::common::from_map::<Build, _>(map).map(Some)
         }
     }
     d.deserialize_any(V)

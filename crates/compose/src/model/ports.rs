@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for PortEntry {
                 self.visit_str(&v.to_string())
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PortEntry, A::Error> {
-                let p = ServicePort::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let p = super::common::from_map::<ServicePort, _>(map)?;
                 Ok(PortEntry(vec![p.with_defaults()]))
             }
         }
@@ -275,5 +275,13 @@ mod tests {
         assert!(err("ports: ['0x50']").contains("invalid containerPort: 0x50"));
         assert!(err("ports: ['a.b:80:80']").contains("invalid IP address: a.b"));
         assert!(err("ports: [70000]").contains("invalid containerPort: 70000"));
+        assert!(
+            err("ports: [{target: 80, pubished: 1}]")
+                .contains("additional property 'pubished' not allowed")
+        );
+        assert_eq!(
+            ports("ports: [{target: 80, x-note: hi}]")[0]["target"],
+            json!(80)
+        );
     }
 }

@@ -180,7 +180,7 @@ fn de_includes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Include>, D
                     }))
                 }
                 fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
-                    Include::deserialize(de::value::MapAccessDeserializer::new(map)).map(Entry)
+                    super::common::from_map::<Include, _>(map).map(Entry)
                 }
             }
             d.deserialize_any(V)

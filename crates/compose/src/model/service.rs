@@ -305,7 +305,10 @@ pub struct Provider {
     #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// Each option may be given once or as a list.
-    #[serde(skip_serializing_if = "Map::is_empty", deserialize_with = "de_multi_options")]
+    #[serde(
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "de_multi_options"
+    )]
     pub options: Map<Vec<String>>,
 }
 
@@ -441,7 +444,7 @@ impl<'de> Deserialize<'de> for FileRefEntry {
                 }))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FileRefEntry, A::Error> {
-                FileRef::deserialize(de::value::MapAccessDeserializer::new(map)).map(FileRefEntry)
+                super::common::from_map::<FileRef, _>(map).map(FileRefEntry)
             }
         }
         d.deserialize_any(V)
@@ -524,7 +527,7 @@ impl<'de> Deserialize<'de> for Ulimit {
                     .map_err(|_| E::custom(format!("invalid ulimit {v:?}")))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Ulimit, A::Error> {
-                let p = Pair::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let p = super::common::from_map::<Pair, _>(map)?;
                 Ok(Ulimit::Pair {
                     soft: p.soft,
                     hard: p.hard,
@@ -581,8 +584,7 @@ fn de_devices<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceMapping>, D::
                     parse_device(v).map(Entry).map_err(E::custom)
                 }
                 fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
-                    DeviceMapping::deserialize(de::value::MapAccessDeserializer::new(map))
-                        .map(Entry)
+                    super::common::from_map::<DeviceMapping, _>(map).map(Entry)
                 }
             }
             d.deserialize_any(V)
@@ -706,7 +708,7 @@ fn de_env_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EnvFile>, D::Erro
                     }))
                 }
                 fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
-                    EnvFile::deserialize(de::value::MapAccessDeserializer::new(map)).map(Entry)
+                    super::common::from_map::<EnvFile, _>(map).map(Entry)
                 }
             }
             d.deserialize_any(V)
@@ -766,7 +768,7 @@ fn de_extends<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Extends>, D::Err
             Ok(None)
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            Extends::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+            super::common::from_map::<Extends, _>(map).map(Some)
         }
     }
     d.deserialize_any(V)

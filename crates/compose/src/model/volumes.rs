@@ -277,7 +277,7 @@ impl<'de> Deserialize<'de> for VolumeEntry {
                 parse_volume_spec(v).map(VolumeEntry).map_err(E::custom)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VolumeEntry, A::Error> {
-                let mut v = ServiceVolume::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let mut v = super::common::from_map::<ServiceVolume, _>(map)?;
                 if !v.target.is_empty() {
                     v.target = clean_path(&v.target);
                 }
