@@ -2135,6 +2135,79 @@ secrets:
     }
 
     #[test]
+    fn matches_v2_scale() {
+        check(
+            r#"services:
+  a:
+    image: x
+    scale: 2
+    deploy: {resources: {limits: {memory: 1g}}}
+    mem_limit: 1g
+
+
+  b:
+    image: x
+    deploy: {replicas: 0, resources: {reservations: {memory: 5m}}}
+    mem_reservation: 5m
+    pull_policy: never
+    restart: unless-stopped
+"#,
+            "scale",
+            "/srv/nt/scale",
+            r#"{
+ "name": "scale",
+ "networks": {
+  "default": {
+   "name": "scale_default",
+   "ipam": {}
+  }
+ },
+ "services": {
+  "a": {
+   "command": null,
+   "deploy": {
+    "replicas": 2,
+    "resources": {
+     "limits": {
+      "memory": "1073741824"
+     }
+    },
+    "placement": {}
+   },
+   "entrypoint": null,
+   "image": "x",
+   "mem_limit": "1073741824",
+   "networks": {
+    "default": null
+   },
+   "scale": 2
+  },
+  "b": {
+   "command": null,
+   "deploy": {
+    "replicas": 0,
+    "resources": {
+     "reservations": {
+      "memory": "5242880"
+     }
+    },
+    "placement": {}
+   },
+   "entrypoint": null,
+   "image": "x",
+   "mem_reservation": "5242880",
+   "networks": {
+    "default": null
+   },
+   "pull_policy": "never",
+   "restart": "unless-stopped"
+  }
+ }
+}"#,
+        );
+    }
+
+    #[test]
     fn missing_required_env_file_is_an_error() {
         let mut p: Project =
             serde_yaml_ng::from_str("services: {a: {image: x, env_file: nope.env}}").unwrap();

@@ -55,6 +55,12 @@ pub struct Build {
     pub cache_to: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub no_cache: bool,
+    /// Stages not to take from the cache (newer than Docker Compose v2.40).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_string_or_list"
+    )]
+    pub no_cache_filter: Vec<String>,
     #[serde(
         skip_serializing_if = "Mapping::is_empty",
         deserialize_with = "de_key_value"

@@ -92,6 +92,9 @@ pub struct ServiceHook {
         deserialize_with = "de_mapping_with_equals"
     )]
     pub environment: MappingWithEquals,
+    /// `pre_start` only: run once per replica.
+    #[serde(skip_serializing_if = "is_false")]
+    pub per_replica: bool,
 }
 
 #[cfg(test)]

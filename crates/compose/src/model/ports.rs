@@ -168,6 +168,17 @@ impl<'de> Deserialize<'de> for PortEntry {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PortEntry, A::Error> {
                 let p = super::common::from_map::<ServicePort, _>(map)?;
+                if p.target > 65535 {
+                    return Err(de::Error::custom(format!(
+                        "invalid containerPort: {}",
+                        p.target
+                    )));
+                }
+                if let Some(published) = p.published.as_deref().filter(|s| !s.is_empty())
+                    && parse_range(published).is_none()
+                {
+                    return Err(de::Error::custom(format!("invalid hostPort: {published}")));
+                }
                 Ok(PortEntry(vec![p.with_defaults()]))
             }
         }

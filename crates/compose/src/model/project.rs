@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::common::{
     Extensions, External, Map, Mapping, de_labels, de_map_null_default, de_options,
-    de_string_or_list,
+    de_string_or_list, is_zero_i64,
 };
 use super::networks::Network;
 use super::service::Service;
@@ -33,7 +33,8 @@ pub struct Project {
     #[serde(deserialize_with = "de_includes")]
     pub include: Vec<Include>,
     /// Kept, not printed (Docker Compose v2 does not print them either).
-    pub models: Map<serde_json::Value>,
+    #[serde(deserialize_with = "de_map_null_default")]
+    pub models: Map<Model>,
     /// Top-level `x-*` keys, printed as given.
     #[serde(flatten)]
     pub extensions: Extensions,
@@ -141,6 +142,20 @@ pub struct FileObject {
     pub driver_opts: Mapping,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub template_driver: String,
+}
+
+/// A top-level AI model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Model {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub context_size: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runtime_flags: Vec<String>,
 }
 
 /// One `include:` entry.
