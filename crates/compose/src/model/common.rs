@@ -568,6 +568,79 @@ impl<'de> Deserialize<'de> for Extensions {
     }
 }
 
+/// Deserializes a struct from the entries of a map already being visited (the long form of
+/// a "string or mapping" attribute). Unknown keys are errors and `x-*` keys are skipped, as
+/// the loader's own deserializer does for structs.
+pub(crate) fn from_map<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
+    T::deserialize(StructMap(map))
+}
+
+struct StructMap<A>(A);
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for StructMap<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.0)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_map(KnownKeys {
+            inner: self.0,
+            fields,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+struct KnownKeys<A> {
+    inner: A,
+    fields: &'static [&'static str],
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for KnownKeys<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer;
+        loop {
+            let Some(MapKey(key)) = self.inner.next_key()? else {
+                return Ok(None);
+            };
+            if key.starts_with("x-") {
+                let _: de::IgnoredAny = self.inner.next_value()?;
+                continue;
+            }
+            if !self.fields.contains(&key.as_str()) {
+                return Err(de::Error::custom(format!(
+                    "additional property '{key}' not allowed"
+                )));
+            }
+            return seed.deserialize(key.into_deserializer()).map(Some);
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.inner.next_value_seed(seed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,78 +734,5 @@ mod tests {
         assert!(v.ext.external);
         assert_eq!(v.ext.legacy_name.as_deref(), Some("real"));
         assert!(!t("dns: []").ext.external);
-    }
-}
-
-/// Deserializes a struct from the entries of a map already being visited (the long form of
-/// a "string or mapping" attribute). Unknown keys are errors and `x-*` keys are skipped, as
-/// the loader's own deserializer does for structs.
-pub(crate) fn from_map<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
-    T::deserialize(StructMap(map))
-}
-
-struct StructMap<A>(A);
-
-impl<'de, A: MapAccess<'de>> Deserializer<'de> for StructMap<A> {
-    type Error = A::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        visitor.visit_map(self.0)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        visitor.visit_map(KnownKeys {
-            inner: self.0,
-            fields,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
-    }
-}
-
-struct KnownKeys<A> {
-    inner: A,
-    fields: &'static [&'static str],
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for KnownKeys<A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        use serde::de::IntoDeserializer;
-        loop {
-            let Some(MapKey(key)) = self.inner.next_key()? else {
-                return Ok(None);
-            };
-            if key.starts_with("x-") {
-                let _: de::IgnoredAny = self.inner.next_value()?;
-                continue;
-            }
-            if !self.fields.contains(&key.as_str()) {
-                return Err(de::Error::custom(format!(
-                    "additional property '{key}' not allowed"
-                )));
-            }
-            return seed.deserialize(key.into_deserializer()).map(Some);
-        }
-    }
-
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, A::Error> {
-        self.inner.next_value_seed(seed)
     }
 }
