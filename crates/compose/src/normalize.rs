@@ -541,6 +541,10 @@ mod tests {
 
     fn check(yaml: &str, name: &str, dir: &str, expected: &str) {
         let got = run(yaml, name, dir);
+        if let Ok(out) = std::env::var("MODEL_DUMP_DIR") {
+            let text = serde_json::to_string_pretty(&got).unwrap();
+            std::fs::write(format!("{out}/{name}.json"), text).unwrap();
+        }
         let want = unescape(serde_json::from_str(expected).unwrap());
         if got != want {
             let g = serde_json::to_string_pretty(&sorted(got)).unwrap();
@@ -552,6 +556,12 @@ mod tests {
             }
             panic!("outputs differ in length:\nGOT:\n{g}\nWANT:\n{w}");
         }
+        // Same keys in the same order as Docker Compose prints them.
+        assert_eq!(
+            serde_json::to_string_pretty(&got).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+            "key order differs from v2"
+        );
     }
 
     #[test]

@@ -559,12 +559,26 @@ impl<'de> Deserialize<'de> for Extensions {
                             "additional property '{k}' not allowed"
                         )));
                     }
-                    out.insert(k, map.next_value()?);
+                    out.insert(k, sort_json(map.next_value()?));
                 }
                 Ok(Extensions(out))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// Sorts the keys of every object, as Go prints maps.
+pub(crate) fn sort_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().map(sort_json).collect()),
+        Value::Object(o) => {
+            let sorted: BTreeMap<String, Value> =
+                o.into_iter().map(|(k, v)| (k, sort_json(v))).collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        other => other,
     }
 }
 

@@ -42,30 +42,10 @@ pub struct Project {
 
 impl Serialize for Project {
     /// Prints what `docker compose config --format json` prints: `name` and `services`
-    /// always, the other sections when not empty, then the extensions.
+    /// always, the other sections when not empty, and the extensions.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Keys in Go's order for a map: sorted (`x-*` sort after `volumes`).
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("name", &self.name)?;
-        m.serialize_entry("services", &self.services)?;
-        if !self.networks.is_empty() {
-            m.serialize_entry("networks", &self.networks)?;
-        }
-        if !self.volumes.is_empty() {
-            m.serialize_entry("volumes", &self.volumes)?;
-        }
-        if !self.secrets.is_empty() {
-            let secrets: Map<FileObject> = self
-                .secrets
-                .iter()
-                .map(|(k, v)| {
-                    // A secret's content is never printed.
-                    let mut v = v.clone();
-                    v.content = String::new();
-                    (k.clone(), v)
-                })
-                .collect();
-            m.serialize_entry("secrets", &secrets)?;
-        }
         if !self.configs.is_empty() {
             let configs: Map<FileObject> = self
                 .configs
@@ -80,6 +60,27 @@ impl Serialize for Project {
                 })
                 .collect();
             m.serialize_entry("configs", &configs)?;
+        }
+        m.serialize_entry("name", &self.name)?;
+        if !self.networks.is_empty() {
+            m.serialize_entry("networks", &self.networks)?;
+        }
+        if !self.secrets.is_empty() {
+            let secrets: Map<FileObject> = self
+                .secrets
+                .iter()
+                .map(|(k, v)| {
+                    // A secret's content is never printed.
+                    let mut v = v.clone();
+                    v.content = String::new();
+                    (k.clone(), v)
+                })
+                .collect();
+            m.serialize_entry("secrets", &secrets)?;
+        }
+        m.serialize_entry("services", &self.services)?;
+        if !self.volumes.is_empty() {
+            m.serialize_entry("volumes", &self.volumes)?;
         }
         for (k, v) in &self.extensions.0 {
             m.serialize_entry(k, v)?;
