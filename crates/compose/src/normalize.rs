@@ -84,6 +84,9 @@ pub fn normalize(project: &mut Project, ctx: &Context) -> Result<(), Error> {
     if project.name.is_empty() {
         project.name = ctx.project_name.clone();
     }
+    if project.working_dir.as_os_str().is_empty() {
+        project.working_dir = ctx.project_dir.clone();
+    }
     let mut errors = Vec::new();
     let mut uses_default_network = false;
     for (name, service) in project.services.iter_mut() {
@@ -2211,6 +2214,201 @@ secrets:
    },
    "pull_policy": "never",
    "restart": "unless-stopped"
+  }
+ }
+}"#,
+        );
+    }
+
+    #[test]
+    fn matches_v2_f() {
+        check(
+            r#"name: f
+services:
+  a:
+    image: x
+    build: {context: ../other, dockerfile: ../Dockerfile.x, additional_contexts: [base=./b, img=docker-image://alpine:3, svc=service:a2]}
+    volumes:
+      - "~:/home/u"
+      - {type: bind, source: /h, target: /h, bind: {create_host_path: true, selinux: z}}
+      - {type: tmpfs, target: /t, tmpfs: {size: 1g}}
+      - {type: volume, source: vv, target: /vv, read_only: true, volume: {labels: {a: b}}}
+    develop:
+      watch: [{path: /abs/w, action: restart}]
+    configs: [{source: c, target: /etc/c, mode: 0o600, uid: "0"}]
+    secrets: [{source: s}]
+    working_dir: /app
+    healthcheck:
+      test: ["CMD-SHELL", "curl -f http://localhost || exit 1"]
+      interval: 30s
+      timeout: 10s
+      retries: 5
+      start_period: 1m
+  a2:
+    image: y
+    build: .
+    entrypoint: /bin/sh -c "echo 'a b'"
+    command: ["--flag", "--n=1"]
+    environment:
+      - EMPTY=
+      - WITH_EQ=a=b
+    expose: ["3000"]
+    restart: "no"
+configs:
+  c: {file: ~/c.conf}
+secrets:
+  s: {external: true, name: real_s}
+volumes:
+  vv: {name: custom_vv, driver: local, labels: {l: v}}
+"#,
+            "f",
+            "/srv/nt/f",
+            r#"{
+ "configs": {
+  "c": {
+   "name": "f_c",
+   "file": "/root/c.conf"
+  }
+ },
+ "name": "f",
+ "networks": {
+  "default": {
+   "name": "f_default",
+   "ipam": {}
+  }
+ },
+ "secrets": {
+  "s": {
+   "name": "real_s",
+   "external": true
+  }
+ },
+ "services": {
+  "a": {
+   "build": {
+    "context": "/srv/nt/other",
+    "dockerfile": "../Dockerfile.x",
+    "additional_contexts": {
+     "base": "/srv/nt/f/b",
+     "img": "docker-image://alpine:3",
+     "svc": "service:a2"
+    }
+   },
+   "develop": {
+    "watch": [
+     {
+      "path": "/abs/w",
+      "action": "restart",
+      "exec": {
+       "command": null
+      }
+     }
+    ]
+   },
+   "command": null,
+   "configs": [
+    {
+     "source": "c",
+     "target": "/etc/c",
+     "uid": "0",
+     "mode": "0600"
+    }
+   ],
+   "entrypoint": null,
+   "healthcheck": {
+    "test": [
+     "CMD-SHELL",
+     "curl -f http://localhost || exit 1"
+    ],
+    "timeout": "10s",
+    "interval": "30s",
+    "retries": 5,
+    "start_period": "1m0s"
+   },
+   "image": "x",
+   "networks": {
+    "default": null
+   },
+   "secrets": [
+    {
+     "source": "s",
+     "target": "/run/secrets/s"
+    }
+   ],
+   "volumes": [
+    {
+     "type": "bind",
+     "source": "/root",
+     "target": "/home/u",
+     "bind": {
+      "create_host_path": true
+     }
+    },
+    {
+     "type": "bind",
+     "source": "/h",
+     "target": "/h",
+     "bind": {
+      "selinux": "z",
+      "create_host_path": true
+     }
+    },
+    {
+     "type": "tmpfs",
+     "target": "/t",
+     "tmpfs": {
+      "size": "1073741824"
+     }
+    },
+    {
+     "type": "volume",
+     "source": "vv",
+     "target": "/vv",
+     "read_only": true,
+     "volume": {
+      "labels": {
+       "a": "b"
+      }
+     }
+    }
+   ],
+   "working_dir": "/app"
+  },
+  "a2": {
+   "build": {
+    "context": "/srv/nt/f",
+    "dockerfile": "Dockerfile"
+   },
+   "command": [
+    "--flag",
+    "--n=1"
+   ],
+   "entrypoint": [
+    "/bin/sh",
+    "-c",
+    "echo 'a b'"
+   ],
+   "environment": {
+    "EMPTY": "",
+    "WITH_EQ": "a=b"
+   },
+   "expose": [
+    "3000"
+   ],
+   "image": "y",
+   "networks": {
+    "default": null
+   },
+   "restart": "no"
+  }
+ },
+ "volumes": {
+  "vv": {
+   "name": "custom_vv",
+   "driver": "local",
+   "labels": {
+    "l": "v"
+   }
   }
  }
 }"#,

@@ -39,6 +39,12 @@ fn is_zero_u32(v: &u32) -> bool {
 }
 
 impl ServicePort {
+    /// The published host port range (`"8080"` → `(8080, 8080)`), if any.
+    pub fn published_range(&self) -> Option<(u16, u16)> {
+        let (a, b) = parse_range(self.published.as_deref()?)?;
+        Some((u16::try_from(a).ok()?, u16::try_from(b).ok()?))
+    }
+
     /// Fills in what Compose defaults: protocol `tcp`, mode `ingress`.
     fn with_defaults(mut self) -> Self {
         if self.protocol.is_empty() {
@@ -256,6 +262,9 @@ mod tests {
                 {"mode":"ingress","target":9001,"protocol":"tcp"}
             ])
         );
+        let t: T = serde_yaml_ng::from_str("ports: ['8000-8010:80', 80]").unwrap();
+        assert_eq!(t.ports[0].published_range(), Some((8000, 8010)));
+        assert_eq!(t.ports[1].published_range(), None);
         assert_eq!(
             ports("ports: ['1.2.3.4:8080:80/SCTP']")[0]["protocol"],
             json!("sctp")

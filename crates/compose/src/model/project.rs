@@ -38,6 +38,28 @@ pub struct Project {
     /// Top-level `x-*` keys, printed as given.
     #[serde(flatten)]
     pub extensions: Extensions,
+    /// The project directory (set by the loader; not part of any file, not printed).
+    #[serde(skip)]
+    pub working_dir: std::path::PathBuf,
+    /// The compose files the project was loaded from (set by the loader; not printed).
+    #[serde(skip)]
+    pub compose_files: Vec<std::path::PathBuf>,
+    /// The effective environment the project was loaded with (not printed).
+    #[serde(skip)]
+    pub environment: Map<String>,
+    /// Services left out because none of their profiles is active (not printed).
+    #[serde(skip)]
+    pub disabled_services: Map<Service>,
+    /// The active profiles (not printed).
+    #[serde(skip)]
+    pub profiles: Vec<String>,
+}
+
+impl Project {
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
 }
 
 impl Serialize for Project {
