@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::Error;
+// Switch to `use crate::dotenv;` once it lands (and drop `dotenv_standin` below).
 use crate::model::volumes::clean_path;
 use crate::model::{Dependency, Project, Service, VolumeType};
+use dotenv_standin as dotenv;
 
 /// What normalization needs to know besides the project itself.
 #[derive(Debug, Clone, Default)]
@@ -182,9 +184,9 @@ fn resolve_environment(s: &mut Service, ctx: &Context) -> Result<(), Error> {
         let lookup =
             |k: &str| -> Option<String> { ctx.lookup(k).or_else(|| own.get(k).cloned().flatten()) };
         let pairs = if env_file.format.as_deref() == Some("raw") {
-            dotenv_parse_raw(&text)
+            dotenv::parse_raw_with_lookup(&text, &lookup)
         } else {
-            dotenv_parse(&text, &lookup)
+            dotenv::parse(&text, &lookup)
         }
         .map_err(|e| {
             Error::Other(format!(
@@ -213,7 +215,7 @@ fn resolve_labels(s: &mut Service, ctx: &Context) -> Result<(), Error> {
             continue;
         };
         let lookup = |k: &str| merged.get(k).cloned();
-        let pairs = dotenv_parse(&text, &lookup).map_err(|e| {
+        let pairs = dotenv::parse(&text, &lookup).map_err(|e| {
             Error::Other(format!(
                 "failed to read {path}: line {}: {}",
                 e.line, e.message
@@ -429,66 +431,73 @@ pub fn remove_unused_resources(project: &mut Project) {
     project.configs.retain(|k, _| configs.contains(k));
 }
 
-/// An error of an env file, as `crate::dotenv` reports it.
-struct DotenvError {
-    line: usize,
-    message: String,
-}
-
-// TEMPORARY STAND-IN until `crate::dotenv::parse(text, lookup)` lands: a minimal `.env`
-// reader (KEY=VALUE, `export`, comments, quotes; no interpolation). Replace the body with
-// `crate::dotenv::parse(text, lookup)`.
-fn dotenv_parse(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, DotenvError> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        match line.split_once('=') {
-            Some((k, v)) => {
-                let k = k.trim();
-                if k.is_empty() || k.contains(char::is_whitespace) {
-                    return Err(DotenvError {
-                        line: i + 1,
-                        message: format!("unexpected character in variable name {k:?}"),
-                    });
-                }
-                out.push((k.to_string(), unquote(v.trim())));
-            }
-            None => {
-                if let Some(v) = lookup(line) {
-                    out.push((line.to_string(), v));
-                }
-            }
-        }
+// TEMPORARY STAND-IN for `crate::dotenv` (being written in parallel), with the same
+// signatures: a minimal `.env` reader (KEY=VALUE, `export`, comments, quotes; no
+// interpolation). To switch: delete this module and the `use dotenv_standin as dotenv;` line.
+mod dotenv_standin {
+    /// An error of an env file at a 1-based line.
+    pub struct DotenvError {
+        pub line: usize,
+        pub message: String,
     }
-    Ok(out)
-}
 
-// TEMPORARY STAND-IN until `crate::dotenv::parse_raw(text)` lands.
-fn dotenv_parse_raw(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .collect())
-}
-
-fn unquote(v: &str) -> String {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner.to_string();
+    pub fn parse(
+        text: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(String, String)>, DotenvError> {
+        let mut out = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            match line.split_once('=') {
+                Some((k, v)) => {
+                    let k = k.trim();
+                    if k.is_empty() || k.contains(char::is_whitespace) {
+                        return Err(DotenvError {
+                            line: i + 1,
+                            message: format!("unexpected character in variable name {k:?}"),
+                        });
+                    }
+                    out.push((k.to_string(), unquote(v.trim())));
+                }
+                None => {
+                    if let Some(v) = lookup(line) {
+                        out.push((line.to_string(), v));
+                    }
+                }
+            }
         }
+        Ok(out)
     }
-    match v.find(" #") {
-        Some(i) => v[..i].trim_end().to_string(),
-        None => v.to_string(),
+
+    pub fn parse_raw_with_lookup(
+        text: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(String, String)>, DotenvError> {
+        Ok(text
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| match l.split_once('=') {
+                Some((k, v)) => Some((k.to_string(), v.to_string())),
+                None => lookup(l).map(|v| (l.to_string(), v)),
+            })
+            .collect())
+    }
+
+    fn unquote(v: &str) -> String {
+        for q in ['"', '\''] {
+            if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+                return inner.to_string();
+            }
+        }
+        match v.find(" #") {
+            Some(i) => v[..i].trim_end().to_string(),
+            None => v.to_string(),
+        }
     }
 }
 
