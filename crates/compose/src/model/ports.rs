@@ -262,6 +262,14 @@ mod tests {
                 {"mode":"ingress","target":9001,"protocol":"tcp"}
             ])
         );
+        // Like v2: the ports of one spec come in the text order of "port/proto".
+        let targets: Vec<u64> = ports("ports: ['9-10:9-10', '98-101']")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["target"].as_u64().unwrap())
+            .collect();
+        assert_eq!(targets, vec![10, 9, 100, 101, 98, 99]);
         let t: T = serde_yaml_ng::from_str("ports: ['8000-8010:80', 80]").unwrap();
         assert_eq!(t.ports[0].published_range(), Some((8000, 8010)));
         assert_eq!(t.ports[1].published_range(), None);
