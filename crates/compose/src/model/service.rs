@@ -836,6 +836,34 @@ mod tests {
     }
 
     #[test]
+    fn strings_where_numbers_are_expected() {
+        // Interpolated values arrive as strings.
+        let v = svc(
+            "{ulimits: {nofile: '5', nproc: {soft: 1, hard: 2}}, ports: ['80'], cpus: '0.5', mem_limit: '1g', stop_grace_period: '10s', gpus: [{count: '2'}], secrets: [{source: s, mode: '0440'}]}",
+        );
+        assert_eq!(
+            v["ulimits"],
+            json!({"nofile":5,"nproc":{"soft":1,"hard":2}})
+        );
+        assert_eq!(
+            v["ports"],
+            json!([{"mode":"ingress","target":80,"protocol":"tcp"}])
+        );
+        assert_eq!(v["cpus"], json!(0.5));
+        assert_eq!(v["mem_limit"], json!("1073741824"));
+        assert_eq!(v["stop_grace_period"], json!("10s"));
+        assert_eq!(v["gpus"], json!([{"count":2}]));
+        assert_eq!(v["secrets"], json!([{"source":"s","mode":"0440"}]));
+        let s: Service =
+            serde_yaml_ng::from_str("{ulimits: {nofile: {soft: 1, hard: 2}}}").unwrap();
+        assert_eq!(s.ulimits["nofile"].limits(), (1, 2));
+        let e = serde_yaml_ng::from_str::<Service>("{mem_limit: lots}").unwrap_err();
+        assert!(e.to_string().contains("invalid size: 'lots'"), "{e}");
+        let e = serde_yaml_ng::from_str::<Service>("{stop_grace_period: 10}").unwrap_err();
+        assert!(e.to_string().contains("missing unit in duration"), "{e}");
+    }
+
+    #[test]
     fn misc_attributes() {
         let v = svc(
             "{expose: [80, '90-91'], group_add: [wheel, 100], user: 1000, mem_limit: 512m, memswap_limit: -1, shm_size: 64m, stop_grace_period: 1m, cpus: 1.5, blkio_config: {weight: 300, device_read_bps: [{path: /dev/sda, rate: 1mb}]}, env_file: [a.env, {path: b.env, required: false}], extends: base, gpus: all, logging: {driver: json-file, options: {max-size: 1m, n: 3}}, tmpfs: /x, sysctls: [net.a=1], labels: [a=b]}",
