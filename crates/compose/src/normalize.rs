@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::Error;
-// Switch to `use crate::dotenv;` once it lands (and drop `dotenv_standin` below).
 use crate::model::volumes::clean_path;
 use crate::model::{Dependency, Project, Service, VolumeType};
+
+// Switch to `use crate::dotenv;` once it lands (and drop `dotenv_standin` below).
 use dotenv_standin as dotenv;
 
 /// What normalization needs to know besides the project itself.
@@ -88,6 +89,9 @@ pub fn normalize(project: &mut Project, ctx: &Context) -> Result<(), Error> {
     }
     if project.working_dir.as_os_str().is_empty() {
         project.working_dir = ctx.project_dir.clone();
+    }
+    if project.environment.is_empty() {
+        project.environment = ctx.env.clone();
     }
     let mut errors = Vec::new();
     let mut uses_default_network = false;
