@@ -639,8 +639,16 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for KnownKeys<A> {
                 continue;
             }
             if !self.fields.contains(&key.as_str()) {
+                let hint = self
+                    .fields
+                    .iter()
+                    .map(|f| (strsim::jaro_winkler(f, &key), f))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, f)| format!(" (did you mean '{f}'?)"))
+                    .unwrap_or_default();
                 return Err(de::Error::custom(format!(
-                    "additional property '{key}' not allowed"
+                    "additional property '{key}' not allowed{hint}"
                 )));
             }
             return seed.deserialize(key.into_deserializer()).map(Some);
