@@ -557,6 +557,7 @@ mod tests {
 
     fn check(yaml: &str, name: &str, dir: &str, expected: &str) {
         let got = run(yaml, name, dir);
+        // MODEL_DUMP_DIR=dir writes our pretty JSON there, to diff with v2's text by hand.
         if let Ok(out) = std::env::var("MODEL_DUMP_DIR") {
             let text = serde_json::to_string_pretty(&got).unwrap();
             std::fs::write(format!("{out}/{name}.json"), text).unwrap();
