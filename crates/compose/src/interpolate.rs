@@ -343,7 +343,7 @@ impl Scanner<'_> {
                 template: template.to_owned(),
             }
         };
-        while let Some(off) = b[i..].iter().position(|&c| c == b'$') {
+        while let Some(off) = s[i..].find('$') {
             let p = i + off;
             if matches!(piece, Some((_, z)) if p >= z) {
                 piece = None;
