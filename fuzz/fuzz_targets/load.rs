@@ -9,8 +9,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // ADAPT ME: written before the loader's API existed, against the agreed signature
-    // `compose::load::load_from_str(text: &str) -> Result<_, compose::Error>`. Point this at
-    // the real in-memory entry point (single file, no file-system access) when it lands.
     let _ = compose::load::load_from_str(text);
 });

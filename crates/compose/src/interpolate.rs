@@ -438,6 +438,129 @@ impl Scanner<'_> {
     }
 }
 
+/// A variable a compose file uses, as `config --variables` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// `${V:?err}` / `${V?err}`.
+    pub required: bool,
+    /// `${V:-d}` / `${V-d}`: the default as written (not interpolated).
+    pub default: Option<String>,
+    /// `${V:+x}` / `${V+x}`: the alternate value as written.
+    pub alternate: Option<String>,
+}
+
+/// Every variable in the string values of a tree (never keys), by name; the first use of a
+/// name decides what is shown.
+pub fn variables(node: &Node) -> Vec<Variable> {
+    let mut out = std::collections::BTreeMap::new();
+    collect_node(node, &mut out);
+    out.into_values().collect()
+}
+
+fn collect_node(node: &Node, out: &mut std::collections::BTreeMap<String, Variable>) {
+    match &node.value {
+        Value::Str(s) => variables_in(s, out, 0),
+        Value::Seq(items) => items.iter().for_each(|n| collect_node(n, out)),
+        Value::Map(m) => m.values().for_each(|n| collect_node(n, out)),
+        _ => {}
+    }
+}
+
+fn variables_in(s: &str, out: &mut std::collections::BTreeMap<String, Variable>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let mut record = |name: &str, op: Option<Op>, arg: &str| {
+        out.entry(name.to_owned()).or_insert_with(|| Variable {
+            name: name.to_owned(),
+            required: matches!(op, Some(Op::Required | Op::RequiredNonEmpty)),
+            default: matches!(op, Some(Op::DefaultIfEmpty | Op::DefaultIfUnset))
+                .then(|| arg.to_owned()),
+            alternate: matches!(op, Some(Op::AltIfNonEmpty | Op::AltIfSet)).then(|| arg.to_owned()),
+        });
+    };
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut nested = Vec::new();
+    while let Some(off) = s[i..].find('$') {
+        let p = i + off;
+        match b.get(p + 1) {
+            Some(b'$') => i = p + 2,
+            Some(b'{') => {
+                let Some(ne) = name_end(s, p + 2) else {
+                    i = p + 1;
+                    continue;
+                };
+                let name = &s[p + 2..ne];
+                if b.get(ne) == Some(&b'}') {
+                    record(name, None, "");
+                    i = ne + 1;
+                    continue;
+                }
+                let Some((op, arg_start)) = parse_op(b, ne) else {
+                    i = p + 1;
+                    continue;
+                };
+                let mut open = 1usize;
+                let mut j = arg_start;
+                while j < b.len() {
+                    match b[j] {
+                        b'{' => open += 1,
+                        b'}' => {
+                            open -= 1;
+                            if open == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j >= b.len() {
+                    i = p + 1;
+                    continue;
+                }
+                record(name, Some(op), &s[arg_start..j]);
+                nested.push(&s[arg_start..j]);
+                i = j + 1;
+            }
+            _ => match name_end(s, p + 1) {
+                Some(ne) => {
+                    record(&s[p + 1..ne], None, "");
+                    i = ne;
+                }
+                None => i = p + 1,
+            },
+        }
+    }
+    for arg in nested {
+        variables_in(arg, out, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_listed_with_defaults_as_written() {
+        let root = crate::yaml::parse(
+            &std::sync::Arc::from("c.yaml"),
+            "a: ${A}:${B:-x}\nb: [\"${C:?err}\", \"${D:+alt}\", $E, \"${F-def}\", \"${G:-${H:-inner}}\", $$I]\n",
+        )
+        .unwrap();
+        let v = variables(&root);
+        let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C", "D", "E", "F", "G", "H"]);
+        assert_eq!(v[1].default.as_deref(), Some("x"));
+        assert!(v[2].required);
+        assert_eq!(v[3].alternate.as_deref(), Some("alt"));
+        assert_eq!(v[6].default.as_deref(), Some("${H:-inner}"));
+        assert_eq!(v[7].default.as_deref(), Some("inner"));
+    }
+}
+
 /// Quotes `s` as Go's `strconv.Quote` does (what compose-go's `%q` / `%#v` messages show).
 pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

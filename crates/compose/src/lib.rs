@@ -8,7 +8,7 @@ pub mod error;
 pub mod extends;
 pub mod graph;
 pub mod interpolate;
-// pub mod load; (wired once its parts land)
+pub mod load;
 pub mod merge;
 pub mod model;
 pub mod normalize;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::yaml::{Key, Node, Pos, Value};
 use crate::paths::absolute;
+use crate::yaml::{Key, Node, Pos, Value};
 use crate::{dotenv, extends, interpolate, merge, yaml};
 
 /// The names searched for, in order, in the working directory and then its parents.
@@ -135,12 +135,7 @@ pub fn read_env_files(
                 });
             }
         };
-        let lookup = |k: &str| {
-            environ
-                .get(k)
-                .or_else(|| from_files.get(k))
-                .cloned()
-        };
+        let lookup = |k: &str| environ.get(k).or_else(|| from_files.get(k)).cloned();
         let pairs = dotenv::parse(&text, &lookup).map_err(|e| {
             Error::at(
                 &Pos::new(&Arc::from(f.display().to_string()), e.line, 1),
@@ -164,7 +159,11 @@ fn env_files_for(opts: &Options, dir: &Path) -> (Vec<PathBuf>, bool) {
             .collect();
         return (files, true);
     }
-    if let Some(list) = opts.environ.get("COMPOSE_ENV_FILES").filter(|s| !s.is_empty()) {
+    if let Some(list) = opts
+        .environ
+        .get("COMPOSE_ENV_FILES")
+        .filter(|s| !s.is_empty())
+    {
         let files = list
             .split(',')
             .map(|f| absolute(&opts.workdir, Path::new(f.trim())))
@@ -204,7 +203,11 @@ pub fn find_default_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
                 ));
             }
             let mut files = vec![first.clone()];
-            if let Some(o) = OVERRIDE_FILES.iter().map(|n| d.join(n)).find(|p| p.is_file()) {
+            if let Some(o) = OVERRIDE_FILES
+                .iter()
+                .map(|n| d.join(n))
+                .find(|p| p.is_file())
+            {
                 files.push(o);
             }
             return Ok((files, warnings));
@@ -255,9 +258,9 @@ pub fn sources(opts: &Options) -> Result<Sources> {
     };
     let project_dir = match (&opts.project_directory, files.first()) {
         (Some(_), _) => base.clone(),
-        (None, Some(f)) if f.as_os_str() != "-" => f
-            .parent()
-            .map_or_else(|| base.clone(), Path::to_path_buf),
+        (None, Some(f)) if f.as_os_str() != "-" => {
+            f.parent().map_or_else(|| base.clone(), Path::to_path_buf)
+        }
         _ => base.clone(),
     };
     let env = if project_dir == base {
@@ -279,21 +282,46 @@ struct FileLoader<'a> {
     env: &'a BTreeMap<String, String>,
     interpolate: bool,
     unset: Vec<String>,
-    stdin: Option<&'a str>,
+    /// Files already parsed (before interpolation), taken on first use.
+    parsed: Vec<(PathBuf, Node)>,
+}
+
+/// Reads and parses one compose file, without interpolating it.
+fn parse_file(path: &Path, stdin: Option<&str>) -> Result<Node> {
+    let (name, text) = if path.as_os_str() == "-" {
+        ("-".to_string(), stdin.unwrap_or_default().to_string())
+    } else {
+        (path.display().to_string(), read(path)?)
+    };
+    let node = yaml::parse(&Arc::from(name), &text)?;
+    check_top(&node)?;
+    Ok(node)
+}
+
+fn check_top(node: &Node) -> Result<()> {
+    if node.is_null() {
+        return Err(Error::at(&node.pos, "", "empty compose file"));
+    }
+    if node.as_map().is_none() {
+        return Err(Error::at(
+            &node.pos,
+            "",
+            format!("a compose file must be a mapping, not a {}", node.kind()),
+        ));
+    }
+    Ok(())
 }
 
 impl FileLoader<'_> {
     fn load(&mut self, path: &Path) -> Result<Node> {
-        let (name, text) = if path.as_os_str() == "-" {
-            ("-".to_string(), self.stdin.unwrap_or_default().to_string())
-        } else {
-            (path.display().to_string(), read(path)?)
+        let node = match self.parsed.iter().position(|(p, _)| p == path) {
+            Some(i) => self.parsed.swap_remove(i).1,
+            None => parse_file(path, None)?,
         };
-        self.parse(&name, &text)
+        self.interpolate(node)
     }
 
-    fn parse(&mut self, name: &str, text: &str) -> Result<Node> {
-        let mut node = yaml::parse(&Arc::from(name), text)?;
+    fn interpolate(&mut self, mut node: Node) -> Result<Node> {
         if node.is_null() {
             return Err(Error::at(&node.pos, "", "empty compose file"));
         }
@@ -349,13 +377,21 @@ fn include_entries(node: &Node, dir: &Path) -> Result<Vec<Include>> {
                     .map(|x| {
                         x.scalar_string()
                             .map(|v| (v, x.pos.clone()))
-                            .ok_or_else(|| Error::at(&x.pos, format!("{path}.{what}"), "must be a string"))
+                            .ok_or_else(|| {
+                                Error::at(&x.pos, format!("{path}.{what}"), "must be a string")
+                            })
                     })
                     .collect(),
                 _ => n
                     .scalar_string()
                     .map(|v| vec![(v, n.pos.clone())])
-                    .ok_or_else(|| Error::at(&n.pos, format!("{path}.{what}"), "must be a string or a list of strings")),
+                    .ok_or_else(|| {
+                        Error::at(
+                            &n.pos,
+                            format!("{path}.{what}"),
+                            "must be a string or a list of strings",
+                        )
+                    }),
             }
         };
         let entry = match &item.value {
@@ -454,16 +490,13 @@ fn resolve_includes(
             env: &env,
             interpolate: loader.interpolate,
             unset: Vec::new(),
-            stdin: None,
+            parsed: Vec::new(),
         };
         stack.push(first.clone());
         let mut merged: Option<Node> = None;
         for (p, _) in &inc.paths {
             let tree = load_file_tree(&mut sub, p, stack)?;
-            merged = Some(match merged {
-                None => tree,
-                Some(base) => merge::merge(base, tree)?,
-            });
+            merged = Some(fold(merged, tree)?);
         }
         stack.pop();
         loader.unset.extend(sub.unset);
@@ -522,28 +555,46 @@ fn add_included(map: &mut crate::yaml::Map, tree: Node, from: &Path) -> Result<(
 }
 
 /// Reads all files of a project and merges them into one tree, with the project name settled.
+/// Merges `tree` over what is folded so far; the first tree only loses its merge tags.
+fn fold(acc: Option<Node>, mut tree: Node) -> Result<Node> {
+    match acc {
+        None => {
+            merge::strip_tags(&mut tree);
+            Ok(tree)
+        }
+        Some(base) => merge::merge(base, tree),
+    }
+}
+
 pub fn load_merged(opts: &Options) -> Result<Merged> {
-    let sources = sources(opts)?;
+    let mut sources = sources(opts)?;
+    let parsed = sources
+        .files
+        .iter()
+        .map(|f| Ok((f.clone(), parse_file(f, opts.stdin.as_deref())?)))
+        .collect::<Result<Vec<_>>>()?;
+    // The name is known before interpolation, which may use COMPOSE_PROJECT_NAME.
+    let name = project_name(opts, &sources, &parsed)?;
+    sources
+        .env
+        .entry("COMPOSE_PROJECT_NAME".to_string())
+        .or_insert_with(|| name.clone());
     let mut loader = FileLoader {
         env: &sources.env,
         interpolate: !opts.no_interpolate,
         unset: Vec::new(),
-        stdin: opts.stdin.as_deref(),
+        parsed,
     };
     let mut root: Option<Node> = None;
     for f in &sources.files {
         let mut stack = vec![f.clone()];
         let tree = load_file_tree(&mut loader, f, &mut stack)?;
-        root = Some(match root {
-            None => tree,
-            Some(base) => merge::merge(base, tree)?,
-        });
+        root = Some(fold(root, tree)?);
     }
     let mut unset = std::mem::take(&mut loader.unset);
     let mut seen = BTreeSet::new();
     unset.retain(|v| seen.insert(v.clone()));
     let root = root.ok_or_else(|| Error::Other("no configuration file provided".into()))?;
-    let name = project_name(opts, &sources, &root)?;
     Ok(Merged {
         root,
         sources,
@@ -553,7 +604,7 @@ pub fn load_merged(opts: &Options) -> Result<Merged> {
 }
 
 /// `-p`, then `COMPOSE_PROJECT_NAME` (shell or `.env`), then `name:`, then the directory.
-fn project_name(opts: &Options, sources: &Sources, root: &Node) -> Result<String> {
+fn project_name(opts: &Options, sources: &Sources, files: &[(PathBuf, Node)]) -> Result<String> {
     let explicit = |name: &str, from: &str, pos: Option<&Pos>| -> Result<String> {
         if is_valid_project_name(name) {
             return Ok(name.to_string());
@@ -576,9 +627,22 @@ fn project_name(opts: &Options, sources: &Sources, root: &Node) -> Result<String
     {
         return explicit(p, "COMPOSE_PROJECT_NAME", None);
     }
-    if let Some(n) = root.get("name") {
-        if let Some(s) = n.scalar_string().filter(|s| !s.is_empty()) {
-            return explicit(&s, "name", Some(&n.pos));
+    // The last file that sets `name:` wins, as in a merge; its value is interpolated and
+    // normalized (Docker Compose quietly normalizes this one).
+    if let Some(n) = files.iter().rev().find_map(|(_, root)| root.get("name"))
+        && let Some(raw) = n.scalar_string().filter(|s| !s.is_empty())
+    {
+        let env = &sources.env;
+        let value = if opts.no_interpolate {
+            raw
+        } else {
+            interpolate::substitute(&raw, &|k: &str| env.get(k).cloned())
+                .map_err(|e| Error::at(&n.pos, "name", e.to_string()))?
+                .value
+        };
+        let normalized = normalize_project_name(&value);
+        if !normalized.is_empty() {
+            return explicit(&normalized, "name", Some(&n.pos));
         }
     }
     let base = sources
@@ -617,15 +681,15 @@ pub struct Loaded {
 /// The profiles a loader enables: `--profile` and `COMPOSE_PROFILES`.
 fn enabled_profiles(opts: &Options, env: &BTreeMap<String, String>) -> BTreeSet<String> {
     let mut set: BTreeSet<String> = opts.profiles.iter().cloned().collect();
-    if opts.profiles.is_empty() {
-        if let Some(p) = env.get("COMPOSE_PROFILES") {
-            set.extend(
-                p.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from),
-            );
-        }
+    if opts.profiles.is_empty()
+        && let Some(p) = env.get("COMPOSE_PROFILES")
+    {
+        set.extend(
+            p.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
     }
     set
 }
@@ -639,7 +703,11 @@ fn apply_profiles(
 ) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut all = BTreeSet::new();
     let mut disabled = BTreeSet::new();
-    let Some(services) = root.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut) else {
+    let Some(services) = root
+        .as_map_mut()
+        .and_then(|m| m.get_mut("services"))
+        .and_then(Node::as_map_mut)
+    else {
         return (all, disabled);
     };
     services.retain(|k, svc| {
@@ -652,7 +720,7 @@ fn apply_profiles(
         let on = profiles.is_empty()
             || enabled.contains("*")
             || profiles.iter().any(|p| enabled.contains(p))
-            || named.iter().any(|n| *n == k.name);
+            || named.contains(&k.name);
         if !on {
             disabled.insert(k.name.clone());
         }
@@ -704,8 +772,14 @@ fn json_graph(json: &serde_json::Value) -> Result<crate::graph::Graph> {
                     .and_then(|c| c.as_str())
                     .and_then(Condition::parse)
                     .unwrap_or(Condition::Started),
-                required: how.get("required").and_then(|r| r.as_bool()).unwrap_or(true),
-                restart: how.get("restart").and_then(|r| r.as_bool()).unwrap_or(false),
+                required: how
+                    .get("required")
+                    .and_then(|r| r.as_bool())
+                    .unwrap_or(true),
+                restart: how
+                    .get("restart")
+                    .and_then(|r| r.as_bool())
+                    .unwrap_or(false),
             };
             edges.push((name.clone(), dep.clone(), d));
         }
@@ -792,14 +866,15 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         Error::collect(crate::validate::validate(&crate::validate::Scope {
             root: &root,
             disabled: &disabled,
+            project_dir: &sources.project_dir,
         }))?;
         model.name = name.clone();
         if normalize {
-            let ctx = crate::normalize::Context {
-                project_name: name.clone(),
-                project_dir: sources.project_dir.clone(),
-                env: sources.env.clone(),
-            };
+            let ctx = crate::normalize::Context::new(
+                name.clone(),
+                sources.project_dir.clone(),
+                sources.env.clone(),
+            );
             crate::normalize::normalize(&mut model, &ctx)?;
         }
         let mut json = serde_json::to_value(&model).map_err(|e| Error::Other(e.to_string()))?;
@@ -817,6 +892,15 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         profiles,
         warnings,
     })
+}
+
+/// The variables the project's files use, for `config --variables`.
+pub fn variables(opts: &Options) -> Result<Vec<interpolate::Variable>> {
+    let raw = Options {
+        no_interpolate: true,
+        ..opts.clone()
+    };
+    Ok(interpolate::variables(&load_merged(&raw)?.root))
 }
 
 /// Loads a project from one file's text, with no environment and a fixed directory: what the

@@ -11,8 +11,7 @@ use crate::error::Error;
 use crate::model::volumes::clean_path;
 use crate::model::{Dependency, Project, Service, VolumeType};
 
-// Switch to `use crate::dotenv;` once it lands (and drop `dotenv_standin` below).
-use dotenv_standin as dotenv;
+use crate::dotenv;
 
 /// What normalization needs to know besides the project itself.
 #[derive(Debug, Clone, Default)]
@@ -433,76 +432,6 @@ pub fn remove_unused_resources(project: &mut Project) {
     project.volumes.retain(|k, _| volumes.contains(k));
     project.secrets.retain(|k, _| secrets.contains(k));
     project.configs.retain(|k, _| configs.contains(k));
-}
-
-// TEMPORARY STAND-IN for `crate::dotenv` (being written in parallel), with the same
-// signatures: a minimal `.env` reader (KEY=VALUE, `export`, comments, quotes; no
-// interpolation). To switch: delete this module and the `use dotenv_standin as dotenv;` line.
-mod dotenv_standin {
-    /// An error of an env file at a 1-based line.
-    pub struct DotenvError {
-        pub line: usize,
-        pub message: String,
-    }
-
-    pub fn parse(
-        text: &str,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Vec<(String, String)>, DotenvError> {
-        let mut out = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            match line.split_once('=') {
-                Some((k, v)) => {
-                    let k = k.trim();
-                    if k.is_empty() || k.contains(char::is_whitespace) {
-                        return Err(DotenvError {
-                            line: i + 1,
-                            message: format!("unexpected character in variable name {k:?}"),
-                        });
-                    }
-                    out.push((k.to_string(), unquote(v.trim())));
-                }
-                None => {
-                    if let Some(v) = lookup(line) {
-                        out.push((line.to_string(), v));
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn parse_raw_with_lookup(
-        text: &str,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Vec<(String, String)>, DotenvError> {
-        Ok(text
-            .lines()
-            .map(str::trim_start)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .filter_map(|l| match l.split_once('=') {
-                Some((k, v)) => Some((k.to_string(), v.to_string())),
-                None => lookup(l).map(|v| (l.to_string(), v)),
-            })
-            .collect())
-    }
-
-    fn unquote(v: &str) -> String {
-        for q in ['"', '\''] {
-            if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-                return inner.to_string();
-            }
-        }
-        match v.find(" #") {
-            Some(i) => v[..i].trim_end().to_string(),
-            None => v.to_string(),
-        }
-    }
 }
 
 #[cfg(test)]

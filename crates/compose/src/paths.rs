@@ -32,10 +32,13 @@ fn is_remote(s: &str) -> bool {
 
 /// Makes a relative path string absolute against `dir`.
 fn fix(n: &mut Node, dir: &Path) {
-    if let Value::Str(s) = &mut n.value {
-        if !s.is_empty() && !s.starts_with('/') && !s.starts_with('~') && !is_remote(s) {
-            *s = absolute(dir, Path::new(s.as_str())).display().to_string();
-        }
+    if let Value::Str(s) = &mut n.value
+        && !s.is_empty()
+        && !s.starts_with('/')
+        && !s.starts_with('~')
+        && !is_remote(s)
+    {
+        *s = absolute(dir, Path::new(s.as_str())).display().to_string();
     }
 }
 
@@ -110,20 +113,18 @@ fn fix_service(svc: &mut Node, dir: &Path) {
             fix_list(n, dir);
         }
     }
-    if let Some(e) = m.get_mut("extends") {
-        if let Some(f) = e.as_map_mut().and_then(|em| em.get_mut("file")) {
-            fix(f, dir);
-        }
+    if let Some(e) = m.get_mut("extends")
+        && let Some(f) = e.as_map_mut().and_then(|em| em.get_mut("file"))
+    {
+        fix(f, dir);
     }
     if let Some(Value::Seq(vols)) = m.get_mut("volumes").map(|n| &mut n.value) {
         for v in vols {
             match &mut v.value {
                 Value::Map(vm) => {
                     let bind = vm.get("type").and_then(Node::as_str) == Some("bind");
-                    if bind {
-                        if let Some(src) = vm.get_mut("source") {
-                            fix(src, dir);
-                        }
+                    if bind && let Some(src) = vm.get_mut("source") {
+                        fix(src, dir);
                     }
                 }
                 _ => fix_short_volume(v, dir),

@@ -13,6 +13,8 @@ use crate::yaml::{Key, Node, Value};
 pub struct Scope<'a> {
     pub root: &'a Node,
     pub disabled: &'a BTreeSet<String>,
+    /// Relative paths (env files) resolve against it.
+    pub project_dir: &'a std::path::Path,
 }
 
 fn services(root: &Node) -> impl Iterator<Item = (&Key, &Node)> {
@@ -132,6 +134,18 @@ pub fn validate(scope: &Scope<'_>) -> Vec<Error> {
             |_| true,
         );
         check_volumes(&mut errors, svc, &path, &volumes);
+        check_env_files(&mut errors, svc, &path, scope.project_dir);
+        if svc.as_map().is_some()
+            && ["image", "build", "provider"]
+                .iter()
+                .all(|k| svc.get(k).is_none_or(Node::is_null))
+        {
+            errors.push(Error::at(
+                &key.pos,
+                &path,
+                format!("service {name:?} has neither an image nor a build context specified"),
+            ));
+        }
         check_container_name(&mut errors, svc, &path, name);
     }
     if let Some(cycle) = cycle_error(scope.root) {
@@ -212,6 +226,43 @@ fn check_volumes(errors: &mut Vec<Error>, svc: &Node, path: &str, declared: &BTr
                 &entry.pos,
                 format!("{path}.volumes[{i}]"),
                 format!("service {service:?} refers to undefined volume {name:?}"),
+            ));
+        }
+    }
+}
+
+/// `env_file:` entries that must exist (all but `required: false`) and don't.
+fn check_env_files(errors: &mut Vec<Error>, svc: &Node, path: &str, dir: &std::path::Path) {
+    let Some(node) = svc.get("env_file") else {
+        return;
+    };
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let (file, required) = match &item.value {
+            Value::Map(_) => (
+                item.get("path").and_then(Node::scalar_string),
+                !matches!(
+                    item.get("required").map(|r| &r.value),
+                    Some(Value::Bool(false))
+                ),
+            ),
+            _ => (item.scalar_string(), true),
+        };
+        let Some(file) = file else { continue };
+        let full = crate::paths::absolute(dir, std::path::Path::new(&file));
+        if required && !full.exists() {
+            let at = if matches!(node.value, Value::Seq(_)) {
+                format!("{path}.env_file[{i}]")
+            } else {
+                format!("{path}.env_file")
+            };
+            errors.push(Error::at(
+                &item.pos,
+                at,
+                format!("env file {file} not found ({})", full.display()),
             ));
         }
     }
@@ -303,6 +354,7 @@ mod tests {
         validate(&Scope {
             root: &root,
             disabled: &disabled,
+            project_dir: std::path::Path::new("/nonexistent"),
         })
         .iter()
         .map(ToString::to_string)
@@ -330,7 +382,7 @@ mod tests {
     #[test]
     fn optional_and_profile_disabled_dependencies() {
         let errs = check(
-            "services:\n  web:\n    depends_on:\n      db: {condition: service_started, required: false}\n      cache: {condition: service_started}\n",
+            "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_started, required: false}\n      cache: {condition: service_started}\n",
             &["cache"],
         );
         assert_eq!(errs.len(), 1, "{errs:?}");
@@ -340,7 +392,7 @@ mod tests {
     #[test]
     fn cycles_and_container_names() {
         let errs = check(
-            "services:\n  a:\n    depends_on: [b]\n  b:\n    depends_on: [a]\n    container_name: bee\n    deploy: {replicas: 2}\n",
+            "services:\n  a:\n    depends_on: [b]\n    image: x\n  b:\n    build: .\n    depends_on: [a]\n    container_name: bee\n    deploy: {replicas: 2}\n",
             &[],
         );
         assert_eq!(errs.len(), 2, "{errs:?}");
@@ -353,9 +405,30 @@ mod tests {
     }
 
     #[test]
+    fn images_and_env_files() {
+        let errs = check(
+            "services:\n  web:\n    command: [x]\n  api:\n    image: x\n    env_file: [{path: gone.env, required: false}, gone2.env]\n",
+            &[],
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("c.yaml:2:3: services.web: "),
+            "{}",
+            errs[0]
+        );
+        assert!(errs[0].contains("neither an image nor a build"));
+        assert!(
+            errs[1]
+                .starts_with("c.yaml:6:51: services.api.env_file[1]: env file gone2.env not found"),
+            "{}",
+            errs[1]
+        );
+    }
+
+    #[test]
     fn declared_resources_pass() {
         let errs = check(
-            "services:\n  web:\n    networks: {default: {}, back: {}}\n    volumes: [{type: volume, source: data, target: /d}, /host:/c]\n    secrets: [s]\nnetworks: {back: {}}\nvolumes: {data: {}}\nsecrets: {s: {file: ./s}}\n",
+            "services:\n  web:\n    image: x\n    networks: {default: {}, back: {}}\n    volumes: [{type: volume, source: data, target: /d}, /host:/c]\n    secrets: [s]\nnetworks: {back: {}}\nvolumes: {data: {}}\nsecrets: {s: {file: ./s}}\n",
             &[],
         );
         assert!(errs.is_empty(), "{errs:?}");

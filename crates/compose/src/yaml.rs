@@ -535,15 +535,14 @@ fn resolve_scalar(
     let value = match tag.as_deref() {
         Some("tag:yaml.org,2002:str") | Some("!!str") => Value::Str(text.to_string()),
         Some("tag:yaml.org,2002:int") | Some("!!int") => match parse_int(text) {
-            Some(i) => Value::Int(i),
+            Some(Int::Signed(i)) => Value::Int(i),
+            Some(Int::Unsigned(u)) => Value::Str(u.to_string()),
             None => return Err(format!("cannot decode {text:?} as an integer")),
         },
-        Some("tag:yaml.org,2002:float") | Some("!!float") => {
-            match parse_float(text).or_else(|| parse_int(text).map(|i| i as f64)) {
-                Some(f) => Value::Float(f),
-                None => return Err(format!("cannot decode {text:?} as a float")),
-            }
-        }
+        Some("tag:yaml.org,2002:float") | Some("!!float") => match parse_float(text) {
+            Some(f) => Value::Float(f),
+            None => return Err(format!("cannot decode {text:?} as a float")),
+        },
         Some("tag:yaml.org,2002:bool") | Some("!!bool") => match text {
             "true" | "True" | "TRUE" => Value::Bool(true),
             "false" | "False" | "FALSE" => Value::Bool(false),
@@ -565,33 +564,64 @@ fn resolve_plain(text: &str) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
-    if let Some(i) = parse_int(text) {
-        return Value::Int(i);
+    // Like go-yaml, only scalars that start like a number are tried as numbers, and `_` is
+    // ignored in them.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
+        return Value::Str(text.to_string());
     }
-    if let Some(f) = parse_float(text) {
+    let plain = text.replace('_', "");
+    match parse_int(&plain) {
+        Some(Int::Signed(i)) => return Value::Int(i),
+        // Beyond i64: kept exact as text; typed fields parse it when they want a number.
+        Some(Int::Unsigned(u)) => return Value::Str(u.to_string()),
+        None => {}
+    }
+    if let Some(f) = parse_float(&plain) {
         return Value::Float(f);
     }
     Value::Str(text.to_string())
 }
 
-fn parse_int(text: &str) -> Option<i64> {
+enum Int {
+    Signed(i64),
+    Unsigned(u64),
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint`: `0x`, `0o`, `0b` prefixes, and a
+/// leading `0` meaning octal (`0755` is 493, as in Docker Compose).
+fn parse_int(text: &str) -> Option<Int> {
     let (neg, body) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let (radix, digits) = if let Some(h) = body.strip_prefix("0x") {
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(h) = lower.strip_prefix("0x") {
         (16, h)
-    } else if let Some(o) = body.strip_prefix("0o") {
+    } else if let Some(o) = lower.strip_prefix("0o") {
         (8, o)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
     } else {
-        (10, body)
+        (10, lower.as_str())
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let v = i64::from_str_radix(digits, radix).ok()?;
-    Some(if neg { -v } else { v })
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        let v = i64::try_from(magnitude)
+            .map(|m| -m)
+            .or_else(|_| (magnitude == 1u64 << 63).then_some(i64::MIN).ok_or(()))
+            .ok()?;
+        return Some(Int::Signed(v));
+    }
+    Some(match i64::try_from(magnitude) {
+        Ok(i) => Int::Signed(i),
+        Err(_) => Int::Unsigned(magnitude),
+    })
 }
 
 fn parse_float(text: &str) -> Option<f64> {
@@ -664,6 +694,19 @@ mod tests {
         assert_eq!(j["g"], 16);
         assert_eq!(j["h"], "8080:80");
         assert_eq!(j["i"], 1000.0);
+    }
+
+    #[test]
+    fn integers_follow_go_yaml() {
+        let j = p("a: 0755\nb: 0o17\nc: 0b101\nd: 1_000\ne: 12345678901234567890\nf: -9223372036854775808\ng: 08\nh: 0\n").to_json();
+        assert_eq!(j["a"], 493);
+        assert_eq!(j["b"], 15);
+        assert_eq!(j["c"], 5);
+        assert_eq!(j["d"], 1000);
+        assert_eq!(j["e"], "12345678901234567890");
+        assert_eq!(j["f"], i64::MIN);
+        assert_eq!(j["g"], 8.0);
+        assert_eq!(j["h"], 0);
     }
 
     #[test]

@@ -158,14 +158,11 @@ fn render(args: &ConfigArgs, loaded: &Loaded) -> anyhow::Result<String> {
     if !args.no_interpolate {
         output::escape_dollars(&mut v);
     }
-    let mut text = match args.format {
-        Format::Json => output::json(&v)?,
-        Format::Yaml => output::yaml(&v)?,
-    };
-    if args.format == Format::Json {
-        text.push('\n');
+    // Like Docker Compose, JSON ends without a newline.
+    match args.format {
+        Format::Json => output::json(&v),
+        Format::Yaml => output::yaml(&v),
     }
-    Ok(text)
 }
 
 fn hashes(loaded: &Loaded, which: &str) -> anyhow::Result<String> {
