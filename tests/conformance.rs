@@ -11,6 +11,7 @@
 //! - `expected-error`: our command must fail, and each non-empty line of the file must appear
 //!   in its stderr;
 //! - `reference-differs`: why Docker Compose v2 differs; skips the comparison with it.
+//! - `hash-differs`: why `config --hash` differs from v2's; skips only that comparison.
 //!
 //! A case runs in a copy at `<tmp>/<case name>`, so the default project name is the case name.
 //! When the reference Docker Compose v2 is there (`COMPOSE_REFERENCE_BIN`, else
@@ -39,6 +40,7 @@ const CONTROL_FILES: &[&str] = &[
     "expected.json",
     "expected-error",
     "reference-differs",
+    "hash-differs",
 ];
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -262,6 +264,17 @@ fn config(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Output> {
     run(bin, &args, &sb.dir, &sb.home, &case.env, LIMIT)
 }
 
+/// `config --hash '*'` lines, sorted: the config hashes that decide recreation, which must be
+/// Docker Compose's own so that containers it labelled are recognised.
+fn hashes(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Vec<String>> {
+    let mut args = case.args.clone();
+    args.extend(["config", "--hash", "*"].map(String::from));
+    let out = run(bin, &args, &sb.dir, &sb.home, &case.env, LIMIT)?;
+    let mut lines: Vec<String> = out.stdout.lines().map(String::from).collect();
+    lines.sort();
+    Ok(lines)
+}
+
 fn check_case(
     case: &Case,
     ours: &Path,
@@ -326,6 +339,12 @@ fn check_case(
                              COMPOSE_UPDATE_EXPECTED=1 and review, or explain in \
                              reference-differs):\n{}",
                             diff(expected, &got)
+                        ));
+                    }
+                    let (h_ours, h_ref) = (hashes(ours, case, &sb)?, hashes(reference, case, &sb)?);
+                    if h_ours != h_ref && !case.dir.join("hash-differs").exists() {
+                        problems.push(format!(
+                            "config hashes differ from v2's:\n  ours: {h_ours:?}\n  v2:   {h_ref:?}"
                         ));
                     }
                 }

@@ -100,6 +100,22 @@ impl Graph {
         Ok(g)
     }
 
+    /// The graph of a loaded project's `depends_on` (explicit and implied ones, after
+    /// normalization).
+    pub fn from_project(project: &crate::model::Project) -> Result<Graph, Cycle> {
+        let edges = project.services.iter().flat_map(|(name, svc)| {
+            svc.depends_on.iter().map(move |(dep, d)| {
+                let how = Dependency {
+                    condition: Condition::parse(&d.condition).unwrap_or(Condition::Started),
+                    required: d.required,
+                    restart: d.restart,
+                };
+                (name.clone(), dep.clone(), how)
+            })
+        });
+        Graph::new(project.services.keys().cloned(), edges)
+    }
+
     fn check_acyclic(&self) -> Result<(), Cycle> {
         for scc in tarjan_scc(&self.graph) {
             let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
@@ -331,6 +347,21 @@ mod tests {
     fn dependency_order_puts_dependencies_first() {
         let g = g(&["a", "b", "c"], &[("a", "b")]).unwrap();
         assert_eq!(g.dependency_order(), vec!["b", "a", "c"]);
+    }
+
+    #[test]
+    fn from_project_reads_conditions() {
+        let mut project: crate::model::Project = serde_yaml_ng::from_str(
+            "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_healthy, restart: true}\n  db:\n    image: y\n",
+        )
+        .unwrap();
+        project.name = "p".into();
+        let g = Graph::from_project(&project).unwrap();
+        assert_eq!(g.start_levels(), vec![vec!["db"], vec!["web"]]);
+        let (dep, how) = g.dependencies("web")[0];
+        assert_eq!(dep, "db");
+        assert_eq!(how.condition, Condition::Healthy);
+        assert!(how.restart && how.required);
     }
 
     #[test]

@@ -816,17 +816,35 @@ impl Loaded {
     pub fn config_hash(&self, service: &str) -> Option<String> {
         let mut svc = self.json.get("services")?.get(service)?.clone();
         if let Some(o) = svc.as_object_mut() {
+            // shift_remove keeps the other keys in order: the hash is over the text.
             for k in ["build", "pull_policy", "scale", "depends_on", "profiles"] {
-                o.remove(k);
+                o.shift_remove(k);
             }
             if let Some(d) = o.get_mut("deploy").and_then(|d| d.as_object_mut()) {
-                d.remove("replicas");
+                d.shift_remove("replicas");
             }
         }
-        let bytes = serde_json::to_vec(&svc).ok()?;
+        let text = go_json(&serde_json::to_string(&svc).ok()?);
         use sha2::Digest;
-        Some(hex::encode(sha2::Sha256::digest(&bytes)))
+        Some(hex::encode(sha2::Sha256::digest(text.as_bytes())))
     }
+}
+
+/// Escapes compact JSON text as Go's `encoding/json` does (`<`, `>`, `&`, U+2028, U+2029), so
+/// that hashes over it equal Docker Compose's `com.docker.compose.config-hash`.
+fn go_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Loads a project: the whole pipeline. `normalize: false` is `config --no-normalize`.

@@ -58,6 +58,7 @@ pub fn validate(scope: &Scope<'_>) -> Vec<Error> {
     for (key, svc) in services(scope.root) {
         let name = &key.name;
         let path = format!("services.{name}");
+        check_conditions(&mut errors, svc, &path);
         let mut service_ref = |target: &str, pos: &crate::yaml::Pos, field: &str, what: &str| {
             if defined.contains(target) {
                 return;
@@ -152,6 +153,25 @@ pub fn validate(scope: &Scope<'_>) -> Vec<Error> {
         errors.push(cycle);
     }
     errors
+}
+
+/// `depends_on.<service>.condition` is one of the three Compose knows.
+fn check_conditions(errors: &mut Vec<Error>, svc: &Node, path: &str) {
+    let Some(deps) = svc.get("depends_on") else {
+        return;
+    };
+    for (dep, _, def) in names_of(deps) {
+        let Some(c) = def.and_then(|d| d.get("condition")) else {
+            continue;
+        };
+        if c.as_str().and_then(Condition::parse).is_none() {
+            errors.push(Error::at(
+                &c.pos,
+                format!("{path}.depends_on.{dep}.condition"),
+                "must be one of service_started, service_healthy, service_completed_successfully",
+            ));
+        }
+    }
 }
 
 /// Named resources a service uses (`networks`, `secrets`, `configs`) must be declared at the
@@ -422,6 +442,21 @@ mod tests {
                 .starts_with("c.yaml:6:51: services.api.env_file[1]: env file gone2.env not found"),
             "{}",
             errs[1]
+        );
+    }
+
+    #[test]
+    fn dependency_conditions_are_checked() {
+        let errs = check(
+            "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_bogus}\n  db:\n    image: y\n",
+            &[],
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0]
+                .starts_with("c.yaml:5:23: services.web.depends_on.db.condition: must be one of"),
+            "{}",
+            errs[0]
         );
     }
 
