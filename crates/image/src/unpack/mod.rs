@@ -123,13 +123,11 @@ pub fn unpack_layer(
     let (diff_id, tar_bytes) = digest
         .finish()
         .map_err(|e| read_err("(end of archive)", e))?;
-    if let Some(expected) = &opts.expected_diff_id {
-        if *expected != diff_id {
-            return Err(UnpackError::DiffIdMismatch {
-                expected: expected.clone(),
-                actual: diff_id,
-            });
-        }
+    if let Some(expected) = opts.expected_diff_id.as_ref().filter(|e| **e != diff_id) {
+        return Err(UnpackError::DiffIdMismatch {
+            expected: expected.clone(),
+            actual: diff_id,
+        });
     }
     let mut stats = unpacker.stats;
     stats.diff_id = diff_id;
