@@ -14,6 +14,7 @@ mod entry;
 mod error;
 mod meta;
 mod path;
+mod pipe;
 mod root;
 mod snapshot;
 mod stream;
@@ -29,7 +30,6 @@ pub use stream::{Compression, sha256_hex};
 use entry::Unpacker;
 use error::show;
 use root::Root;
-use stream::{DigestReader, decompress};
 
 /// Choices for unpacking a layer. The default is what image layers need and is safe.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub struct UnpackStats {
 /// `compression` is the declared one ([`Compression::from_media_type`]); the magic bytes of
 /// the stream decide in the end. On error the directory holds a partial layer: discard it.
 pub fn unpack_layer(
-    reader: impl Read,
+    reader: impl Read + Send,
     compression: Compression,
     dest_root: &Path,
     opts: &UnpackOptions,
@@ -103,26 +103,15 @@ pub fn unpack_layer(
         after: after.to_owned(),
         source,
     };
-    let stream = decompress(reader, compression).map_err(|e| read_err("", e))?;
-    let mut digest = DigestReader::new(stream);
     let mut unpacker = Unpacker::new(root, opts);
-    {
-        // Buffered above the digest: tar reads 512-byte headers, which a decompressor serves
-        // poorly one by one; content reads of the copy buffer's size bypass this buffer.
-        let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 18, &mut digest));
-        let entries = archive.entries().map_err(|e| read_err("", e))?;
-        let mut last = String::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| read_err(&last, e))?;
-            last = show(&entry.path_bytes());
-            unpacker.entry(entry)?;
-        }
-    }
+    let (entries, digest) = pipe::pipelined(reader, compression, |tar_stream| {
+        unpack_entries(&mut unpacker, tar_stream)
+    });
+    // An entry's error says more than the producer's "stopped".
+    entries?;
     unpacker.finish_whiteouts()?;
     unpacker.set_dir_times()?;
-    let (diff_id, tar_bytes) = digest
-        .finish()
-        .map_err(|e| read_err("(end of archive)", e))?;
+    let (diff_id, tar_bytes) = digest.map_err(|e| read_err("(end of archive)", e))?;
     if let Some(expected) = opts.expected_diff_id.as_ref().filter(|e| **e != diff_id) {
         return Err(UnpackError::DiffIdMismatch {
             expected: expected.clone(),
@@ -133,4 +122,22 @@ pub fn unpack_layer(
     stats.diff_id = diff_id;
     stats.tar_bytes = tar_bytes;
     Ok(stats)
+}
+
+/// Makes every entry of the tar stream.
+fn unpack_entries(unpacker: &mut Unpacker<'_>, tar_stream: &mut dyn Read) -> Result<()> {
+    let read_err = |after: &str, source| UnpackError::Read {
+        after: after.to_owned(),
+        source,
+    };
+    // tar reads 512-byte headers; content reads of the copy buffer's size bypass this buffer.
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 16, tar_stream));
+    let entries = archive.entries().map_err(|e| read_err("", e))?;
+    let mut last = String::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| read_err(&last, e))?;
+        last = show(&entry.path_bytes());
+        unpacker.entry(entry)?;
+    }
+    Ok(())
 }

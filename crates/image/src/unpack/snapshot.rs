@@ -68,7 +68,7 @@ pub fn unpack_snapshot(
     snapshots_dir: &Path,
     parent_chain_id: Option<&str>,
     diff_id: &str,
-    layer: impl Read,
+    layer: impl Read + Send,
     compression: Compression,
     opts: &UnpackOptions,
     sync: bool,
