@@ -24,7 +24,9 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 pub use error::{Result, UnpackError};
-pub use snapshot::{Snapshot, chain_id, chain_ids, snapshot_path, unpack_snapshot};
+pub use snapshot::{
+    Snapshot, TEMP_PREFIX, chain_id, chain_ids, remove_stale_temps, snapshot_path, unpack_snapshot,
+};
 pub use stream::{Compression, sha256_hex};
 
 use entry::Unpacker;

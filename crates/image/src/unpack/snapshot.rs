@@ -126,6 +126,43 @@ pub fn unpack_snapshot(
     }
 }
 
+/// Removes the temp dirs of unpacks whose process is gone (a crash, a kill), for the store
+/// to call when it opens. Returns how many it removed. Temp dirs of live processes, this
+/// one's included, are left alone.
+pub fn remove_stale_temps(snapshots_dir: &Path) -> Result<usize> {
+    let err = |op, source| UnpackError::Dest {
+        path: snapshots_dir.to_owned(),
+        op,
+        source,
+    };
+    let entries = match std::fs::read_dir(snapshots_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(err("read_dir", e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| err("read_dir", e))?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_dir_pid) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        std::fs::remove_dir_all(entry.path()).map_err(|e| err("remove stale temp dir", e))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// The pid in a temp dir name made by [`temp_dir`].
+fn temp_dir_pid(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix(TEMP_PREFIX)?.split('-');
+    let (_chain, pid, _n) = (parts.next()?, parts.next()?, parts.next()?);
+    pid.parse().ok()
+}
+
 fn fsync_dir(dir: &Path) -> rustix::io::Result<()> {
     let fd = rustix::fs::open(
         dir,
@@ -182,6 +219,25 @@ mod tests {
         assert_eq!(ids[1], format!("sha256:{}", hex::encode(expect)));
         assert_eq!(chain_id(Some(&ids[0]), &b).unwrap(), ids[1]);
         assert!(chain_id(None, "sha256:xyz").is_err());
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let chain = format!("sha256:{}", "c".repeat(64));
+        let mine = temp_dir(tmp.path(), &chain);
+        std::fs::create_dir(&mine).unwrap();
+        // pid_max is at most 2^22: this pid cannot be alive.
+        let dead = tmp
+            .path()
+            .join(format!("{TEMP_PREFIX}cccc-{}-0", 1u32 << 23));
+        std::fs::create_dir_all(dead.join("usr/bin")).unwrap();
+        let done = tmp.path().join("c".repeat(64));
+        std::fs::create_dir(&done).unwrap();
+        assert_eq!(remove_stale_temps(tmp.path()).unwrap(), 1);
+        assert!(mine.exists() && done.exists() && !dead.exists());
+        assert_eq!(temp_dir_pid(".tmp-abc-12-3"), Some(12));
+        assert_eq!(temp_dir_pid("abc"), None);
     }
 
     #[test]

@@ -266,3 +266,27 @@ fn without_ownership_files_belong_to_the_unpacker() {
     assert_eq!(m.uid(), 0);
     assert_eq!(m.mode() & 0o7777, 0o4711);
 }
+
+#[test]
+fn a_corrupt_or_truncated_stream_is_a_read_error() {
+    need_root!();
+    let mut l = Layer::new();
+    l.file("first", b"1").file("second", &vec![2u8; 1 << 20]);
+    let tar = l.tar();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    for blob in [&gz[..gz.len() / 2], &tar[..700]] {
+        let tmp = tempdir();
+        let r = unpack_layer(
+            blob,
+            Compression::Detect,
+            tmp.path(),
+            &UnpackOptions::default(),
+        );
+        assert!(
+            matches!(r, Err(compose_image::unpack::UnpackError::Read { .. })),
+            "{r:?}"
+        );
+    }
+}
