@@ -290,3 +290,114 @@ fn a_corrupt_or_truncated_stream_is_a_read_error() {
         );
     }
 }
+
+/// Everything `compare` looks at for one path.
+fn describe(root: &std::path::Path) -> Vec<String> {
+    listing(root)
+        .into_iter()
+        .map(|p| {
+            let m = lmeta(&p);
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mut xattrs: Vec<String> = Vec::new();
+            if !m.file_type().is_symlink() {
+                for name in ["security.capability", "user.origin"] {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = rustix::fs::lgetxattr(&p, name, &mut buf) {
+                        xattrs.push(format!("{name}={:?}", &buf[..n]));
+                    }
+                }
+            }
+            let content = if m.is_file() {
+                format!("{:x}", sha2::Sha256::digest(std::fs::read(&p).unwrap()))
+            } else if m.file_type().is_symlink() {
+                std::fs::read_link(&p).unwrap().display().to_string()
+            } else {
+                String::new()
+            };
+            let mtime = if m.is_dir() { 0 } else { m.mtime() };
+            format!(
+                "{rel} {:o} {}:{} {mtime} {} links={} {content} {xattrs:?}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.size(),
+                m.nlink()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_layer_made_by_gnu_tar_round_trips() {
+    need_root!();
+    let tmp = tempdir();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(src.join(format!("{}/{}", "n".repeat(90), "m".repeat(90)))).unwrap();
+    let bin = src.join("usr/bin/tool");
+    std::fs::write(&bin, b"tool").unwrap();
+    rustix::fs::setxattr(
+        &bin,
+        "security.capability",
+        &CAP,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    rustix::fs::setxattr(&bin, "user.origin", b"gnu", rustix::fs::XattrFlags::empty()).unwrap();
+    let suid = src.join("usr/bin/suid");
+    std::fs::write(&suid, b"suid").unwrap();
+    rustix::fs::chown(
+        &suid,
+        Some(rustix::fs::Uid::from_raw(1000)),
+        Some(rustix::fs::Gid::from_raw(50)),
+    )
+    .unwrap();
+    std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4750)).unwrap();
+    std::fs::hard_link(&suid, src.join("usr/bin/suid-again")).unwrap();
+    std::os::unix::fs::symlink("tool", src.join("usr/bin/alias")).unwrap();
+    std::fs::write(
+        src.join(format!("{}/{}/f", "n".repeat(90), "m".repeat(90))),
+        b"deep",
+    )
+    .unwrap();
+    std::fs::write(src.join("big"), vec![9u8; 5 << 20]).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &src.join("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o640),
+        0,
+    )
+    .unwrap();
+
+    let out = std::process::Command::new("tar")
+        .args([
+            "--xattrs",
+            "--xattrs-include=*",
+            "--format=posix",
+            "-cpf",
+            "-",
+            "-C",
+        ])
+        .arg(&src)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    unpack_layer(
+        &out.stdout[..],
+        Compression::None,
+        &dest,
+        &UnpackOptions::default(),
+    )
+    .unwrap();
+    let (want, got) = (describe(&src), describe(&dest));
+    assert_eq!(want, got);
+    assert!(got.iter().any(|l| l.contains("security.capability")));
+}
