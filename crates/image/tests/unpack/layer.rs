@@ -363,7 +363,7 @@ fn a_layer_made_by_gnu_tar_round_trips() {
     std::fs::write(src.join("big"), vec![9u8; 5 << 20]).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &src.join("fifo"),
+        src.join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o640),
         0,
