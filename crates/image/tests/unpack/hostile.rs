@@ -241,7 +241,7 @@ fn device_nodes_are_refused_unless_allowed() {
 }
 
 #[test]
-fn a_hardlink_cannot_clobber_through_an_existing_name() {
+fn a_file_cannot_be_a_parent_directory() {
     need_root!();
     // A file entry whose parent is a file: refused, not created elsewhere.
     let mut l = Layer::new();
