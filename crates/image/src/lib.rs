@@ -2,5 +2,6 @@
 //! and the Dockerfile builder. Knows nothing of compose files.
 
 pub mod reference;
+pub mod unpack;
 
 pub use reference::{Reference, ReferenceError};
