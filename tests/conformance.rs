@@ -264,6 +264,19 @@ fn config(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Output> {
     run(bin, &args, &sb.dir, &sb.home, &case.env, LIMIT)
 }
 
+/// Our `config` in its default YAML form, read back as a JSON value.
+fn yaml_config(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Value> {
+    let mut args = case.args.clone();
+    args.push("config".to_string());
+    let out = run(bin, &args, &sb.dir, &sb.home, &case.env, LIMIT)?;
+    serde_yaml_ng::from_str(&out.stdout).with_context(|| {
+        format!(
+            "`config` printed YAML that does not parse:\n{}",
+            clip(&out.stdout)
+        )
+    })
+}
+
 /// `config --hash '*'` lines, sorted: the config hashes that decide recreation, which must be
 /// Docker Compose's own so that containers it labelled are recognised.
 fn hashes(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Vec<String>> {
@@ -300,6 +313,13 @@ fn check_case(
                             problems.push(format!(
                                 "schema: output at {} is invalid: {e}",
                                 e.instance_path()
+                            ));
+                        }
+                        let yaml = yaml_config(ours, case, &sb)?;
+                        if yaml != raw {
+                            problems.push(format!(
+                                "`config` YAML does not read back as the JSON output:\n{}",
+                                diff(&raw, &yaml)
                             ));
                         }
                         let got = placeholders(raw, &sb);

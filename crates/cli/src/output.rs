@@ -32,8 +32,8 @@ pub fn json(v: &Value) -> anyhow::Result<String> {
 }
 
 /// YAML, block style.
-pub fn yaml(v: &Value) -> anyhow::Result<String> {
-    Ok(serde_yaml_ng::to_string(v)?)
+pub fn yaml(v: &Value) -> String {
+    crate::yaml_out::to_string(v)
 }
 
 #[cfg(test)]

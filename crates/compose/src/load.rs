@@ -676,6 +676,8 @@ pub struct Loaded {
     pub profiles: BTreeSet<String>,
     /// What to tell the user (unset variables, several default files ...).
     pub warnings: Vec<String>,
+    /// The merged tree the model was read from, with every node's file position.
+    pub tree: Node,
 }
 
 /// The profiles a loader enables: `--profile` and `COMPOSE_PROFILES`.
@@ -909,6 +911,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         sources,
         profiles,
         warnings,
+        tree: root,
     })
 }
 

@@ -513,7 +513,7 @@ fn build_map(node: Node) -> Node {
     match node.value {
         Value::Str(_) => {
             let pos = node.pos.clone();
-            let mut m = Map::new();
+            let mut m = Map::default();
             m.insert(Key::new("context", pos.clone()), node);
             Node::new(Value::Map(m), pos)
         }
@@ -558,7 +558,7 @@ fn kv_map(node: Node, path: &Path<'_>) -> Result<Map, Error> {
     match node.value {
         Value::Map(m) => Ok(m),
         Value::Seq(items) => {
-            let mut m = Map::with_capacity(items.len());
+            let mut m = Map::with_capacity_and_hasher(items.len(), Default::default());
             for (i, item) in items.into_iter().enumerate() {
                 if item.tag == Some(Tag::Reset) {
                     continue;
@@ -1062,7 +1062,7 @@ fn names_to_map(node: Node, depends_on: bool, path: &Path<'_>) -> Result<Map, Er
     match node.value {
         Value::Map(m) => Ok(m),
         Value::Seq(items) => {
-            let mut m = Map::with_capacity(items.len());
+            let mut m = Map::with_capacity_and_hasher(items.len(), Default::default());
             for (i, item) in items.into_iter().enumerate() {
                 let reset = item.tag == Some(Tag::Reset);
                 let Some(name) = item.scalar_string() else {
@@ -1072,7 +1072,7 @@ fn names_to_map(node: Node, depends_on: bool, path: &Path<'_>) -> Result<Map, Er
                     ));
                 };
                 let value = if depends_on {
-                    let mut d = Map::with_capacity(2);
+                    let mut d = Map::with_capacity_and_hasher(2, Default::default());
                     d.insert(
                         Key::new("condition", item.pos.clone()),
                         Node::new(Value::Str("service_started".into()), item.pos.clone()),

@@ -85,7 +85,7 @@ pub enum Value {
 }
 
 /// A mapping, in file order.
-pub type Map = IndexMap<Key, Node>;
+pub type Map = IndexMap<Key, Node, rustc_hash::FxBuildHasher>;
 
 /// A mapping key: compared by name only, and remembering where it was written.
 #[derive(Clone, Debug)]
@@ -361,7 +361,7 @@ impl Builder {
                 };
                 self.stack.push(Frame::Map {
                     node,
-                    entries: Map::new(),
+                    entries: Map::default(),
                     merges: Vec::new(),
                     key: None,
                     anchor,

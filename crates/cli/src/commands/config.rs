@@ -94,15 +94,20 @@ pub fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         let vars = load::variables(&opts)?;
         return emit(args, &variables_table(&vars));
     }
-    let loaded = load::load(&opts, !args.no_normalize)?;
+    let mut loaded = load::load(&opts, !args.no_normalize)?;
     for w in &loaded.warnings {
         eprintln!("WARN[0000] {w}");
     }
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    let text = render(args, &loaded)?;
-    emit(args, &text)
+    let text = render(args, &mut loaded)?;
+    let code = emit(args, &text);
+    // The process ends here: freeing a big project's trees one node at a time would only
+    // cost time.
+    std::mem::forget(loaded);
+    std::mem::forget(text);
+    code
 }
 
 fn emit(args: &ConfigArgs, text: &str) -> anyhow::Result<ExitCode> {
@@ -123,7 +128,7 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
     items.into_iter().map(|s| s + "\n").collect()
 }
 
-fn render(args: &ConfigArgs, loaded: &Loaded) -> anyhow::Result<String> {
+fn render(args: &ConfigArgs, loaded: &mut Loaded) -> anyhow::Result<String> {
     let json = &loaded.json;
     let keys = |section: &str| -> Vec<String> {
         json.get(section)
@@ -154,14 +159,13 @@ fn render(args: &ConfigArgs, loaded: &Loaded) -> anyhow::Result<String> {
     if let Some(which) = &args.hash {
         return hashes(loaded, which);
     }
-    let mut v = json.clone();
     if !args.no_interpolate {
-        output::escape_dollars(&mut v);
+        output::escape_dollars(&mut loaded.json);
     }
     // Like Docker Compose, JSON ends without a newline.
     match args.format {
-        Format::Json => output::json(&v),
-        Format::Yaml => output::yaml(&v),
+        Format::Json => output::json(&loaded.json),
+        Format::Yaml => Ok(output::yaml(&loaded.json)),
     }
 }
 

@@ -1,0 +1,267 @@
+//! A block-style YAML writer for JSON values, laid out as `docker compose config` prints
+//! (two-space indentation, sequences indented under their key).
+//!
+//! Faster than a general emitter because the input is plain data: strings are written plain
+//! when a YAML 1.2 (and 1.1) reader would read them back as the same string, and
+//! double-quoted with JSON escapes (valid YAML) otherwise.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+/// The YAML text of `v`.
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    match v {
+        Value::Object(o) if !o.is_empty() => write_map(&mut out, o, 0),
+        Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0),
+        other => {
+            write_scalar(&mut out, other);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+fn write_map(out: &mut String, o: &serde_json::Map<String, Value>, depth: usize) {
+    for (k, v) in o {
+        indent(out, depth);
+        write_str(out, k);
+        out.push(':');
+        write_value_after_key(out, v, depth);
+    }
+}
+
+fn write_value_after_key(out: &mut String, v: &Value, depth: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            write_map(out, m, depth + 2);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            write_seq(out, a, depth + 2);
+        }
+        other => {
+            out.push(' ');
+            write_scalar(out, other);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_seq(out: &mut String, a: &[Value], depth: usize) {
+    for item in a {
+        indent(out, depth);
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if !m.is_empty() => {
+                // The first key goes on the dash's line, the others under it.
+                let mut first = true;
+                for (k, v) in m {
+                    if !first {
+                        indent(out, depth + 2);
+                    }
+                    first = false;
+                    write_str(out, k);
+                    out.push(':');
+                    write_value_after_key(out, v, depth + 2);
+                }
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                write_seq(out, inner, depth + 2);
+            }
+            other => {
+                write_scalar(out, other);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn write_scalar(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn write_str(out: &mut String, s: &str) {
+    if plain_safe(s) {
+        out.push_str(s);
+    } else {
+        // JSON's string escapes are a subset of YAML's double-quoted ones.
+        let _ = write!(out, "{}", Value::String(s.to_string()));
+    }
+}
+
+/// Words some YAML readers (1.1) take for booleans or null.
+const RESERVED: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+];
+
+/// Whether `s` can be written without quotes and read back as the same string.
+fn plain_safe(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    if RESERVED.contains(&s) {
+        return false;
+    }
+    // Anything that starts like a number is quoted: `1e3`, `0x1`, `.5`, `-1`, `1_000`, `1:2`.
+    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
+        return false;
+    }
+    if last == b' ' || last == b':' || first == b' ' {
+        return false;
+    }
+    // Indicators that may not start a plain scalar.
+    if matches!(
+        first,
+        b'!' | b'&'
+            | b'*'
+            | b'{'
+            | b'}'
+            | b'['
+            | b']'
+            | b','
+            | b'#'
+            | b'|'
+            | b'>'
+            | b'@'
+            | b'`'
+            | b'"'
+            | b'\''
+            | b'%'
+            | b'?'
+            | b':'
+    ) {
+        return false;
+    }
+    let mut prev = 0u8;
+    for &c in b {
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b' ' | b'_'
+                    | b'-'
+                    | b'.'
+                    | b'/'
+                    | b'='
+                    | b'+'
+                    | b'@'
+                    | b'%'
+                    | b'$'
+                    | b'('
+                    | b')'
+                    | b'^'
+                    | b'~'
+                    | b':'
+                    | b'#'
+            );
+        if !ok {
+            return false;
+        }
+        // `: ` starts a mapping value and ` #` a comment.
+        if (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') {
+            return false;
+        }
+        prev = c;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(v: &Value) {
+        let text = to_string(v);
+        let back: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(&back, v, "{text}");
+    }
+
+    #[test]
+    fn layout_matches_compose() {
+        let v = json!({"name": "p", "services": {"web": {"command": ["echo", "hi"], "ports": [{"mode": "ingress", "target": 80}], "networks": {"default": null}, "x": {}}}});
+        assert_eq!(
+            to_string(&v),
+            "name: p\nservices:\n  web:\n    command:\n      - echo\n      - hi\n    ports:\n      - mode: ingress\n        target: 80\n    networks:\n      default: null\n    x: {}\n"
+        );
+    }
+
+    #[test]
+    fn strings_that_would_change_meaning_are_quoted() {
+        for s in [
+            "",
+            " x",
+            "x ",
+            "yes",
+            "on",
+            "null",
+            "~",
+            "1",
+            "1.5",
+            "1e3",
+            "0x1F",
+            "-1",
+            ".5",
+            "8080:80",
+            "a: b",
+            "a #b",
+            "#c",
+            "*a",
+            "&a",
+            "!t",
+            "[x]",
+            "{x}",
+            "'q'",
+            "\"q\"",
+            "line\nbreak",
+            "tab\there",
+            "x:",
+            "é",
+            "%x",
+            "@x",
+            "?x",
+            ":x",
+            ",x",
+            "|x",
+            ">x",
+            "`x",
+        ] {
+            round_trip(&json!({ "k": s, s: "v" }));
+        }
+    }
+
+    #[test]
+    fn plain_strings_stay_plain() {
+        assert_eq!(
+            to_string(&json!({"k": "busybox:latest"})),
+            "k: busybox:latest\n"
+        );
+        assert_eq!(to_string(&json!({"k": "/tmp/a b"})), "k: /tmp/a b\n");
+        assert_eq!(to_string(&json!({"k": "hi $$HOME"})), "k: hi $$HOME\n");
+    }
+
+    #[test]
+    fn nested_sequences_and_numbers_round_trip() {
+        round_trip(
+            &json!({"a": [[1, 2], [], {}, [{"b": [3]}]], "f": 0.5, "n": -3, "t": true, "z": null}),
+        );
+    }
+}
