@@ -731,6 +731,23 @@ fn apply_profiles(
     (all, disabled)
 }
 
+/// Keeps only `selected` and what they depend on, in the typed model.
+fn select_model_services(model: &mut crate::model::Project, selected: &[String]) -> Result<()> {
+    let graph =
+        crate::graph::Graph::from_project(model).map_err(|c| Error::Other(c.to_string()))?;
+    let names: Vec<&str> = selected.iter().map(String::as_str).collect();
+    if let Some(n) = names.iter().find(|n| !model.services.contains_key(**n)) {
+        return Err(Error::Other(format!("no such service: {n}")));
+    }
+    let keep: BTreeSet<String> = graph
+        .with_dependencies(&names)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    model.services.retain(|k, _| keep.contains(k));
+    Ok(())
+}
+
 /// Keeps only `selected` and what they depend on.
 fn select_services(json: &mut serde_json::Value, selected: &[String]) -> Result<()> {
     if selected.is_empty() {
@@ -897,13 +914,19 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
             );
             crate::normalize::normalize(&mut model, &ctx)?;
         }
+        if !opts.services.is_empty() {
+            select_model_services(&mut model, &opts.services)?;
+            crate::normalize::remove_unused_resources(&mut model);
+        }
         let mut json = serde_json::to_value(&model).map_err(|e| Error::Other(e.to_string()))?;
         if let Some(o) = json.as_object_mut() {
             o.extend(extensions);
         }
         (Some(model), json)
     };
-    select_services(&mut json, &opts.services)?;
+    if model.is_none() {
+        select_services(&mut json, &opts.services)?;
+    }
     Ok(Loaded {
         name,
         model,
