@@ -461,6 +461,26 @@ mod tests {
     }
 
     #[test]
+    fn volumes_from_and_network_mode_name_services() {
+        let errs = check(
+            "services:\n  web:\n    image: x\n    volumes_from: [store, 'container:abc', 'data:ro']\n    network_mode: service:proxy\n  data:\n    image: y\n",
+            &[],
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].contains("services.web.volumes_from") && errs[0].contains("\"store\""),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[1].starts_with("c.yaml:5:19: services.web.network_mode: ")
+                && errs[1].contains("\"proxy\""),
+            "{}",
+            errs[1]
+        );
+    }
+
+    #[test]
     fn declared_resources_pass() {
         let errs = check(
             "services:\n  web:\n    image: x\n    networks: {default: {}, back: {}}\n    volumes: [{type: volume, source: data, target: /d}, /host:/c]\n    secrets: [s]\nnetworks: {back: {}}\nvolumes: {data: {}}\nsecrets: {s: {file: ./s}}\n",
