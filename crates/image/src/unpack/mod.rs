@@ -27,7 +27,7 @@ pub use error::{Result, UnpackError};
 pub use snapshot::{
     Snapshot, TEMP_PREFIX, chain_id, chain_ids, remove_stale_temps, snapshot_path, unpack_snapshot,
 };
-pub use stream::{Compression, sha256_hex};
+pub use stream::{Compression, diff_id_of, sha256_hex};
 
 use entry::Unpacker;
 use error::show;

@@ -83,6 +83,12 @@ pub(crate) fn decompress<'a>(
     })
 }
 
+/// The DiffID of a layer blob (sha256 of its uncompressed tar, `sha256:<hex>`) and the
+/// tar's length, without unpacking it: for a blob whose snapshot exists already.
+pub fn diff_id_of(reader: impl Read) -> io::Result<(String, u64)> {
+    DigestReader::new(decompress(reader, Compression::Detect)?).finish()
+}
+
 /// Hashes every byte read through it: the DiffID of the tar stream.
 pub(crate) struct DigestReader<R> {
     inner: R,

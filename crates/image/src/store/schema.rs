@@ -1,0 +1,96 @@
+//! The state database's schema: one SQLite file (`state.db` under the data root, WAL mode)
+//! that the engine will share. Migrations are applied in order; `PRAGMA user_version` holds
+//! how many have run. Add a migration at the end; never edit one that has shipped.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::error::{Result, StoreError};
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: images. A manifest row holds what the image is; a reference row names one. Layers
+    // are kept per manifest, bottom first, with the chain id of their snapshot, so that GC
+    // can tell which blobs and snapshots are in use.
+    "CREATE TABLE manifests (
+        digest        TEXT PRIMARY KEY,
+        media_type    TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        config_size   INTEGER NOT NULL,
+        os            TEXT NOT NULL,
+        architecture  TEXT NOT NULL,
+        variant       TEXT,
+        created       TEXT,
+        size          INTEGER NOT NULL,
+        manifest_size INTEGER NOT NULL
+    );
+    CREATE TABLE manifest_layers (
+        manifest   TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        diff_id    TEXT NOT NULL,
+        chain_id   TEXT NOT NULL,
+        PRIMARY KEY (manifest, position)
+    );
+    CREATE INDEX manifest_layers_digest ON manifest_layers(digest);
+    CREATE INDEX manifest_layers_chain ON manifest_layers(chain_id);
+    CREATE TABLE images (
+        reference  TEXT PRIMARY KEY,
+        manifest   TEXT NOT NULL REFERENCES manifests(digest),
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX images_manifest ON images(manifest);",
+];
+
+/// The schema version this program writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens (creating if absent) the state database at `path` and brings its schema up to date.
+pub fn open(path: &Path) -> Result<Connection> {
+    let db_err = |op| {
+        let path = path.to_owned();
+        move |source| StoreError::Db { path, op, source }
+    };
+    let mut conn = Connection::open(path).map_err(db_err("open"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(db_err("set busy timeout"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err("set WAL mode"))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(db_err("enable foreign keys"))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err("set synchronous"))?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let db_err = |op| {
+        let path = path.to_owned();
+        move |source| StoreError::Db { path, op, source }
+    };
+    // IMMEDIATE: two processes opening a fresh db migrate one after the other.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err("begin migration"))?;
+    let found: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err("read schema version"))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tracing::info!(version = i + 1, path = %path.display(), "migrating state database");
+        tx.execute_batch(sql).map_err(db_err("migrate schema"))?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(db_err("write schema version"))?;
+    tx.commit().map_err(db_err("commit migration"))
+}
