@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +115,9 @@ impl TarSource {
         };
         let mut files = HashMap::new();
         let mut links = HashMap::new();
+        (&file)
+            .seek(io::SeekFrom::Start(0))
+            .map_err(io_err(name, "seek"))?;
         let mut archive = tar::Archive::new(&file);
         let entries = archive
             .entries_with_seek()

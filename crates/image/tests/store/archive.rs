@@ -1,0 +1,229 @@
+//! Loading an OCI layout made by the test, and save → load round trips in every format.
+
+use std::path::Path;
+
+use compose_image::Store;
+use compose_image::archive::{self, Format};
+use compose_image::unpack::chain_ids;
+
+use super::{TestImage, gzip, hex_of, layer_tar, open_store, opts, raw_tar, sample_image, sha256};
+
+/// Checks the store has `img` under `reference`: record, blobs, snapshots with the files.
+fn assert_loaded(store: &Store, reference: &str, img: &TestImage, same_layers: bool) {
+    let rec = store.get_image(reference).unwrap().expect("record");
+    assert_eq!(rec.config_digest, img.config_digest());
+    assert_eq!(rec.platform.os, "linux");
+    assert_eq!(rec.platform.architecture, "amd64");
+    assert_eq!(rec.created.as_deref(), Some("2026-01-02T03:04:05Z"));
+    let diff_ids: Vec<String> = rec.layers.iter().map(|l| l.diff_id.clone()).collect();
+    assert_eq!(diff_ids, img.diff_ids());
+    let chains: Vec<String> = rec.layers.iter().map(|l| l.chain_id.clone()).collect();
+    assert_eq!(chains, chain_ids(&img.diff_ids()).unwrap());
+    if same_layers {
+        assert_eq!(rec.manifest_digest, img.manifest_digest());
+        let digests: Vec<String> = rec.layers.iter().map(|l| l.digest.clone()).collect();
+        let want: Vec<String> = img.layers.iter().map(|l| l.digest()).collect();
+        assert_eq!(digests, want);
+    }
+    for d in rec.blobs() {
+        assert!(store.blobs().has(d).unwrap(), "blob {d}");
+    }
+    let base = store.snapshot_path(&chains[0]).unwrap();
+    assert_eq!(
+        std::fs::read(base.join("etc/hostname")).unwrap(),
+        b"sample\n"
+    );
+    assert!(base.join("bin/hello").is_file());
+    let top = store.snapshot_path(&chains[1]).unwrap();
+    assert!(top.join("app/data.txt").is_file());
+    assert!(
+        !top.join("etc").exists(),
+        "a snapshot holds its own layer only"
+    );
+}
+
+fn load_layout(dir: &Path, img: &TestImage, ref_name: &str) -> Store {
+    let layout = dir.join("layout");
+    img.write_layout(&layout, ref_name);
+    let store = open_store(dir);
+    let keys = archive::load(&store, &layout, &opts()).unwrap();
+    assert_eq!(keys.len(), 1);
+    store
+}
+
+#[test]
+fn oci_layout_loads_records_blobs_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("v1");
+    let store = load_layout(tmp.path(), &img, "example.com/team/app:1.0");
+    assert_loaded(&store, "example.com/team/app:1.0", &img, true);
+    let rec = store
+        .get_image("example.com/team/app:1.0")
+        .unwrap()
+        .unwrap();
+    let want = img.manifest.len()
+        + img.config.len()
+        + img.layers.iter().map(|l| l.blob.len()).sum::<usize>();
+    assert_eq!(rec.size, want as u64);
+    // Loading again changes nothing.
+    let layout = tmp.path().join("layout");
+    archive::load(&store, &layout, &opts()).unwrap();
+    assert_eq!(store.blobs().list().unwrap().len(), 4);
+    assert_eq!(store.list_snapshots().unwrap().len(), 2);
+}
+
+#[test]
+fn bare_tag_ref_names_take_the_given_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("v1");
+    let layout = tmp.path().join("layout");
+    img.write_layout(&layout, "1.0");
+    let store = open_store(tmp.path());
+    let o = archive::LoadOptions {
+        repository: Some("localhost:5000/app".into()),
+        ..opts()
+    };
+    let keys = archive::load(&store, &layout, &o).unwrap();
+    assert_eq!(keys, ["localhost:5000/app:1.0"]);
+}
+
+fn round_trip(format: Format) {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("round trip");
+    let store = load_layout(tmp.path(), &img, "docker.io/library/app:1");
+    let out = tmp.path().join("saved.tar");
+    let file = std::fs::File::create(&out).unwrap();
+    archive::save(&store, &["app:1"], format, file).unwrap();
+
+    let fresh = Store::open(&tmp.path().join("fresh")).unwrap();
+    let keys = archive::load(&fresh, &out, &opts()).unwrap();
+    assert_eq!(keys, ["docker.io/library/app:1"]);
+    assert_loaded(&fresh, "app:1", &img, true);
+    let (a, b) = (
+        store.get_image("app:1").unwrap().unwrap(),
+        fresh.get_image("app:1").unwrap().unwrap(),
+    );
+    assert_eq!(a, b);
+    // And from a stream.
+    let third = Store::open(&tmp.path().join("third")).unwrap();
+    let keys = archive::load_reader(&third, std::fs::File::open(&out).unwrap(), &opts()).unwrap();
+    assert_eq!(keys, ["docker.io/library/app:1"]);
+    assert_eq!(third.get_image("app:1").unwrap().unwrap(), a);
+}
+
+#[test]
+fn docker_archive_round_trip() {
+    round_trip(Format::DockerArchive);
+}
+
+#[test]
+fn oci_archive_round_trip() {
+    round_trip(Format::OciArchive);
+}
+
+#[test]
+fn docker_archive_has_docker_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("x");
+    let store = load_layout(tmp.path(), &img, "docker.io/library/app:1");
+    let mut buf = Vec::new();
+    archive::save(&store, &["app:1"], Format::DockerArchive, &mut buf).unwrap();
+    let mut ar = tar::Archive::new(&buf[..]);
+    let mut manifest = None;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("manifest.json") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            manifest = Some(s);
+        }
+    }
+    let m: serde_json::Value = serde_json::from_str(&manifest.unwrap()).unwrap();
+    assert_eq!(m[0]["RepoTags"][0], "app:1");
+    assert_eq!(
+        m[0]["Config"],
+        format!("blobs/sha256/{}", hex_of(&img.config_digest()))
+    );
+    assert_eq!(m[0]["Layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn oci_layout_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("layout");
+    let store = load_layout(tmp.path(), &img, "docker.io/library/app:1");
+    let out = tmp.path().join("out-layout");
+    archive::save_layout(&store, &["app:1"], &out).unwrap();
+    assert!(
+        archive::save_layout(&store, &["app:1"], &out).is_err(),
+        "no overwrite"
+    );
+    let fresh = Store::open(&tmp.path().join("fresh")).unwrap();
+    archive::load(&fresh, &out, &opts()).unwrap();
+    assert_loaded(&fresh, "app:1", &img, true);
+}
+
+#[test]
+fn saving_an_unknown_image_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let err = archive::save(&store, &["nope:1"], Format::OciArchive, Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("nope:1"), "{err}");
+}
+
+/// A legacy `docker save` (before Docker 25): `<id>/layer.tar`, `<hex>.json`,
+/// `repositories`, `manifest.json` last, gzip and plain layers.
+#[test]
+fn legacy_docker_archive_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("legacy");
+    let cfg_name = format!("{}.json", hex_of(&img.config_digest()));
+    let l0 = gzip(&layer_tar(&[
+        ("etc/", b""),
+        ("etc/hostname", b"sample\n"),
+        ("bin/", b""),
+        ("bin/hello", b"#!/bin/sh\necho hello\n"),
+    ]));
+    assert_eq!(sha256(&l0), img.layers[0].digest());
+    let manifest = serde_json::json!([{
+        "Config": cfg_name,
+        "RepoTags": ["legacy:1", "example.com/legacy:2"],
+        "Layers": ["aaa/layer.tar", "bbb/layer.tar"],
+    }]);
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let tar = raw_tar(&[
+        ("aaa/VERSION", b"1.0"),
+        ("aaa/layer.tar", &img.layers[0].blob),
+        ("bbb/layer.tar", &img.layers[1].blob),
+        (&cfg_name, &img.config),
+        ("repositories", b"{}"),
+        ("manifest.json", &manifest),
+    ]);
+    let path = tmp.path().join("legacy.tar");
+    std::fs::write(&path, tar).unwrap();
+    let store = open_store(tmp.path());
+    let keys = archive::load(&store, &path, &opts()).unwrap();
+    assert_eq!(keys, ["docker.io/library/legacy:1", "example.com/legacy:2"]);
+    assert_loaded(&store, "legacy:1", &img, false);
+    let a = store.get_image("legacy:1").unwrap().unwrap();
+    // The made manifest is the same every time: a second load adds nothing.
+    let again = Store::open(&tmp.path().join("again")).unwrap();
+    archive::load(&again, &path, &opts()).unwrap();
+    assert_eq!(
+        again
+            .get_image("legacy:1")
+            .unwrap()
+            .unwrap()
+            .manifest_digest,
+        a.manifest_digest
+    );
+    // Layers stored as they came (one gzip, one plain).
+    assert_eq!(
+        a.layers[0].media_type,
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        a.layers[1].media_type,
+        "application/vnd.oci.image.layer.v1.tar"
+    );
+}
