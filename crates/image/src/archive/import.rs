@@ -125,7 +125,12 @@ impl<'a> Importer<'a> {
                 return Err(bad_image(digest, "indexes nested too deep"));
             }
             let index: ImageIndex = parse_json(&bytes, &format!("index {digest}"))?;
-            let chosen = pick_platform(&index)
+            // An archive may hold one platform's manifest of a multi-platform index.
+            let present = |d: &oci_spec::image::Descriptor| {
+                d.as_digest_sha256()
+                    .is_some_and(|h| self.src.exists(&format!("blobs/sha256/{h}")))
+            };
+            let chosen = pick_platform(&index, present)
                 .ok_or_else(|| bad_image(digest, "no manifest for this platform"))?;
             let d = chosen.digest().to_string();
             self.descriptor_blob(&d, chosen.size())?;
@@ -291,22 +296,28 @@ fn sniff_media_type(bytes: &[u8], declared: &str, digest: &str) -> Result<String
     })
 }
 
-/// The index entry for this host: linux and our architecture, else the only entry.
-fn pick_platform(index: &ImageIndex) -> Option<&oci_spec::image::Descriptor> {
+/// The index entry for this host (linux and our architecture), else the only entry, among
+/// those `present` in the source.
+fn pick_platform(
+    index: &ImageIndex,
+    present: impl Fn(&oci_spec::image::Descriptor) -> bool,
+) -> Option<&oci_spec::image::Descriptor> {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         "x86" => "386",
         other => other,
     };
-    let all = index.manifests();
+    let all: Vec<&oci_spec::image::Descriptor> =
+        index.manifests().iter().filter(|d| present(d)).collect();
     all.iter()
+        .copied()
         .find(|d| {
             d.platform().as_ref().is_some_and(|p| {
                 p.os().to_string() == "linux" && p.architecture().to_string() == arch
             })
         })
-        .or_else(|| (all.len() == 1).then(|| &all[0]))
+        .or_else(|| (all.len() == 1).then(|| all[0]))
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {

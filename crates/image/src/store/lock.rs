@@ -8,9 +8,9 @@ use rustix::fs::{FlockOperation, flock};
 
 use super::error::{Result, io_err};
 
-/// A held GC lock.
+/// A held GC lock (see [`super::Store::content_lock`]).
 #[derive(Debug)]
-pub(crate) struct GcLock {
+pub struct GcLock {
     _file: File,
 }
 

@@ -22,7 +22,7 @@ pub use blobs::{Blobs, Written};
 pub use error::{Result, StoreError};
 pub(crate) use error::{digest_hex, io_err};
 pub use images::{ImageRecord, LayerRecord, Platform};
-pub(crate) use lock::GcLock;
+pub use lock::GcLock;
 
 use crate::reference::Reference;
 use crate::unpack;
@@ -257,6 +257,13 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Holds off [`Store::prune`] while the caller adds content and then records it (a
+    /// registry pull: blobs, snapshots, then [`Store::put_image`] with this lock held is
+    /// fine, since the lock is shared). Released on drop.
+    pub fn content_lock(&self) -> Result<GcLock> {
+        self.lock_shared()
     }
 
     pub(crate) fn lock_shared(&self) -> Result<GcLock> {

@@ -227,3 +227,41 @@ fn legacy_docker_archive_loads() {
         "application/vnd.oci.image.layer.v1.tar"
     );
 }
+
+/// Two names of one image and a second image in one docker-archive: one manifest.json entry
+/// per image, with every tag.
+#[test]
+fn several_images_in_one_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (sample_image("a"), sample_image("b"));
+    let store = load_layout(tmp.path(), &a, "docker.io/library/a:1");
+    b.write_layout(&tmp.path().join("b"), "example.com/b:2");
+    archive::load(&store, &tmp.path().join("b"), &opts()).unwrap();
+    let mut alias = store.get_image("a:1").unwrap().unwrap();
+    alias.reference = "a:latest".into();
+    store.put_image(&alias).unwrap();
+    let out = tmp.path().join("multi.tar");
+    let refs = ["a:1", "example.com/b:2", "a:latest"];
+    archive::save(
+        &store,
+        &refs,
+        Format::DockerArchive,
+        std::fs::File::create(&out).unwrap(),
+    )
+    .unwrap();
+    let fresh = Store::open(&tmp.path().join("fresh")).unwrap();
+    let mut keys = archive::load(&fresh, &out, &opts()).unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "docker.io/library/a:1",
+            "docker.io/library/a:latest",
+            "example.com/b:2"
+        ]
+    );
+    assert_loaded(&fresh, "a:latest", &a, true);
+    assert_loaded(&fresh, "example.com/b:2", &b, true);
+    // Shared base layer stored once.
+    assert_eq!(fresh.list_snapshots().unwrap().len(), 3);
+}

@@ -75,3 +75,41 @@ fn prune_removes_only_unreferenced_content() {
     store.prune().unwrap();
     super::assert_empty(&store);
 }
+
+/// Two stores on one root (as two processes would be) load the same layout while a third
+/// prunes: every load ends recorded with all its content.
+#[test]
+fn concurrent_loads_and_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("busy");
+    let layout = tmp.path().join("layout");
+    img.write_layout(&layout, "busy:1");
+    let root = tmp.path().join("root");
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let (root, layout) = (root.clone(), layout.clone());
+            std::thread::spawn(move || {
+                let store = compose_image::Store::open(&root).unwrap();
+                for _ in 0..3 {
+                    if i == 2 {
+                        store.prune().unwrap();
+                    } else {
+                        archive::load(&store, &layout, &opts()).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let store = open_store(tmp.path());
+    let rec = store.get_image("busy:1").unwrap().unwrap();
+    for d in rec.blobs() {
+        assert!(store.blobs().has(d).unwrap());
+    }
+    for l in &rec.layers {
+        assert!(store.snapshot_path(&l.chain_id).unwrap().is_dir());
+    }
+    assert_eq!(store.prune().unwrap(), Default::default());
+}
