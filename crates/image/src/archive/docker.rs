@@ -48,9 +48,11 @@ pub(crate) fn load(imp: &mut Importer<'_>) -> Result<Vec<String>> {
         }
         let cfg_expected = digest_from_member(&e.config);
         let cfg = imp.blob(&e.config, cfg_expected.as_deref(), None)?;
-        let m = match index.as_ref().map(|i| find_in_index(imp, i, &cfg.digest)) {
-            Some(Ok(Some(m))) if m.manifest.layers().len() == e.layers.len() => m,
-            Some(Err(err)) => return Err(err),
+        let found = index
+            .as_ref()
+            .and_then(|i| find_in_index(imp, i, &cfg.digest));
+        let m = match found {
+            Some(m) if m.manifest.layers().len() == e.layers.len() => m,
             _ => synthesize(imp, e, &cfg.digest, cfg.size)?,
         };
         keys.extend(imp.image(&m, &names)?);
@@ -58,21 +60,23 @@ pub(crate) fn load(imp: &mut Importer<'_>) -> Result<Vec<String>> {
     Ok(keys)
 }
 
-/// The manifest of the archive's OCI index whose config is `config`.
-fn find_in_index(
-    imp: &mut Importer<'_>,
-    index: &ImageIndex,
-    config: &str,
-) -> Result<Option<Manifest>> {
+/// The manifest of the archive's OCI index whose config is `config`. An entry that cannot
+/// be read is passed over: `manifest.json` alone is enough to load the image.
+fn find_in_index(imp: &mut Importer<'_>, index: &ImageIndex, config: &str) -> Option<Manifest> {
     for desc in index.manifests() {
         let digest = desc.digest().to_string();
-        imp.descriptor_blob(&digest, desc.size())?;
-        let m = imp.resolve_manifest(&digest, desc.media_type().as_ref(), 0)?;
-        if m.manifest.config().digest().to_string() == config {
-            return Ok(Some(m));
+        let found = imp
+            .descriptor_blob(&digest, desc.size())
+            .and_then(|_| imp.resolve_manifest(&digest, desc.media_type().as_ref(), 0));
+        match found {
+            Ok(m) if m.manifest.config().digest().to_string() == config => return Some(m),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(%err, %digest, "passing over an index entry of a docker-archive")
+            }
         }
     }
-    Ok(None)
+    None
 }
 
 /// Makes an OCI manifest for an entry: its layers stored as they are, their media type by

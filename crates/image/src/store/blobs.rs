@@ -182,8 +182,7 @@ impl Blobs {
         self.write(bytes, None, Some(bytes.len() as u64), what)
     }
 
-    /// Removes temp files left by writers that died (for the store to call when no write of
-    /// this process runs).
+    /// Where writes in progress keep their temp files (`<pid>-<n>`).
     pub(crate) fn ingest_dir(&self) -> PathBuf {
         self.dir.join(INGEST_DIR)
     }

@@ -14,6 +14,7 @@ pub mod schema;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
@@ -221,8 +222,12 @@ impl Store {
     fn remove_snapshot(&self, chain_id: &str) -> Result<bool> {
         let path = self.snapshot_path(chain_id)?;
         let hex = digest_hex(chain_id)?;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // The temp-name shape of `unpack` (`.tmp-<chain>-<pid>-<n>`), so that its stale-temp
+        // sweep clears what a crash here leaves.
         let temp = self.snapshots_dir().join(format!(
-            "{}{}-{}-gc",
+            "{}{}-{}-gc{n}",
             unpack::TEMP_PREFIX,
             &hex[..16],
             std::process::id()

@@ -265,3 +265,86 @@ fn several_images_in_one_archive() {
     // Shared base layer stored once.
     assert_eq!(fresh.list_snapshots().unwrap().len(), 3);
 }
+
+/// An index entry that is itself an image index: the host's platform is picked among the
+/// manifests the layout holds.
+#[test]
+fn multi_platform_index_picks_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("multi");
+    let layout = tmp.path().join("layout");
+    img.write_layout(&layout, "unused");
+    let host = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let other = if host == "amd64" { "arm64" } else { "amd64" };
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": sha256(b"absent manifest"), "size": 15,
+             "platform": {"os": "linux", "architecture": other}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": img.manifest_digest(), "size": img.manifest.len(),
+             "platform": {"os": "linux", "architecture": host}},
+        ],
+    }))
+    .unwrap();
+    std::fs::write(
+        layout.join("blobs/sha256").join(hex_of(&sha256(&index))),
+        &index,
+    )
+    .unwrap();
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": sha256(&index), "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "example.com/multi:1"},
+        }],
+    });
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    let store = open_store(tmp.path());
+    let keys = archive::load(&store, &layout, &opts()).unwrap();
+    assert_eq!(keys, ["example.com/multi:1"]);
+    assert_loaded(&store, "example.com/multi:1", &img, true);
+}
+
+/// A Docker schema 2 manifest with Docker media types.
+#[test]
+fn docker_schema2_manifest_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = sample_image("schema2");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": img.config_digest(), "size": img.config.len()},
+        "layers": [
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+             "digest": img.layers[0].digest(), "size": img.layers[0].blob.len()},
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+             "digest": img.layers[1].digest(), "size": img.layers[1].blob.len()},
+        ],
+    }))
+    .unwrap();
+    let img = TestImage { manifest, ..img };
+    let layout = tmp.path().join("layout");
+    img.write_layout(&layout, "example.com/s2:1");
+    let store = open_store(tmp.path());
+    archive::load(&store, &layout, &opts()).unwrap();
+    assert_loaded(&store, "example.com/s2:1", &img, true);
+    let rec = store.get_image("example.com/s2:1").unwrap().unwrap();
+    assert_eq!(
+        rec.media_type,
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    // Saved and loaded again: the same manifest.
+    let mut buf = Vec::new();
+    archive::save(&store, &["example.com/s2:1"], Format::OciArchive, &mut buf).unwrap();
+    let fresh = Store::open(&tmp.path().join("fresh")).unwrap();
+    archive::load_reader(&fresh, &buf[..], &opts()).unwrap();
+    assert_eq!(fresh.get_image("example.com/s2:1").unwrap().unwrap(), rec);
+}
