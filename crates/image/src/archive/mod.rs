@@ -33,7 +33,8 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// The repository for OCI index entries whose `ref.name` is a bare tag (as `skopeo copy
-    /// ... oci:DIR:TAG` writes): `TAG` becomes `REPOSITORY:TAG`.
+    /// ... oci:DIR:TAG` writes): `TAG` becomes `REPOSITORY:TAG`. Without it such an image is
+    /// loaded without a name, recorded under its manifest digest.
     pub repository: Option<String>,
     /// How layers are unpacked.
     pub unpack: UnpackOptions,

@@ -58,8 +58,9 @@ pub(crate) fn load(imp: &mut Importer<'_>, opts: &LoadOptions) -> Result<Vec<Str
     Ok(keys)
 }
 
-/// The name of an index entry: containerd's full name, else `ref.name` — a full reference,
-/// or a bare tag put on [`LoadOptions::repository`] when one is given.
+/// The name of an index entry: containerd's full name, else `ref.name` when it is a full
+/// reference (has `/`, `:` or `@`), else `ref.name` as a tag of [`LoadOptions::repository`];
+/// none otherwise.
 fn names(ann: Option<&HashMap<String, String>>, opts: &LoadOptions) -> Result<Vec<String>> {
     let Some(ann) = ann else {
         return Ok(Vec::new());
@@ -70,9 +71,13 @@ fn names(ann: Option<&HashMap<String, String>>, opts: &LoadOptions) -> Result<Ve
     let Some(r) = ann.get(REF_NAME) else {
         return Ok(Vec::new());
     };
-    let full = match &opts.repository {
-        Some(repo) if !r.contains(['/', ':', '@']) => format!("{repo}:{r}"),
-        _ => r.clone(),
-    };
-    Ok(vec![Reference::parse(&full)?.to_string()])
+    if r.contains(['/', ':', '@']) {
+        return Ok(vec![Reference::parse(r)?.to_string()]);
+    }
+    // A bare tag (`latest`, `1.0`) names no repository: as containerd does, the image goes
+    // in without a name unless the caller gives one.
+    match &opts.repository {
+        Some(repo) => Ok(vec![Reference::parse(&format!("{repo}:{r}"))?.to_string()]),
+        None => Ok(Vec::new()),
+    }
 }

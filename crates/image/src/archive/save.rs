@@ -130,7 +130,9 @@ pub(crate) fn write(store: &Store, refs: &[&str], sink: &mut dyn Sink, docker: b
         let mut tags = Vec::new();
         for n in names {
             let mut d = desc.clone();
-            if let Ok(r) = Reference::parse(n) {
+            // An image without a name is keyed by its digest: no name to write.
+            let named = digest_hex(n).is_err();
+            if let Some(r) = Reference::parse(n).ok().filter(|_| named) {
                 d["annotations"] = json!({ CONTAINERD_NAME: n, REF_NAME: n });
                 if r.tag.is_some() && r.digest.is_none() {
                     tags.push(Value::from(r.familiar()));

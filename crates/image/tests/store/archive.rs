@@ -85,6 +85,24 @@ fn bare_tag_ref_names_take_the_given_repository() {
     };
     let keys = archive::load(&store, &layout, &o).unwrap();
     assert_eq!(keys, ["localhost:5000/app:1.0"]);
+    // Without a repository: no name, recorded (and saved) by manifest digest.
+    let other = Store::open(&tmp.path().join("other")).unwrap();
+    let keys = archive::load(&other, &layout, &opts()).unwrap();
+    assert_eq!(keys, [img.manifest_digest()]);
+    assert_loaded(&other, &img.manifest_digest(), &img, true);
+    let mut buf = Vec::new();
+    archive::save(
+        &other,
+        &[&img.manifest_digest()],
+        Format::DockerArchive,
+        &mut buf,
+    )
+    .unwrap();
+    let third = Store::open(&tmp.path().join("third")).unwrap();
+    assert_eq!(
+        archive::load_reader(&third, &buf[..], &opts()).unwrap(),
+        [img.manifest_digest()]
+    );
 }
 
 fn round_trip(format: Format) {
