@@ -12,11 +12,11 @@ mod save;
 mod source;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::store::{Result, Store, StoreError, io_err};
-use crate::unpack::UnpackOptions;
+use crate::unpack::{Compression, UnpackOptions};
 use import::Importer;
 use source::{DirSource, Source, TarSource};
 
@@ -52,8 +52,8 @@ impl Default for LoadOptions {
     }
 }
 
-/// Loads every image of an archive (a docker-archive or OCI archive file) or an OCI layout
-/// directory. Returns the record keys: normalized references, or the manifest digest of an
+/// Loads every image of an archive (a docker-archive or OCI archive file, plain, gzip or
+/// zstd) or an OCI layout directory. Returns the record keys: normalized references, or the manifest digest of an
 /// image without a name.
 pub fn load(store: &Store, path: &Path, opts: &LoadOptions) -> Result<Vec<String>> {
     let meta = std::fs::metadata(path).map_err(io_err(path, "stat"))?;
@@ -62,6 +62,7 @@ pub fn load(store: &Store, path: &Path, opts: &LoadOptions) -> Result<Vec<String
         return load_from(store, &src, opts);
     }
     let file = File::open(path).map_err(io_err(path, "open"))?;
+    let file = plain_tar(store, path, file)?;
     let src = TarSource::index(path, file)?;
     load_from(store, &src, opts)
 }
@@ -73,12 +74,47 @@ pub fn load_reader(
     mut reader: impl Read,
     opts: &LoadOptions,
 ) -> Result<Vec<String>> {
-    let mut tmp =
-        tempfile::tempfile_in(store.root()).map_err(io_err(store.root(), "create temp file"))?;
     let name = Path::new("(stream)");
-    std::io::copy(&mut reader, &mut tmp).map_err(io_err(name, "spool archive"))?;
+    let tmp = spool(store, name, &mut reader)?;
+    let tmp = plain_tar(store, name, tmp)?;
     let src = TarSource::index(name, tmp)?;
     load_from(store, &src, opts)
+}
+
+/// The archive as a plain tar: a gzip or zstd one (`docker load` takes `docker save |
+/// gzip`) is decompressed into an unnamed temp file under the data root.
+fn plain_tar(store: &Store, name: &Path, mut file: File) -> Result<File> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(name, "read")(e)),
+        }
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(io_err(name, "seek"))?;
+    match Compression::sniff(&head[..got]) {
+        Compression::Gzip => {
+            let mut r = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+            spool(store, name, &mut r)
+        }
+        Compression::Zstd => {
+            let mut r = zstd::Decoder::new(file).map_err(io_err(name, "start zstd"))?;
+            spool(store, name, &mut r)
+        }
+        Compression::None | Compression::Detect => Ok(file),
+    }
+}
+
+/// Copies a stream into an unnamed temp file under the data root (gone when closed).
+fn spool(store: &Store, name: &Path, reader: &mut dyn Read) -> Result<File> {
+    let mut tmp =
+        tempfile::tempfile_in(store.root()).map_err(io_err(store.root(), "create temp file"))?;
+    std::io::copy(reader, &mut tmp).map_err(io_err(name, "read archive"))?;
+    Ok(tmp)
 }
 
 fn load_from(store: &Store, src: &dyn Source, opts: &LoadOptions) -> Result<Vec<String>> {

@@ -127,6 +127,12 @@ fn round_trip(format: Format) {
     let keys = archive::load_reader(&third, std::fs::File::open(&out).unwrap(), &opts()).unwrap();
     assert_eq!(keys, ["docker.io/library/app:1"]);
     assert_eq!(third.get_image("app:1").unwrap().unwrap(), a);
+    // And gzip-compressed, as `docker save | gzip` makes.
+    let gz = tmp.path().join("saved.tar.gz");
+    std::fs::write(&gz, gzip(&std::fs::read(&out).unwrap())).unwrap();
+    let fourth = Store::open(&tmp.path().join("fourth")).unwrap();
+    archive::load(&fourth, &gz, &opts()).unwrap();
+    assert_eq!(fourth.get_image("app:1").unwrap().unwrap(), a);
 }
 
 #[test]
