@@ -65,7 +65,10 @@ impl Store {
             db_path,
             db: Mutex::new(conn),
         };
-        store.remove_stale_temps()?;
+        // Leftovers only cost space: a store that cannot clear them still works.
+        if let Err(err) = store.remove_stale_temps() {
+            tracing::warn!(%err, root = %root.display(), "could not remove stale temp files");
+        }
         Ok(store)
     }
 

@@ -130,3 +130,29 @@ fn concurrent_writers_of_one_blob() {
     let ingest = store.root().join("blobs/.ingest");
     assert_eq!(std::fs::read_dir(ingest).unwrap().count(), 0);
 }
+
+/// Temp files of a writer that died (a crash mid-write) go when the store is opened again;
+/// a live process's stay.
+#[test]
+fn stale_temps_go_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    drop(compose_image::Store::open(&root).unwrap());
+    // pid_max is at most 2^22: this pid cannot be alive.
+    let dead = 1u32 << 23;
+    let ingest = root.join("blobs/.ingest");
+    std::fs::write(ingest.join(format!("{dead}-0")), b"half a blob").unwrap();
+    let live = ingest.join(format!("{}-999", std::process::id()));
+    std::fs::write(&live, b"in progress").unwrap();
+    let snap = root.join(format!("snapshots/.tmp-abcd-{dead}-0"));
+    std::fs::create_dir_all(snap.join("usr/bin")).unwrap();
+    let store = compose_image::Store::open(&root).unwrap();
+    assert!(!snap.exists());
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left, std::slice::from_ref(&live));
+    assert!(store.blobs().list().unwrap().is_empty());
+    std::fs::remove_file(live).unwrap();
+}
