@@ -23,6 +23,65 @@ pub fn to_string(v: &Value) -> String {
     out
 }
 
+/// Below this many entries a mapping is written on one thread.
+const PARALLEL_MIN_ENTRIES: usize = 64;
+
+/// The YAML text of `v`, after escaping `$` as `$$` in its strings when `escape_dollars`
+/// (see [`crate::output::escape_dollars`]). A big top-level section (a project's services) is
+/// escaped and written in two halves on two threads; the text is the same.
+pub fn to_string_escaped(v: &mut Value, escape_dollars: bool) -> String {
+    let Value::Object(o) = v else {
+        if escape_dollars {
+            crate::output::escape_dollars(v);
+        }
+        return to_string(v);
+    };
+    if o.is_empty() {
+        return to_string(v);
+    }
+    let mut out = String::with_capacity(64 * 1024);
+    for (k, v) in o.iter_mut() {
+        match v {
+            Value::Object(m) if m.len() >= PARALLEL_MIN_ENTRIES => {
+                write_str(&mut out, k);
+                out.push_str(":\n");
+                let mut entries: Vec<(&String, &mut Value)> = m.iter_mut().collect();
+                let mid = entries.len() / 2;
+                let (head, tail) = entries.split_at_mut(mid);
+                let half = |part: &mut [(&String, &mut Value)]| {
+                    let mut text = String::with_capacity(64 * 1024);
+                    for (k, v) in part.iter_mut() {
+                        if escape_dollars {
+                            crate::output::escape_dollars(v);
+                        }
+                        indent(&mut text, 2);
+                        write_str(&mut text, k);
+                        text.push(':');
+                        write_value_after_key(&mut text, v, 2);
+                    }
+                    text
+                };
+                let (a, b) = std::thread::scope(|s| {
+                    let h = s.spawn(|| half(tail));
+                    let a = half(head);
+                    (a, h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                });
+                out.push_str(&a);
+                out.push_str(&b);
+            }
+            _ => {
+                if escape_dollars {
+                    crate::output::escape_dollars(v);
+                }
+                write_str(&mut out, k);
+                out.push(':');
+                write_value_after_key(&mut out, v, 0);
+            }
+        }
+    }
+    out
+}
+
 fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
@@ -193,6 +252,26 @@ mod tests {
         let text = to_string(v);
         let back: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&back, v, "{text}");
+    }
+
+    #[test]
+    fn big_sections_written_in_halves_read_the_same() {
+        let services: serde_json::Map<String, Value> = (0..101)
+            .map(|i| {
+                (
+                    format!("s{i}"),
+                    json!({"image": format!("i$x{i}"), "p": [1, "$y"]}),
+                )
+            })
+            .collect();
+        for escape in [false, true] {
+            let mut v = json!({"name": "p$", "services": services, "x-a": {"k": "$z"}});
+            let mut expected = v.clone();
+            if escape {
+                crate::output::escape_dollars(&mut expected);
+            }
+            assert_eq!(to_string_escaped(&mut v, escape), to_string(&expected));
+        }
     }
 
     #[test]

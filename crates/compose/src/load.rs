@@ -849,6 +849,117 @@ fn go_json(text: &str) -> String {
     out
 }
 
+/// Below this many services the typed stages run on one thread: a thread costs more than it
+/// saves.
+const PARALLEL_MIN_SERVICES: usize = 64;
+
+/// Runs `a` here and `b` on a second thread, and returns both results.
+fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    std::thread::scope(|s| {
+        let h = s.spawn(b);
+        let ra = a();
+        let rb = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (ra, rb)
+    })
+}
+
+/// Deserializes the typed project from the merged tree, as `from_node(root, "")` does, with
+/// the services of a big project read in two halves on two threads. Any error makes it start
+/// over on one thread, so errors (which one comes first, its position and path) are exactly
+/// those of the sequential reading.
+fn deserialize_project(root: &mut Node) -> Result<crate::model::Project> {
+    use crate::model::{Project, Service};
+    let services = root.as_map_mut().and_then(|m| m.get_mut("services"));
+    let Some(services) = services.filter(|s| {
+        s.tag.is_none() && s.as_map().is_some_and(|m| m.len() >= PARALLEL_MIN_SERVICES)
+    }) else {
+        return crate::de::from_node(root, "");
+    };
+    let Value::Map(mut first) =
+        std::mem::replace(&mut services.value, Value::Map(Default::default()))
+    else {
+        return crate::de::from_node(root, "");
+    };
+    let second = first.split_off(first.len() / 2);
+    let pos = services.pos.clone();
+    let first = Node::new(Value::Map(first), pos.clone());
+    let second = Node::new(Value::Map(second), pos);
+    let rest: &Node = root;
+    let ((project, a), b) = join(
+        || {
+            (
+                crate::de::from_node::<Project>(rest, ""),
+                crate::de::from_node::<crate::model::common::Map<Service>>(&first, "services"),
+            )
+        },
+        || crate::de::from_node::<crate::model::common::Map<Service>>(&second, "services"),
+    );
+    // Put the services back, in their order.
+    let mut all = match first.value {
+        Value::Map(m) => m,
+        _ => Default::default(),
+    };
+    if let Value::Map(tail) = second.value {
+        all.extend(tail);
+    }
+    if let Some(services) = root.as_map_mut().and_then(|m| m.get_mut("services")) {
+        services.value = Value::Map(all);
+    }
+    match (project, a, b) {
+        (Ok(mut project), Ok(mut a), Ok(mut b)) => {
+            a.append(&mut b);
+            project.services = a;
+            Ok(project)
+        }
+        _ => crate::de::from_node(root, ""),
+    }
+}
+
+/// The project as `config --format json` prints it (`serde_json::to_value` of the model), with
+/// the services of a big project serialized in two halves on two threads.
+fn project_to_json(model: &mut crate::model::Project) -> Result<serde_json::Value> {
+    let sequential = |m: &crate::model::Project| {
+        serde_json::to_value(m).map_err(|e| Error::Other(e.to_string()))
+    };
+    if model.services.len() < PARALLEL_MIN_SERVICES {
+        return sequential(model);
+    }
+    let services = std::mem::take(&mut model.services);
+    let rest = serde_json::to_value(&*model);
+    let entries: Vec<(&String, &crate::model::Service)> = services.iter().collect();
+    let (head, tail) = entries.split_at(entries.len() / 2);
+    let half = |part: &[(&String, &crate::model::Service)]| {
+        part.iter()
+            .map(|(k, v)| Ok(((*k).clone(), serde_json::to_value(v)?)))
+            .collect::<serde_json::Result<Vec<_>>>()
+    };
+    let (a, b) = join(|| half(head), || half(tail));
+    drop(entries);
+    let out = match (rest, a, b) {
+        (Ok(mut json), Ok(a), Ok(b)) => match json.get_mut("services") {
+            Some(slot) => {
+                let mut map = serde_json::Map::with_capacity(a.len() + b.len());
+                map.extend(a);
+                map.extend(b);
+                *slot = serde_json::Value::Object(map);
+                Some(json)
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    model.services = services;
+    match out {
+        Some(json) => Ok(json),
+        None => sequential(model),
+    }
+}
+
 /// Loads a project: the whole pipeline. `normalize: false` is `config --no-normalize`.
 pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
     let Merged {
@@ -882,7 +993,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         }
         (None, json)
     } else {
-        let mut model: crate::model::Project = crate::de::from_node(&root, "")?;
+        let mut model = deserialize_project(&mut root)?;
         Error::collect(crate::validate::validate(&crate::validate::Scope {
             root: &root,
             disabled: &disabled,
@@ -897,7 +1008,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
             );
             crate::normalize::normalize(&mut model, &ctx)?;
         }
-        let mut json = serde_json::to_value(&model).map_err(|e| Error::Other(e.to_string()))?;
+        let mut json = project_to_json(&mut model)?;
         if let Some(o) = json.as_object_mut() {
             o.extend(extensions);
         }
@@ -941,6 +1052,42 @@ pub fn load_from_str(text: &str) -> Result<Loaded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A project big enough for the two-thread path: its output and its first error must be
+    /// those of the one-thread path.
+    fn big(bad: &[usize]) -> String {
+        let mut s = String::from("services:\n");
+        for i in 0..150 {
+            s.push_str(&format!(
+                "  s{i}:\n    image: img{i}\n    environment: [A=$$x]\n"
+            ));
+            if bad.contains(&i) {
+                s.push_str(&format!("    ports: [\"{i}x\"]\n"));
+            }
+        }
+        s.push_str("volumes:\n  v: {}\n");
+        s
+    }
+
+    #[test]
+    fn big_projects_load_as_small_ones_do() {
+        let loaded = load_from_str(&big(&[])).unwrap();
+        let services = loaded.json["services"].as_object().unwrap();
+        assert_eq!(services.len(), 150);
+        let names: Vec<&String> = services.keys().collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(loaded.json["services"]["s120"]["image"], "img120");
+        assert_eq!(loaded.model.unwrap().services.len(), 150);
+        let keys: Vec<&String> = loaded.json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "networks", "services"]);
+
+        let first = load_from_str(&big(&[140, 100])).unwrap_err().to_string();
+        assert!(first.contains("services.s100.ports"), "{first}");
+        let later = load_from_str(&big(&[10, 140])).unwrap_err().to_string();
+        assert!(later.contains("services.s10.ports"), "{later}");
+    }
 
     #[test]
     fn project_names_normalize_like_compose() {
