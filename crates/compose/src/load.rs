@@ -853,111 +853,136 @@ fn go_json(text: &str) -> String {
 /// saves.
 const PARALLEL_MIN_SERVICES: usize = 64;
 
-/// Runs `a` here and `b` on a second thread, and returns both results.
-fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
-where
-    A: FnOnce() -> RA,
-    B: FnOnce() -> RB + Send,
-    RB: Send,
-{
-    std::thread::scope(|s| {
-        let h = s.spawn(b);
-        let ra = a();
-        let rb = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (ra, rb)
-    })
+/// The typed stages one after another: deserialize, validate, normalize (with `ctx`) and
+/// print to JSON.
+fn typed_sequential(
+    root: &Node,
+    scope: &crate::validate::Scope<'_>,
+    name: &str,
+    ctx: Option<&crate::normalize::Context>,
+) -> Result<(crate::model::Project, serde_json::Value)> {
+    let mut model: crate::model::Project = crate::de::from_node(root, "")?;
+    Error::collect(crate::validate::validate(scope))?;
+    model.name = name.to_string();
+    if let Some(ctx) = ctx {
+        crate::normalize::normalize(&mut model, ctx)?;
+    }
+    let json = serde_json::to_value(&model).map_err(|e| Error::Other(e.to_string()))?;
+    Ok((model, json))
 }
 
-/// Deserializes the typed project from the merged tree, as `from_node(root, "")` does, with
-/// the services of a big project read in two halves on two threads. Any error makes it start
-/// over on one thread, so errors (which one comes first, its position and path) are exactly
-/// those of the sequential reading.
-fn deserialize_project(root: &mut Node) -> Result<crate::model::Project> {
-    use crate::model::{Project, Service};
-    let services = root.as_map_mut().and_then(|m| m.get_mut("services"));
-    let Some(services) = services.filter(|s| {
-        s.tag.is_none() && s.as_map().is_some_and(|m| m.len() >= PARALLEL_MIN_SERVICES)
-    }) else {
-        return crate::de::from_node(root, "");
-    };
-    let Value::Map(mut first) =
-        std::mem::replace(&mut services.value, Value::Map(Default::default()))
-    else {
-        return crate::de::from_node(root, "");
-    };
-    let second = first.split_off(first.len() / 2);
-    let pos = services.pos.clone();
-    let first = Node::new(Value::Map(first), pos.clone());
-    let second = Node::new(Value::Map(second), pos);
-    let rest: &Node = root;
-    let ((project, a), b) = join(
-        || {
-            (
-                crate::de::from_node::<Project>(rest, ""),
-                crate::de::from_node::<crate::model::common::Map<Service>>(&first, "services"),
-            )
-        },
-        || crate::de::from_node::<crate::model::common::Map<Service>>(&second, "services"),
-    );
-    // Put the services back, in their order.
-    let mut all = match first.value {
-        Value::Map(m) => m,
-        _ => Default::default(),
-    };
-    if let Value::Map(tail) = second.value {
-        all.extend(tail);
-    }
-    if let Some(services) = root.as_map_mut().and_then(|m| m.get_mut("services")) {
-        services.value = Value::Map(all);
-    }
-    match (project, a, b) {
-        (Ok(mut project), Ok(mut a), Ok(mut b)) => {
-            a.append(&mut b);
-            project.services = a;
-            Ok(project)
-        }
-        _ => crate::de::from_node(root, ""),
-    }
+/// Some of a project's services through the typed stages.
+struct TypedServices {
+    services: Vec<(String, crate::model::Service)>,
+    json: Vec<(String, serde_json::Value)>,
+    uses_default_network: bool,
 }
 
-/// The project as `config --format json` prints it (`serde_json::to_value` of the model), with
-/// the services of a big project serialized in two halves on two threads.
-fn project_to_json(model: &mut crate::model::Project) -> Result<serde_json::Value> {
-    let sequential = |m: &crate::model::Project| {
-        serde_json::to_value(m).map_err(|e| Error::Other(e.to_string()))
+/// Deserializes, normalizes (with `ctx`) and prints `part`'s services; `None` at the first
+/// problem, which the sequential path then reports.
+fn typed_services(
+    part: &[(&Key, &Node)],
+    ctx: Option<&crate::normalize::Context>,
+) -> Option<TypedServices> {
+    let mut out = TypedServices {
+        services: Vec::with_capacity(part.len()),
+        json: Vec::with_capacity(part.len()),
+        uses_default_network: false,
     };
-    if model.services.len() < PARALLEL_MIN_SERVICES {
-        return sequential(model);
-    }
-    let services = std::mem::take(&mut model.services);
-    let rest = serde_json::to_value(&*model);
-    let entries: Vec<(&String, &crate::model::Service)> = services.iter().collect();
-    let (head, tail) = entries.split_at(entries.len() / 2);
-    let half = |part: &[(&String, &crate::model::Service)]| {
-        part.iter()
-            .map(|(k, v)| Ok(((*k).clone(), serde_json::to_value(v)?)))
-            .collect::<serde_json::Result<Vec<_>>>()
-    };
-    let (a, b) = join(|| half(head), || half(tail));
-    drop(entries);
-    let out = match (rest, a, b) {
-        (Ok(mut json), Ok(a), Ok(b)) => match json.get_mut("services") {
-            Some(slot) => {
-                let mut map = serde_json::Map::with_capacity(a.len() + b.len());
-                map.extend(a);
-                map.extend(b);
-                *slot = serde_json::Value::Object(map);
-                Some(json)
+    for (key, node) in part {
+        let mut service: crate::model::Service = crate::de::from_node(node, "").ok()?;
+        if let Some(ctx) = ctx {
+            let (error, default_network) =
+                crate::normalize::normalize_one_service(&key.name, &mut service, ctx);
+            if error.is_some() {
+                return None;
             }
-            None => None,
-        },
-        _ => None,
-    };
-    model.services = services;
-    match out {
-        Some(json) => Ok(json),
-        None => sequential(model),
+            out.uses_default_network |= default_network;
+        }
+        out.json
+            .push((key.name.clone(), serde_json::to_value(&service).ok()?));
+        out.services.push((key.name.clone(), service));
     }
+    Some(out)
+}
+
+/// What [`typed_sequential`] gives, with a big project's services taken through the typed
+/// stages in two halves, one on a second thread, while this one also reads the rest of the
+/// project and validates the tree. Any error (or a services section that is not a plain
+/// mapping) makes it run [`typed_sequential`] instead, so that errors, which one comes first,
+/// their positions and paths, are exactly the sequential ones.
+fn typed(
+    root: &Node,
+    scope: &crate::validate::Scope<'_>,
+    name: &str,
+    ctx: Option<&crate::normalize::Context>,
+) -> Result<(crate::model::Project, serde_json::Value)> {
+    let services = root
+        .get("services")
+        .filter(|s| s.tag.is_none())
+        .and_then(Node::as_map)
+        .filter(|m| m.len() >= PARALLEL_MIN_SERVICES);
+    let (Some(services), Value::Map(top)) = (services, &root.value) else {
+        return typed_sequential(root, scope, name, ctx);
+    };
+    // The project without its services.
+    let rest = Node {
+        value: Value::Map(
+            top.iter()
+                .map(|(k, v)| {
+                    let v = if k.name == "services" {
+                        Node::new(Value::Map(Default::default()), v.pos.clone())
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        pos: root.pos.clone(),
+        tag: root.tag,
+    };
+    let entries: Vec<(&Key, &Node)> = services.iter().collect();
+    let (head, tail) = entries.split_at(entries.len() / 2);
+    let (project, errors, first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| typed_services(tail, ctx));
+        let project = crate::de::from_node::<crate::model::Project>(&rest, "");
+        let first = typed_services(head, ctx);
+        let errors = crate::validate::validate(scope);
+        let second = second
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (project, errors, first, second)
+    });
+    let (Ok(mut project), true, Some(first), Some(second)) =
+        (project, errors.is_empty(), first, second)
+    else {
+        return typed_sequential(root, scope, name, ctx);
+    };
+    project.name = name.to_string();
+    if let Some(ctx) = ctx {
+        crate::normalize::normalize_project_start(&mut project, ctx);
+    }
+    project.services = first.services.into_iter().chain(second.services).collect();
+    if let Some(ctx) = ctx {
+        crate::normalize::normalize_project_end(
+            &mut project,
+            ctx,
+            first.uses_default_network || second.uses_default_network,
+        )?;
+    }
+    // Printed as the model's `Serialize` prints it: the services sorted by name.
+    let services = std::mem::take(&mut project.services);
+    let mut json = serde_json::to_value(&project).map_err(|e| Error::Other(e.to_string()))?;
+    project.services = services;
+    let mut printed: Vec<(String, serde_json::Value)> =
+        first.json.into_iter().chain(second.json).collect();
+    printed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    match json.get_mut("services") {
+        Some(slot) => *slot = serde_json::Value::Object(printed.into_iter().collect()),
+        None => return typed_sequential(root, scope, name, ctx),
+    }
+    Ok((project, json))
 }
 
 /// Loads a project: the whole pipeline. `normalize: false` is `config --no-normalize`.
@@ -993,22 +1018,19 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         }
         (None, json)
     } else {
-        let mut model = deserialize_project(&mut root)?;
-        Error::collect(crate::validate::validate(&crate::validate::Scope {
-            root: &root,
-            disabled: &disabled,
-            project_dir: &sources.project_dir,
-        }))?;
-        model.name = name.clone();
-        if normalize {
-            let ctx = crate::normalize::Context::new(
+        let ctx = normalize.then(|| {
+            crate::normalize::Context::new(
                 name.clone(),
                 sources.project_dir.clone(),
                 sources.env.clone(),
-            );
-            crate::normalize::normalize(&mut model, &ctx)?;
-        }
-        let mut json = project_to_json(&mut model)?;
+            )
+        });
+        let scope = crate::validate::Scope {
+            root: &root,
+            disabled: &disabled,
+            project_dir: &sources.project_dir,
+        };
+        let (model, mut json) = typed(&root, &scope, &name, ctx.as_ref())?;
         if let Some(o) = json.as_object_mut() {
             o.extend(extensions);
         }

@@ -5,7 +5,7 @@
 //! and column the user wrote. Scalars are resolved as YAML 1.2's core schema (what Docker
 //! Compose's go-yaml does for untyped values); the typed model asks for what it needs later.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -319,9 +319,10 @@ impl Builder {
     }
 
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlError> {
-        let pos = Pos::from_span(&self.file, span);
+        let pos = || Pos::from_span(&self.file, span);
         match event {
             Event::DocumentStart(_) => {
+                let pos = pos();
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(
@@ -330,7 +331,8 @@ impl Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let (value, ctag) = resolve_scalar(&text, style, tag.as_deref().map(tag_name))
+                let pos = pos();
+                let (value, ctag) = resolve_scalar(text, style, tag.as_deref().map(tag_name))
                     .map_err(|m| self.err(&pos, m))?;
                 let node = Node {
                     value,
@@ -340,6 +342,7 @@ impl Builder {
                 self.finish(node, anchor)?;
             }
             Event::SequenceStart(anchor, tag) => {
+                let pos = pos();
                 self.push_depth(&pos)?;
                 let node = Node {
                     value: Value::Null,
@@ -353,6 +356,7 @@ impl Builder {
                 });
             }
             Event::MappingStart(anchor, tag) => {
+                let pos = pos();
                 self.push_depth(&pos)?;
                 let node = Node {
                     value: Value::Null,
@@ -393,6 +397,7 @@ impl Builder {
                 }
             }
             Event::Alias(id) => {
+                let pos = pos();
                 let Some(target) = self.anchors.get(&id) else {
                     return Err(self.err(&pos, "unknown anchor"));
                 };
@@ -451,12 +456,13 @@ impl Builder {
                     Ok(())
                 }
                 Some(k) => {
-                    let name = match (&k.value, k.tag) {
-                        (Value::Str(s), _) if s == "<<" && is_plain_merge(&k) => {
+                    let name = match k.value {
+                        Value::Str(s) if s == "<<" && is_plain_merge(&k) => {
                             merges.push(node);
                             return Ok(());
                         }
-                        (Value::Seq(_) | Value::Map(_), _) => {
+                        Value::Str(s) => s,
+                        Value::Seq(_) | Value::Map(_) => {
                             return Err(YamlError {
                                 pos: k.pos,
                                 message: "mapping keys must be scalars".into(),
@@ -464,18 +470,22 @@ impl Builder {
                         }
                         _ => k.scalar_string().unwrap_or_else(|| "null".into()),
                     };
-                    let key = Key::new(name, k.pos);
-                    if let Some((prev, _)) = entries.get_key_value(key.name.as_str()) {
-                        return Err(YamlError {
+                    let (line, col) = (k.pos.line, k.pos.col);
+                    match entries.entry(Key::new(name, k.pos)) {
+                        // The error is at the second key; the names are equal.
+                        indexmap::map::Entry::Occupied(prev) => Err(YamlError {
                             message: format!(
                                 "mapping key {:?} already defined at line {}",
-                                key.name, prev.pos.line
+                                prev.key().name,
+                                prev.key().pos.line
                             ),
-                            pos: key.pos,
-                        });
+                            pos: Pos::new(&self.file, line, col),
+                        }),
+                        indexmap::map::Entry::Vacant(slot) => {
+                            slot.insert(node);
+                            Ok(())
+                        }
                     }
-                    entries.insert(key, node);
-                    Ok(())
                 }
             },
         }
@@ -527,29 +537,33 @@ fn compose_tag(tag: Option<String>) -> Option<Tag> {
 }
 
 fn resolve_scalar(
-    text: &str,
+    text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<String>,
 ) -> Result<(Value, Option<Tag>), String> {
-    let ctag = compose_tag(tag.clone());
+    let ctag = match tag {
+        Some(_) => compose_tag(tag.clone()),
+        None => None,
+    };
     let value = match tag.as_deref() {
-        Some("tag:yaml.org,2002:str") | Some("!!str") => Value::Str(text.to_string()),
-        Some("tag:yaml.org,2002:int") | Some("!!int") => match parse_int(text) {
+        None if style != ScalarStyle::Plain => Value::Str(text.into_owned()),
+        Some("tag:yaml.org,2002:str") | Some("!!str") => Value::Str(text.into_owned()),
+        Some("tag:yaml.org,2002:int") | Some("!!int") => match parse_int(&text) {
             Some(Int::Signed(i)) => Value::Int(i),
             Some(Int::Unsigned(u)) => Value::Str(u.to_string()),
             None => return Err(format!("cannot decode {text:?} as an integer")),
         },
-        Some("tag:yaml.org,2002:float") | Some("!!float") => match parse_float(text) {
+        Some("tag:yaml.org,2002:float") | Some("!!float") => match parse_float(&text) {
             Some(f) => Value::Float(f),
             None => return Err(format!("cannot decode {text:?} as a float")),
         },
-        Some("tag:yaml.org,2002:bool") | Some("!!bool") => match text {
+        Some("tag:yaml.org,2002:bool") | Some("!!bool") => match text.as_ref() {
             "true" | "True" | "TRUE" => Value::Bool(true),
             "false" | "False" | "FALSE" => Value::Bool(false),
             _ => return Err(format!("cannot decode {text:?} as a boolean")),
         },
         Some("tag:yaml.org,2002:null") | Some("!!null") => Value::Null,
-        _ if style != ScalarStyle::Plain => Value::Str(text.to_string()),
+        _ if style != ScalarStyle::Plain => Value::Str(text.into_owned()),
         _ if ctag == Some(Tag::Reset) && text.is_empty() => Value::Null,
         _ => resolve_plain(text),
     };
@@ -557,8 +571,8 @@ fn resolve_scalar(
 }
 
 /// The YAML 1.2 core schema, as go-yaml v3 applies it to untyped plain scalars.
-fn resolve_plain(text: &str) -> Value {
-    match text {
+fn resolve_plain(text: Cow<'_, str>) -> Value {
+    match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -567,9 +581,13 @@ fn resolve_plain(text: &str) -> Value {
     // Like go-yaml, only scalars that start like a number are tried as numbers, and `_` is
     // ignored in them.
     if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
-        return Value::Str(text.to_string());
+        return Value::Str(text.into_owned());
     }
-    let plain = text.replace('_', "");
+    let plain = if text.contains('_') {
+        Cow::Owned(text.replace('_', ""))
+    } else {
+        Cow::Borrowed(text.as_ref())
+    };
     match parse_int(&plain) {
         Some(Int::Signed(i)) => return Value::Int(i),
         // Beyond i64: kept exact as text; typed fields parse it when they want a number.
@@ -579,7 +597,8 @@ fn resolve_plain(text: &str) -> Value {
     if let Some(f) = parse_float(&plain) {
         return Value::Float(f);
     }
-    Value::Str(text.to_string())
+    drop(plain);
+    Value::Str(text.into_owned())
 }
 
 enum Int {
@@ -595,17 +614,20 @@ fn parse_int(text: &str) -> Option<Int> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(h) = lower.strip_prefix("0x") {
-        (16, h)
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        (8, o)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (2, b)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
+    // The prefixes in either case; digits of any case are accepted by `is_digit` and
+    // `from_str_radix` alike.
+    let b = body.as_bytes();
+    let prefix = if b.len() > 1 && b[0] == b'0' {
+        Some(b[1].to_ascii_lowercase())
     } else {
-        (10, lower.as_str())
+        None
+    };
+    let (radix, digits) = match prefix {
+        Some(b'x') => (16, &body[2..]),
+        Some(b'o') => (8, &body[2..]),
+        Some(b'b') => (2, &body[2..]),
+        Some(_) => (8, &body[1..]),
+        None => (10, body),
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;

@@ -99,6 +99,8 @@ pub fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         eprintln!("WARN[0000] {w}");
     }
     if args.quiet {
+        // As below: no point freeing the project one node at a time at exit.
+        std::mem::forget(loaded);
         return Ok(ExitCode::SUCCESS);
     }
     let text = render(args, &mut loaded)?;
