@@ -47,6 +47,7 @@ pub fn resolve_extends(
         }],
         by_path: HashMap::new(),
         load_file,
+        bases: HashMap::new(),
     };
     let result = names.iter().try_for_each(|name| r.resolve(0, name));
     *root = std::mem::replace(&mut r.files[0].root, Node::new(Value::Null, Pos::none()));
@@ -80,6 +81,10 @@ struct Resolver<'a> {
     files: Vec<File>,
     by_path: HashMap<PathBuf, usize>,
     load_file: &'a mut dyn FnMut(&Path) -> Result<Node, Error>,
+    /// Resolved services already used as a base, without their merge tags, by file and name.
+    /// A service is resolved before it is first used as a base and not changed after, so
+    /// many services extending one base strip it once.
+    bases: HashMap<(usize, String), Node>,
 }
 
 fn extends_path(name: &str) -> String {
@@ -222,8 +227,16 @@ impl Resolver<'_> {
                 ),
             ));
         }
-        let mut base = base.clone();
-        merge::strip_tags(&mut base);
+        let mut base = match self.bases.get(&(tfile, tname.to_string())) {
+            Some(stripped) => stripped.clone(),
+            None => {
+                let mut stripped = base.clone();
+                merge::strip_tags(&mut stripped);
+                self.bases
+                    .insert((tfile, tname.to_string()), stripped.clone());
+                stripped
+            }
+        };
         if let Some((f, _)) = &frame.ext.file
             && let Some(prefix) = Path::new(f).parent().and_then(Path::to_str)
         {

@@ -265,8 +265,25 @@ const MAX_NODES: usize = 1_000_000;
 /// How deep collections may nest.
 const MAX_DEPTH: usize = 256;
 
+/// Texts at least this long are parsed on two threads: the scanner and parser on one, the
+/// tree built from their events on the other.
+const PIPELINE_MIN_BYTES: usize = 64 * 1024;
+/// Events handed from the parsing thread to the building one at a time.
+const BATCH: usize = 512;
+
+fn scan_error(file: &Arc<str>, e: &saphyr_parser::ScanError) -> YamlError {
+    YamlError {
+        pos: Pos::new(file, e.marker().line(), e.marker().col() + 1),
+        message: e.info().to_string(),
+    }
+}
+
 /// Parses one YAML document. An empty document gives a null node.
 pub fn parse(file: &Arc<str>, text: &str) -> Result<Node, YamlError> {
+    parse_with(file, text, text.len() >= PIPELINE_MIN_BYTES)
+}
+
+fn parse_with(file: &Arc<str>, text: &str, pipeline: bool) -> Result<Node, YamlError> {
     let mut b = Builder {
         file: Arc::clone(file),
         anchors: HashMap::new(),
@@ -275,12 +292,41 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Node, YamlError> {
         nodes: 0,
         documents: 0,
     };
-    for ev in Parser::new_from_str(text) {
-        let (event, span) = ev.map_err(|e| YamlError {
-            pos: Pos::new(file, e.marker().line(), e.marker().col() + 1),
-            message: e.info().to_string(),
+    if !pipeline {
+        for ev in Parser::new_from_str(text) {
+            let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
+            b.event(event, &span)?;
+        }
+    } else {
+        // The same events in the same order as above, so the same tree and the same first
+        // error: the parser stops at its first error, the builder at its own (then the
+        // parser's next send fails and it stops too).
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(8);
+            s.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                for ev in Parser::new_from_str(text) {
+                    let failed = ev.is_err();
+                    batch.push(ev);
+                    if failed || batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() || failed {
+                            return;
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+            });
+            for batch in rx {
+                for ev in batch {
+                    let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
+                    b.event(event, &span)?;
+                }
+            }
+            Ok::<(), YamlError>(())
         })?;
-        b.event(event, &span)?;
     }
     Ok(b.root
         .unwrap_or_else(|| Node::new(Value::Null, Pos::new(file, 1, 1))))
@@ -786,6 +832,50 @@ mod tests {
         }
         let e = parse(&Arc::from("t.yaml"), &s).unwrap_err();
         assert!(e.message.contains("too many"), "{}", e.message);
+    }
+
+    #[test]
+    fn long_texts_parse_as_short_ones() {
+        let mut text = String::from("x: &a {p: 1}\nservices:\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "  s{i}:\n    <<: *a\n    image: \"img{i}\"\n    n: 0x{i:x}\n"
+            ));
+        }
+        assert!(text.len() >= PIPELINE_MIN_BYTES);
+        let n = p(&text);
+        let s = n.get("services").unwrap().get("s2999").unwrap();
+        assert_eq!(
+            s.to_json(),
+            serde_json::json!({"image": "img2999", "n": 2999, "p": 1})
+        );
+        assert_eq!(s.get("n").unwrap().pos.line, 3 + 2999 * 4 + 3);
+
+        let same = |t: &str| {
+            let f = Arc::from("t.yaml");
+            match (parse_with(&f, t, true), parse_with(&f, t, false)) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (a, b) => panic!("{a:?} / {b:?}"),
+            }
+        };
+        same(&text);
+        let bad = format!("{text}  s1: {{}}\n");
+        same(&bad);
+        let e = parse(&Arc::from("t.yaml"), &bad).unwrap_err();
+        assert!(
+            e.message.contains("\"s1\" already defined at line 7"),
+            "{}",
+            e.message
+        );
+        let bad = format!("{text}  z: [1\n");
+        same(&bad);
+        let e = parse(&Arc::from("t.yaml"), &bad).unwrap_err();
+        assert!(e.pos.line > 12000, "{e}");
+        let early = text.replacen("s5:", "s5: [", 1);
+        same(&early);
+        let e = parse(&Arc::from("t.yaml"), &early).unwrap_err();
+        assert!(e.pos.line < 40, "{e}");
     }
 
     #[test]
