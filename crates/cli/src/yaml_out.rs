@@ -61,11 +61,7 @@ pub fn to_string_escaped(v: &mut Value, escape_dollars: bool) -> String {
                     }
                     text
                 };
-                let (a, b) = std::thread::scope(|s| {
-                    let h = s.spawn(|| half(tail));
-                    let a = half(head);
-                    (a, h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                });
+                let (a, b) = compose::par::join(|| half(head), || half(tail));
                 out.push_str(&a);
                 out.push_str(&b);
             }

@@ -125,11 +125,7 @@ fn resolve_independent(root: &mut Node, names: &[String]) -> Option<Result<(), E
         part.iter_mut()
             .try_for_each(|(name, own, base)| extend_one(own, (*base).clone(), name))
     };
-    let (a, b) = std::thread::scope(|s| {
-        let b = s.spawn(|| run(tail));
-        let a = run(head);
-        (a, b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    });
+    let (a, b) = crate::par::join(|| run(head), || run(tail));
     Some(a.and(b))
 }
 

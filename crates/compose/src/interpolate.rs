@@ -156,11 +156,7 @@ pub fn interpolate_node(
                             }
                             (unset, errors)
                         };
-                        let (a, b) = std::thread::scope(|s| {
-                            let b = s.spawn(|| half(tail));
-                            let a = half(head);
-                            (a, b.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                        });
+                        let (a, b) = crate::par::join(|| half(head), || half(tail));
                         for (names, errs) in [a, b] {
                             for name in names {
                                 if !unset.contains(&name) {

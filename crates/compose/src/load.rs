@@ -946,16 +946,16 @@ fn typed(
     // This thread also validates (about a tenth of the services' typed work): it takes a
     // little less than half of them.
     let (head, tail) = entries.split_at(entries.len() * 9 / 20);
-    let (project, errors, first, second) = std::thread::scope(|s| {
-        let second = s.spawn(|| typed_services(tail, ctx));
-        let project = crate::de::from_node::<crate::model::Project>(&rest, "");
-        let first = typed_services(head, ctx);
-        let errors = crate::validate::validate(scope);
-        let second = second
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (project, errors, first, second)
-    });
+    let ((project, first, errors), second) = crate::par::join(
+        || {
+            (
+                crate::de::from_node::<crate::model::Project>(&rest, ""),
+                typed_services(head, ctx),
+                crate::validate::validate(scope),
+            )
+        },
+        || typed_services(tail, ctx),
+    );
     let (Ok(mut project), true, Some(first), Some(second)) =
         (project, errors.is_empty(), first, second)
     else {

@@ -292,18 +292,13 @@ fn parse_with(file: &Arc<str>, text: &str, pipeline: bool) -> Result<Node, YamlE
         nodes: 0,
         documents: 0,
     };
-    if !pipeline {
-        for ev in Parser::new_from_str(text) {
-            let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
-            b.event(event, &span)?;
-        }
-    } else {
-        // The same events in the same order as above, so the same tree and the same first
-        // error: the parser stops at its first error, the builder at its own (then the
-        // parser's next send fails and it stops too).
-        std::thread::scope(|s| {
+    // The same events in the same order either way, so the same tree and the same first
+    // error: the parser stops at its first error, the builder at its own (then the parser's
+    // next send fails and it stops too).
+    let pipelined = pipeline
+        && std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(8);
-            s.spawn(move || {
+            let parse = move || {
                 let mut batch = Vec::with_capacity(BATCH);
                 for ev in Parser::new_from_str(text) {
                     let failed = ev.is_err();
@@ -318,15 +313,24 @@ fn parse_with(file: &Arc<str>, text: &str, pipeline: bool) -> Result<Node, YamlE
                 if !batch.is_empty() {
                     let _ = tx.send(batch);
                 }
-            });
+            };
+            // No thread to be had: parse on this one, below.
+            if std::thread::Builder::new().spawn_scoped(s, parse).is_err() {
+                return Ok(false);
+            }
             for batch in rx {
                 for ev in batch {
                     let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
                     b.event(event, &span)?;
                 }
             }
-            Ok::<(), YamlError>(())
+            Ok::<bool, YamlError>(true)
         })?;
+    if !pipelined {
+        for ev in Parser::new_from_str(text) {
+            let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
+            b.event(event, &span)?;
+        }
     }
     Ok(b.root
         .unwrap_or_else(|| Node::new(Value::Null, Pos::new(file, 1, 1))))
