@@ -31,9 +31,10 @@ pub fn json(v: &Value) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(v)?)
 }
 
-/// YAML, block style.
-pub fn yaml(v: &Value) -> String {
-    crate::yaml_out::to_string(v)
+/// YAML, block style, after escaping `$` as `$$` in values when `escape_dollars` (what
+/// [`escape_dollars`] then `yaml_out::to_string` give, faster for a big project).
+pub fn yaml_escaped(v: &mut Value, escape_dollars: bool) -> String {
+    crate::yaml_out::to_string_escaped(v, escape_dollars)
 }
 
 #[cfg(test)]

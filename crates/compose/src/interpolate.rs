@@ -26,7 +26,7 @@
 use std::fmt;
 
 use crate::Error;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Key, Node, Value};
 
 /// How deeply defaults may nest (`${A:-${B:-${C:-…}}}`) before we give up. Compose has no limit;
 /// anything real stays in single digits.
@@ -127,13 +127,56 @@ pub fn substitute_in(
 pub fn interpolate_node(
     node: &mut Node,
     path: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     unset: &mut Vec<String>,
 ) -> Result<(), Error> {
     let mut errors = Vec::new();
-    walk(node, &PathSeg::Root(path), lookup, unset, &mut errors);
+    let root = PathSeg::Root(path);
+    let big = |m: &crate::yaml::Map| {
+        m.get("services")
+            .and_then(Node::as_map)
+            .is_some_and(|s| s.len() >= PARALLEL_MIN_SERVICES)
+    };
+    match &mut node.value {
+        // What `walk` does, with a big project's services walked in two halves on two
+        // threads; the unset variables and the errors are put together in the same order.
+        Value::Map(map) if big(map) => {
+            for (k, v) in map.iter_mut() {
+                let seg = PathSeg::Key(&root, &k.name);
+                match &mut v.value {
+                    Value::Map(services) if k.name == "services" => {
+                        let mut entries: Vec<(&Key, &mut Node)> = services.iter_mut().collect();
+                        let mid = entries.len() / 2;
+                        let (head, tail) = entries.split_at_mut(mid);
+                        let half = |part: &mut [(&Key, &mut Node)]| {
+                            let (mut unset, mut errors) = (Vec::new(), Vec::new());
+                            for (k, v) in part.iter_mut() {
+                                let seg = PathSeg::Key(&seg, &k.name);
+                                walk(v, &seg, lookup, &mut unset, &mut errors);
+                            }
+                            (unset, errors)
+                        };
+                        let (a, b) = crate::par::join(|| half(head), || half(tail));
+                        for (names, errs) in [a, b] {
+                            for name in names {
+                                if !unset.contains(&name) {
+                                    unset.push(name);
+                                }
+                            }
+                            errors.extend(errs);
+                        }
+                    }
+                    _ => walk(v, &seg, lookup, unset, &mut errors),
+                }
+            }
+        }
+        _ => walk(node, &root, lookup, unset, &mut errors),
+    }
     Error::collect(errors)
 }
+
+/// Below this many services a project is interpolated on one thread.
+const PARALLEL_MIN_SERVICES: usize = 64;
 
 enum PathSeg<'a> {
     Root(&'a str),
@@ -838,6 +881,49 @@ mod tests {
 
     fn parse(text: &str) -> Node {
         crate::yaml::parse(&Arc::from("compose.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn big_projects_interpolate_as_small_ones_do() {
+        let mut text = String::from("x-a: $Z\nservices:\n");
+        for i in 0..150 {
+            let v = match i % 50 {
+                7 => "${E:?missing}".to_string(),
+                3 => format!("$U{}", i % 7),
+                _ => format!("${{S:-d}}{i}"),
+            };
+            text.push_str(&format!("  s{i}:\n    image: \"{v}\"\n"));
+        }
+        text.push_str("x-b: [$U1, $Y]\n");
+        let e = env(&[("S", "s")]);
+        let lookup = |k: &str| e.get(k).cloned();
+        let (mut big, mut small) = (parse(&text), parse(&text));
+        let mut unset = vec!["Y".to_string()];
+        let err = interpolate_node(&mut big, "", &lookup, &mut unset).unwrap_err();
+        let (mut unset2, mut errors) = (vec!["Y".to_string()], Vec::new());
+        walk(
+            &mut small,
+            &PathSeg::Root(""),
+            &lookup,
+            &mut unset2,
+            &mut errors,
+        );
+        assert_eq!(unset, unset2);
+        assert_eq!(
+            err.to_string(),
+            Error::collect(errors).unwrap_err().to_string()
+        );
+        assert_eq!(format!("{big:?}"), format!("{small:?}"));
+        assert_eq!(
+            big.get("services")
+                .unwrap()
+                .get("s149")
+                .unwrap()
+                .get("image")
+                .unwrap()
+                .as_str(),
+            Some("s149")
+        );
     }
 
     #[test]

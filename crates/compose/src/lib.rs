@@ -12,6 +12,7 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod par;
 pub mod paths;
 pub mod support;
 pub mod validate;

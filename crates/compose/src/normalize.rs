@@ -83,6 +83,20 @@ impl Context {
 
 /// Normalizes `project` in place. Errors name the service and attribute at fault.
 pub fn normalize(project: &mut Project, ctx: &Context) -> Result<(), Error> {
+    normalize_project_start(project, ctx);
+    let mut errors = Vec::new();
+    let mut uses_default_network = false;
+    for (name, service) in project.services.iter_mut() {
+        let (error, default_network) = normalize_one_service(name, service, ctx);
+        errors.extend(error);
+        uses_default_network |= default_network;
+    }
+    Error::collect(errors)?;
+    normalize_project_end(project, ctx, uses_default_network)
+}
+
+/// What [`normalize`] does before the services.
+pub(crate) fn normalize_project_start(project: &mut Project, ctx: &Context) {
     if project.name.is_empty() {
         project.name = ctx.project_name.clone();
     }
@@ -92,15 +106,25 @@ pub fn normalize(project: &mut Project, ctx: &Context) -> Result<(), Error> {
     if project.environment.is_empty() {
         project.environment = ctx.env.clone();
     }
-    let mut errors = Vec::new();
-    let mut uses_default_network = false;
-    for (name, service) in project.services.iter_mut() {
-        if let Err(e) = normalize_service(name, service, ctx) {
-            errors.push(e);
-        }
-        uses_default_network |= attach_default_network(service);
-    }
-    Error::collect(errors)?;
+}
+
+/// What [`normalize`] does to one service (it touches nothing else): its error, and whether
+/// it uses the default network.
+pub(crate) fn normalize_one_service(
+    name: &str,
+    service: &mut Service,
+    ctx: &Context,
+) -> (Option<Error>, bool) {
+    let error = normalize_service(name, service, ctx).err();
+    (error, attach_default_network(service))
+}
+
+/// What [`normalize`] does after the services, once none had an error.
+pub(crate) fn normalize_project_end(
+    project: &mut Project,
+    ctx: &Context,
+    uses_default_network: bool,
+) -> Result<(), Error> {
     if uses_default_network {
         project.networks.entry("default".into()).or_default();
     }

@@ -5,7 +5,7 @@
 //! and column the user wrote. Scalars are resolved as YAML 1.2's core schema (what Docker
 //! Compose's go-yaml does for untyped values); the typed model asks for what it needs later.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -265,8 +265,25 @@ const MAX_NODES: usize = 1_000_000;
 /// How deep collections may nest.
 const MAX_DEPTH: usize = 256;
 
+/// Texts at least this long are parsed on two threads: the scanner and parser on one, the
+/// tree built from their events on the other.
+const PIPELINE_MIN_BYTES: usize = 64 * 1024;
+/// Events handed from the parsing thread to the building one at a time.
+const BATCH: usize = 512;
+
+fn scan_error(file: &Arc<str>, e: &saphyr_parser::ScanError) -> YamlError {
+    YamlError {
+        pos: Pos::new(file, e.marker().line(), e.marker().col() + 1),
+        message: e.info().to_string(),
+    }
+}
+
 /// Parses one YAML document. An empty document gives a null node.
 pub fn parse(file: &Arc<str>, text: &str) -> Result<Node, YamlError> {
+    parse_with(file, text, text.len() >= PIPELINE_MIN_BYTES)
+}
+
+fn parse_with(file: &Arc<str>, text: &str, pipeline: bool) -> Result<Node, YamlError> {
     let mut b = Builder {
         file: Arc::clone(file),
         anchors: HashMap::new(),
@@ -275,12 +292,45 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Node, YamlError> {
         nodes: 0,
         documents: 0,
     };
-    for ev in Parser::new_from_str(text) {
-        let (event, span) = ev.map_err(|e| YamlError {
-            pos: Pos::new(file, e.marker().line(), e.marker().col() + 1),
-            message: e.info().to_string(),
+    // The same events in the same order either way, so the same tree and the same first
+    // error: the parser stops at its first error, the builder at its own (then the parser's
+    // next send fails and it stops too).
+    let pipelined = pipeline
+        && std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(8);
+            let parse = move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                for ev in Parser::new_from_str(text) {
+                    let failed = ev.is_err();
+                    batch.push(ev);
+                    if failed || batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() || failed {
+                            return;
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+            };
+            // No thread to be had: parse on this one, below.
+            if std::thread::Builder::new().spawn_scoped(s, parse).is_err() {
+                return Ok(false);
+            }
+            for batch in rx {
+                for ev in batch {
+                    let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
+                    b.event(event, &span)?;
+                }
+            }
+            Ok::<bool, YamlError>(true)
         })?;
-        b.event(event, &span)?;
+    if !pipelined {
+        for ev in Parser::new_from_str(text) {
+            let (event, span) = ev.map_err(|e| scan_error(file, &e))?;
+            b.event(event, &span)?;
+        }
     }
     Ok(b.root
         .unwrap_or_else(|| Node::new(Value::Null, Pos::new(file, 1, 1))))
@@ -319,9 +369,10 @@ impl Builder {
     }
 
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlError> {
-        let pos = Pos::from_span(&self.file, span);
+        let pos = || Pos::from_span(&self.file, span);
         match event {
             Event::DocumentStart(_) => {
+                let pos = pos();
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(
@@ -330,7 +381,8 @@ impl Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let (value, ctag) = resolve_scalar(&text, style, tag.as_deref().map(tag_name))
+                let pos = pos();
+                let (value, ctag) = resolve_scalar(text, style, tag.as_deref().map(tag_name))
                     .map_err(|m| self.err(&pos, m))?;
                 let node = Node {
                     value,
@@ -340,6 +392,7 @@ impl Builder {
                 self.finish(node, anchor)?;
             }
             Event::SequenceStart(anchor, tag) => {
+                let pos = pos();
                 self.push_depth(&pos)?;
                 let node = Node {
                     value: Value::Null,
@@ -353,6 +406,7 @@ impl Builder {
                 });
             }
             Event::MappingStart(anchor, tag) => {
+                let pos = pos();
                 self.push_depth(&pos)?;
                 let node = Node {
                     value: Value::Null,
@@ -393,6 +447,7 @@ impl Builder {
                 }
             }
             Event::Alias(id) => {
+                let pos = pos();
                 let Some(target) = self.anchors.get(&id) else {
                     return Err(self.err(&pos, "unknown anchor"));
                 };
@@ -451,12 +506,13 @@ impl Builder {
                     Ok(())
                 }
                 Some(k) => {
-                    let name = match (&k.value, k.tag) {
-                        (Value::Str(s), _) if s == "<<" && is_plain_merge(&k) => {
+                    let name = match k.value {
+                        Value::Str(s) if s == "<<" && is_plain_merge(&k) => {
                             merges.push(node);
                             return Ok(());
                         }
-                        (Value::Seq(_) | Value::Map(_), _) => {
+                        Value::Str(s) => s,
+                        Value::Seq(_) | Value::Map(_) => {
                             return Err(YamlError {
                                 pos: k.pos,
                                 message: "mapping keys must be scalars".into(),
@@ -464,18 +520,22 @@ impl Builder {
                         }
                         _ => k.scalar_string().unwrap_or_else(|| "null".into()),
                     };
-                    let key = Key::new(name, k.pos);
-                    if let Some((prev, _)) = entries.get_key_value(key.name.as_str()) {
-                        return Err(YamlError {
+                    let (line, col) = (k.pos.line, k.pos.col);
+                    match entries.entry(Key::new(name, k.pos)) {
+                        // The error is at the second key; the names are equal.
+                        indexmap::map::Entry::Occupied(prev) => Err(YamlError {
                             message: format!(
                                 "mapping key {:?} already defined at line {}",
-                                key.name, prev.pos.line
+                                prev.key().name,
+                                prev.key().pos.line
                             ),
-                            pos: key.pos,
-                        });
+                            pos: Pos::new(&self.file, line, col),
+                        }),
+                        indexmap::map::Entry::Vacant(slot) => {
+                            slot.insert(node);
+                            Ok(())
+                        }
                     }
-                    entries.insert(key, node);
-                    Ok(())
                 }
             },
         }
@@ -527,29 +587,33 @@ fn compose_tag(tag: Option<String>) -> Option<Tag> {
 }
 
 fn resolve_scalar(
-    text: &str,
+    text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<String>,
 ) -> Result<(Value, Option<Tag>), String> {
-    let ctag = compose_tag(tag.clone());
+    let ctag = match tag {
+        Some(_) => compose_tag(tag.clone()),
+        None => None,
+    };
     let value = match tag.as_deref() {
-        Some("tag:yaml.org,2002:str") | Some("!!str") => Value::Str(text.to_string()),
-        Some("tag:yaml.org,2002:int") | Some("!!int") => match parse_int(text) {
+        None if style != ScalarStyle::Plain => Value::Str(text.into_owned()),
+        Some("tag:yaml.org,2002:str") | Some("!!str") => Value::Str(text.into_owned()),
+        Some("tag:yaml.org,2002:int") | Some("!!int") => match parse_int(&text) {
             Some(Int::Signed(i)) => Value::Int(i),
             Some(Int::Unsigned(u)) => Value::Str(u.to_string()),
             None => return Err(format!("cannot decode {text:?} as an integer")),
         },
-        Some("tag:yaml.org,2002:float") | Some("!!float") => match parse_float(text) {
+        Some("tag:yaml.org,2002:float") | Some("!!float") => match parse_float(&text) {
             Some(f) => Value::Float(f),
             None => return Err(format!("cannot decode {text:?} as a float")),
         },
-        Some("tag:yaml.org,2002:bool") | Some("!!bool") => match text {
+        Some("tag:yaml.org,2002:bool") | Some("!!bool") => match text.as_ref() {
             "true" | "True" | "TRUE" => Value::Bool(true),
             "false" | "False" | "FALSE" => Value::Bool(false),
             _ => return Err(format!("cannot decode {text:?} as a boolean")),
         },
         Some("tag:yaml.org,2002:null") | Some("!!null") => Value::Null,
-        _ if style != ScalarStyle::Plain => Value::Str(text.to_string()),
+        _ if style != ScalarStyle::Plain => Value::Str(text.into_owned()),
         _ if ctag == Some(Tag::Reset) && text.is_empty() => Value::Null,
         _ => resolve_plain(text),
     };
@@ -557,8 +621,8 @@ fn resolve_scalar(
 }
 
 /// The YAML 1.2 core schema, as go-yaml v3 applies it to untyped plain scalars.
-fn resolve_plain(text: &str) -> Value {
-    match text {
+fn resolve_plain(text: Cow<'_, str>) -> Value {
+    match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -567,9 +631,13 @@ fn resolve_plain(text: &str) -> Value {
     // Like go-yaml, only scalars that start like a number are tried as numbers, and `_` is
     // ignored in them.
     if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
-        return Value::Str(text.to_string());
+        return Value::Str(text.into_owned());
     }
-    let plain = text.replace('_', "");
+    let plain = if text.contains('_') {
+        Cow::Owned(text.replace('_', ""))
+    } else {
+        Cow::Borrowed(text.as_ref())
+    };
     match parse_int(&plain) {
         Some(Int::Signed(i)) => return Value::Int(i),
         // Beyond i64: kept exact as text; typed fields parse it when they want a number.
@@ -579,7 +647,8 @@ fn resolve_plain(text: &str) -> Value {
     if let Some(f) = parse_float(&plain) {
         return Value::Float(f);
     }
-    Value::Str(text.to_string())
+    drop(plain);
+    Value::Str(text.into_owned())
 }
 
 enum Int {
@@ -595,17 +664,20 @@ fn parse_int(text: &str) -> Option<Int> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(h) = lower.strip_prefix("0x") {
-        (16, h)
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        (8, o)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (2, b)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
+    // The prefixes in either case; digits of any case are accepted by `is_digit` and
+    // `from_str_radix` alike.
+    let b = body.as_bytes();
+    let prefix = if b.len() > 1 && b[0] == b'0' {
+        Some(b[1].to_ascii_lowercase())
     } else {
-        (10, lower.as_str())
+        None
+    };
+    let (radix, digits) = match prefix {
+        Some(b'x') => (16, &body[2..]),
+        Some(b'o') => (8, &body[2..]),
+        Some(b'b') => (2, &body[2..]),
+        Some(_) => (8, &body[1..]),
+        None => (10, body),
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
@@ -764,6 +836,50 @@ mod tests {
         }
         let e = parse(&Arc::from("t.yaml"), &s).unwrap_err();
         assert!(e.message.contains("too many"), "{}", e.message);
+    }
+
+    #[test]
+    fn long_texts_parse_as_short_ones() {
+        let mut text = String::from("x: &a {p: 1}\nservices:\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "  s{i}:\n    <<: *a\n    image: \"img{i}\"\n    n: 0x{i:x}\n"
+            ));
+        }
+        assert!(text.len() >= PIPELINE_MIN_BYTES);
+        let n = p(&text);
+        let s = n.get("services").unwrap().get("s2999").unwrap();
+        assert_eq!(
+            s.to_json(),
+            serde_json::json!({"image": "img2999", "n": 2999, "p": 1})
+        );
+        assert_eq!(s.get("n").unwrap().pos.line, 3 + 2999 * 4 + 3);
+
+        let same = |t: &str| {
+            let f = Arc::from("t.yaml");
+            match (parse_with(&f, t, true), parse_with(&f, t, false)) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (a, b) => panic!("{a:?} / {b:?}"),
+            }
+        };
+        same(&text);
+        let bad = format!("{text}  s1: {{}}\n");
+        same(&bad);
+        let e = parse(&Arc::from("t.yaml"), &bad).unwrap_err();
+        assert!(
+            e.message.contains("\"s1\" already defined at line 7"),
+            "{}",
+            e.message
+        );
+        let bad = format!("{text}  z: [1\n");
+        same(&bad);
+        let e = parse(&Arc::from("t.yaml"), &bad).unwrap_err();
+        assert!(e.pos.line > 12000, "{e}");
+        let early = text.replacen("s5:", "s5: [", 1);
+        same(&early);
+        let e = parse(&Arc::from("t.yaml"), &early).unwrap_err();
+        assert!(e.pos.line < 40, "{e}");
     }
 
     #[test]

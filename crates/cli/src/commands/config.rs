@@ -99,6 +99,8 @@ pub fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         eprintln!("WARN[0000] {w}");
     }
     if args.quiet {
+        // As below: no point freeing the project one node at a time at exit.
+        std::mem::forget(loaded);
         return Ok(ExitCode::SUCCESS);
     }
     let text = render(args, &mut loaded)?;
@@ -159,13 +161,15 @@ fn render(args: &ConfigArgs, loaded: &mut Loaded) -> anyhow::Result<String> {
     if let Some(which) = &args.hash {
         return hashes(loaded, which);
     }
-    if !args.no_interpolate {
-        output::escape_dollars(&mut loaded.json);
-    }
     // Like Docker Compose, JSON ends without a newline.
     match args.format {
-        Format::Json => output::json(&loaded.json),
-        Format::Yaml => Ok(output::yaml(&loaded.json)),
+        Format::Json => {
+            if !args.no_interpolate {
+                output::escape_dollars(&mut loaded.json);
+            }
+            output::json(&loaded.json)
+        }
+        Format::Yaml => Ok(output::yaml_escaped(&mut loaded.json, !args.no_interpolate)),
     }
 }
 
