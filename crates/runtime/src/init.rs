@@ -276,6 +276,10 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             last,
         } => {
             sys::capset(*effective, *permitted, *inheritable)?;
+            // The ambient set comes from whoever ran us: start from none.
+            let (op, clear) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL);
+            // SAFETY: prctl with integer arguments.
+            cvt(unsafe { libc::prctl(op, clear, 0, 0, 0) })?;
             for cap in 0..=*last {
                 if ambient & (1u64 << cap) != 0 {
                     let (op, raise) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE);

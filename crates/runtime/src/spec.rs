@@ -106,6 +106,8 @@ pub fn docker_default(args: &[&str]) -> Result<Spec> {
         .bounding(caps.clone())
         .effective(caps.clone())
         .permitted(caps)
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
         .build()
         .map_err(err)?;
     let process = ProcessBuilder::default()

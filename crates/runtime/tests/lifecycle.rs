@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TestResult};
+use common::{Fixture, TestResult, wait_for};
 use compose_runtime::{Error, Status};
 
 #[test]
@@ -126,12 +126,4 @@ fn create_fails_cleanly_on_a_bad_rootfs() {
         .unwrap();
     assert!(err.to_string().contains("not a directory"), "{err}");
     assert!(!f.rt.root().join(&f.id).exists());
-}
-
-pub fn wait_for(cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
