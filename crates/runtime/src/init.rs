@@ -108,9 +108,13 @@ pub enum Step {
         last: u32,
     },
     NoNewPrivs,
-    /// Closes every fd but stdio and the status pipe (CVE-2024-21626: no host fd may remain
-    /// to chdir through).
-    CloseFds,
+    /// Closes every fd but stdio and those listed (sorted). First thing in the child, so
+    /// that fds other threads of the parent had open (another container's status pipe...)
+    /// are not held while we wait for start; and again before the chdir, keeping only the
+    /// status pipe (CVE-2024-21626: no host fd may remain to chdir through).
+    CloseFds(Vec<u32>),
+    /// Makes the init non-dumpable until exec: no ptrace of it, /proc/PID owned by root.
+    NotDumpable,
     /// `chdir`, then checks with `getcwd` that the cwd is inside the root.
     Chdir(CString),
     /// `execve` of each candidate path in turn (the PATH lookup, done in the parent).
@@ -293,7 +297,11 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             // SAFETY: prctl with integer arguments.
             cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
         }
-        Step::CloseFds => close_fds(status_fd),
+        Step::CloseFds(keep) => close_except(keep),
+        Step::NotDumpable => {
+            // SAFETY: prctl with integer arguments.
+            cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+        }
         Step::Chdir(dir) => chdir_checked(dir),
         Step::Exec {
             candidates,
@@ -528,14 +536,19 @@ fn set_user(uid: u32, gid: u32, groups: &[libc::gid_t]) -> SysResult<()> {
     Ok(())
 }
 
-fn close_fds(status_fd: RawFd) -> SysResult<()> {
-    let s = status_fd as u32;
-    if s > 3 {
-        sys::close_range(3, s - 1)?;
+/// Closes every fd from 3 up, except those in `keep` (sorted ascending).
+fn close_except(keep: &[u32]) -> SysResult<()> {
+    let mut from = 3u32;
+    for &k in keep {
+        if k < from {
+            continue;
+        }
+        if k > from {
+            sys::close_range(from, k - 1)?;
+        }
+        from = k.saturating_add(1);
     }
-    sys::close_range(s + 1, u32::MAX)?;
-    // The status fd is O_CLOEXEC: it closes at exec, which the parent sees as EOF.
-    Ok(())
+    sys::close_range(from, u32::MAX)
 }
 
 fn chdir_checked(dir: &CStr) -> SysResult<()> {

@@ -24,7 +24,7 @@ use oci_spec::runtime::Spec;
 pub use container::{Container, CreateOptions};
 pub use error::{Error, Result};
 pub use plan::Rootfs;
-pub use state::{ExitStatus, Status};
+pub use state::{ExitStatus, State, Status};
 
 /// The runtime: a state root (one dir per container) and the cgroup parent its containers
 /// go under.

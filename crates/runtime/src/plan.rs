@@ -2,7 +2,7 @@
 //! in the parent, where allocating and failing with a good message are allowed.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Spec};
@@ -44,6 +44,8 @@ pub struct Input<'a> {
     pub netns: Option<OwnedFd>,
     /// The exec fifo, opened O_PATH.
     pub fifo: OwnedFd,
+    /// The write end of the status pipe.
+    pub status_fd: RawFd,
     /// The host's capability bounding set and last cap.
     pub host_bounding: u64,
     pub last_cap: u32,
@@ -129,6 +131,17 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         return Err(Error::Invalid("a mount namespace is required".into()));
     }
 
+    let mut keep: Vec<u32> = input
+        .cgroup_procs
+        .iter()
+        .chain(&input.netns)
+        .chain(std::iter::once(&input.fifo))
+        .map(|fd| fd.as_raw_fd() as u32)
+        .chain(std::iter::once(input.status_fd as u32))
+        .collect();
+    keep.sort_unstable();
+    plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
     for fd in input.cgroup_procs {
         plan.push(
             "joining the container's cgroup",
@@ -193,7 +206,13 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         "waiting for start on the exec fifo",
         Step::WaitStart { fifo },
     );
-    process(&mut plan, spec, input.host_bounding, input.last_cap)?;
+    process(
+        &mut plan,
+        spec,
+        input.host_bounding,
+        input.last_cap,
+        input.status_fd,
+    )?;
     Ok(plan)
 }
 
@@ -406,7 +425,13 @@ fn check_rlimit(
     Ok(())
 }
 
-fn process(plan: &mut Plan, spec: &Spec, host_bounding: u64, last_cap: u32) -> Result<()> {
+fn process(
+    plan: &mut Plan,
+    spec: &Spec,
+    host_bounding: u64,
+    last_cap: u32,
+    status_fd: RawFd,
+) -> Result<()> {
     let p = spec
         .process()
         .as_ref()
@@ -480,7 +505,10 @@ fn process(plan: &mut Plan, spec: &Spec, host_bounding: u64, last_cap: u32) -> R
     if p.no_new_privileges().unwrap_or(false) {
         plan.push("prctl(PR_SET_NO_NEW_PRIVS)", Step::NoNewPrivs);
     }
-    plan.push("closing inherited fds", Step::CloseFds);
+    plan.push(
+        "closing inherited fds",
+        Step::CloseFds(vec![status_fd as u32]),
+    );
     let cwd = p.cwd().to_string_lossy().into_owned();
     if !cwd.starts_with('/') {
         return Err(Error::Invalid(format!("cwd {cwd:?} is not absolute")));

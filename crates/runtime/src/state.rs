@@ -39,6 +39,17 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// A container's state as `state` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub status: Status,
+    /// The init's host pid, while it runs.
+    pub pid: Option<i32>,
+    /// How it ended, once known.
+    pub exit: Option<ExitStatus>,
+}
+
 /// The record in `<state dir>/state.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

@@ -127,3 +127,19 @@ fn create_fails_cleanly_on_a_bad_rootfs() {
     assert!(err.to_string().contains("not a directory"), "{err}");
     assert!(!f.rt.root().join(&f.id).exists());
 }
+
+#[test]
+fn only_the_creator_learns_the_exit_status() -> TestResult {
+    let f = Fixture::new("notparent");
+    let mut g = f.create(&f.spec("exit 4"))?;
+    let mut other = f.rt.load(&f.id)?;
+    g.c().start()?;
+    let state = other.state();
+    assert_eq!(state.id, f.id);
+    assert!(matches!(other.wait(), Err(Error::NotParent(_))));
+    assert_eq!(g.c().wait()?.code, 4);
+    // Once the creator recorded it, anyone can read it.
+    assert_eq!(f.rt.load(&f.id)?.wait()?.code, 4);
+    assert_eq!(f.rt.load(&f.id)?.state().pid, None);
+    Ok(())
+}

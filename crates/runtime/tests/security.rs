@@ -217,3 +217,88 @@ fn devices_are_there_and_usable() {
     }
     assert_eq!(f.read_out("pts").trim(), "ok");
 }
+
+#[test]
+fn device_cgroup_denies_nodes_not_listed() {
+    let f = Fixture::new("devcg");
+    // mknod is allowed (CAP_MKNOD, "b *:* m"), opening a disk it makes is not.
+    let script = "mknod /tmp/blk b 7 0 && head -c 1 /tmp/blk 2> /out/err; echo $? > /out/rc";
+    assert_eq!(f.run(&f.spec(script)).code, 0);
+    assert!(
+        f.read_out("err").contains("not permitted"),
+        "{}",
+        f.read_out("err")
+    );
+    assert_ne!(f.read_out("rc").trim(), "0");
+}
+
+#[test]
+fn user_and_groups_are_set_and_caps_dropped_for_non_root() {
+    let f = Fixture::new("user");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(f.out(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut spec = f.spec("id > /out/id; grep CapEff /proc/self/status > /out/caps");
+    let user = oci_spec::runtime::UserBuilder::default()
+        .uid(1000u32)
+        .gid(1001u32)
+        .additional_gids(vec![10u32, 20])
+        .build()
+        .unwrap();
+    spec.process_mut().as_mut().unwrap().set_user(user);
+    assert_eq!(f.run(&spec).code, 0);
+    let id = f.read_out("id");
+    assert!(id.starts_with("uid=1000 gid=1001 groups=10,20"), "{id}");
+    assert_eq!(f.read_out("caps").trim(), "CapEff:\t0000000000000000");
+}
+
+#[test]
+fn joins_a_given_network_namespace() {
+    let f = Fixture::new("netns");
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let spec = f.spec("readlink /proc/self/ns/net > /out/ns");
+    let opts = compose_runtime::CreateOptions {
+        netns: Some("/proc/self/ns/net".into()),
+    };
+    let rootfs = compose_runtime::Rootfs::Dir(f.rootfs());
+    let c = f.rt.create(&f.id, &spec, &rootfs, &opts).unwrap();
+    let mut g = common::Guard(Some(c));
+    g.c().start().unwrap();
+    assert_eq!(g.c().wait().unwrap().code, 0);
+    assert_eq!(f.read_out("ns").trim(), host_ns.to_string_lossy());
+    // And a new one by default.
+    let f2 = Fixture::new("netns2");
+    assert_eq!(
+        f2.run(&f2.spec("readlink /proc/self/ns/net > /out/ns"))
+            .code,
+        0
+    );
+    assert_ne!(f2.read_out("ns").trim(), host_ns.to_string_lossy());
+}
+
+#[test]
+fn a_failed_step_names_itself_and_leaves_nothing() {
+    let f = Fixture::new("badopt");
+    let mut spec = f.spec("true");
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/bad")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec!["size=lots".to_string()])
+            .build()
+            .unwrap(),
+    );
+    spec.set_mounts(Some(mounts));
+    let err = f.create(&spec).err().unwrap();
+    assert!(matches!(err, Error::Init { .. }), "{err}");
+    assert!(
+        err.to_string().contains("mounting tmpfs size=lots on /bad"),
+        "{err}"
+    );
+    assert!(!f.rt.root().join(&f.id).exists());
+    let cg = std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(common::CGROUP_PARENT)
+        .join(&f.id);
+    assert!(!cg.exists());
+}

@@ -124,6 +124,7 @@ pub(crate) fn create(
         .iter()
         .map(|p| open_fd(p, libc::O_WRONLY))
         .collect::<Result<Vec<_>>>()?;
+    let (status_r, status_w) = pipe()?;
     let netns = opts
         .netns
         .as_deref()
@@ -136,10 +137,10 @@ pub(crate) fn create(
         cgroup_procs,
         netns,
         fifo: open_fd(&fifo_path, libc::O_PATH)?,
+        status_fd: status_w.as_raw_fd(),
         host_bounding: caps::own_status_mask("CapBnd")?,
         last_cap: caps::last_cap(),
     })?;
-    let (status_r, status_w) = pipe()?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
     // syscalls (no allocation, no locks) and ends in execve or _exit.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroups::{self, Cgroup, Hierarchy};
 use crate::error::{Error, Result};
-use crate::state::{Record, Status};
+use crate::state::{Record, State, Status};
 use crate::sys;
 
 pub use create::CreateOptions;
@@ -81,6 +81,17 @@ impl Container {
             Status::Created
         } else {
             Status::Running
+        }
+    }
+
+    /// Its state now: status checked against the live process, pid while it lives.
+    pub fn state(&self) -> State {
+        let status = self.status();
+        State {
+            id: self.id.clone(),
+            status,
+            pid: (status != Status::Stopped).then_some(self.record.pid),
+            exit: self.record.exit,
         }
     }
 
