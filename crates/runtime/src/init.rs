@@ -524,16 +524,27 @@ fn wait_start(status_fd: RawFd, fifo: &CStr) -> SysResult<()> {
 }
 
 fn set_user(uid: u32, gid: u32, groups: &[libc::gid_t]) -> SysResult<()> {
+    // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread the
+    // parent had (setxid) and would wait forever for threads this child doesn't have.
     // Keep the permitted set across the uid change; the Capabilities step sets it after.
-    // SAFETY: prctl/setgroups/setres*id with valid arguments.
+    // SAFETY: prctl and the set*id syscalls with valid arguments; groups is valid for its
+    // length.
     unsafe {
         cvt(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0))?;
-        cvt(libc::setgroups(groups.len(), groups.as_ptr()))?;
-        cvt(libc::setresgid(gid, gid, gid))?;
-        cvt(libc::setresuid(uid, uid, uid))?;
+        cvt_long(libc::syscall(
+            libc::SYS_setgroups,
+            groups.len(),
+            groups.as_ptr(),
+        ))?;
+        cvt_long(libc::syscall(libc::SYS_setresgid, gid, gid, gid))?;
+        cvt_long(libc::syscall(libc::SYS_setresuid, uid, uid, uid))?;
         cvt(libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0))?;
     }
     Ok(())
+}
+
+fn cvt_long(r: libc::c_long) -> SysResult<()> {
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
 /// Closes every fd from 3 up, except those in `keep` (sorted ascending).
