@@ -31,7 +31,9 @@ fn v2_join_freeze_kill_remove() -> common::TestResult {
     let parent = format!("{}-v2", common::CGROUP_PARENT);
     let cg = V2::new(root, &parent, &id);
     cg.create(&Limits::default())?;
-    let child = std::process::Command::new("/bin/busybox").args(["sleep", "100"]).spawn()?;
+    let child = std::process::Command::new("/bin/busybox")
+        .args(["sleep", "100"])
+        .spawn()?;
     let pid = child.id() as i32;
     let mut c = Cleanup(child, V2::new(root, &parent, &id));
     std::fs::write(&cg.procs_files()[0], pid.to_string())?;
@@ -40,7 +42,10 @@ fn v2_join_freeze_kill_remove() -> common::TestResult {
     cg.set_frozen(false)?;
     cg.kill_all()?;
     let st = c.0.wait()?;
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGKILL));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
     assert!(cg.pids()?.is_empty());
     assert!(!cg.oom_killed());
     cg.remove()?;
