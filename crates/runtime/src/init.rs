@@ -77,6 +77,11 @@ pub enum Step {
     /// Makes a path read-only with a bind mount of itself.
     ReadOnly(Target),
     SetHostname(CString),
+    /// Writes `data` to the file at `path` (a host path, before the pivot).
+    WriteFile {
+        path: CString,
+        data: CString,
+    },
     /// `pivot_root` into the rootfs and detach the old root.
     PivotRoot,
     /// Remounts `/` read-only (after the pivot).
@@ -235,6 +240,13 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             let b = name.as_bytes();
             // SAFETY: b is valid for b.len() bytes.
             cvt(unsafe { libc::sethostname(b.as_ptr().cast(), b.len()) }).map(drop)
+        }
+        Step::WriteFile { path, data } => {
+            // SAFETY: path is NUL-terminated.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+            let r = sys::write_all(fd, data.as_bytes());
+            close(fd);
+            r
         }
         Step::PivotRoot => pivot(*root),
         Step::RootReadOnly => {

@@ -191,6 +191,17 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         }
         plan.push(format!("sethostname {h:?}"), Step::SetHostname(cstr(h)?));
     }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let step = Step::WriteFile {
+            path: cstr("/proc/self/oom_score_adj")?,
+            data: cstr(adj.to_string())?,
+        };
+        // Lowering it needs CAP_SYS_RESOURCE, which this host's root lacks.
+        plan.push(
+            format!("setting oom_score_adj {adj} (lowering it needs CAP_SYS_RESOURCE)"),
+            step,
+        );
+    }
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
     if spec
         .root()

@@ -143,3 +143,25 @@ fn only_the_creator_learns_the_exit_status() -> TestResult {
     assert_eq!(f.rt.load(&f.id)?.state().pid, None);
     Ok(())
 }
+
+#[test]
+fn another_process_can_start_it() -> TestResult {
+    let f = Fixture::new("xstart");
+    let mut g = f.create(&f.spec("echo started > /out/s"))?;
+    f.rt.load(&f.id)?.start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert_eq!(f.read_out("s"), "started\n");
+    Ok(())
+}
+
+#[test]
+fn oom_score_adj_is_set() {
+    let f = Fixture::new("oomadj");
+    let mut spec = f.spec("cat /proc/self/oom_score_adj > /out/adj");
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_oom_score_adj(Some(500));
+    assert_eq!(f.run(&spec).code, 0);
+    assert_eq!(f.read_out("adj").trim(), "500");
+}

@@ -170,3 +170,17 @@ fn pids_limit_bounds_a_fork_bomb() -> TestResult {
     assert!(g.c().pids()?.is_empty());
     Ok(())
 }
+
+#[test]
+fn no_mount_reaches_the_host() -> TestResult {
+    let f = Fixture::new("nomount");
+    let rootfs = Rootfs::Overlay {
+        lowers: vec![f.rootfs()],
+    };
+    let _g = f.create_on(&f.spec("true"), &rootfs)?;
+    // The init is set up (overlay, proc, dev, binds...) and waits for start.
+    let host = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let tmp = f.tmp.path().to_string_lossy().into_owned();
+    assert!(!host.contains(&tmp), "{host}");
+    Ok(())
+}
