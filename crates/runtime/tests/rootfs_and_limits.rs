@@ -184,3 +184,61 @@ fn no_mount_reaches_the_host() -> TestResult {
     assert!(!host.contains(&tmp), "{host}");
     Ok(())
 }
+
+#[test]
+fn v1_limits_are_written_and_the_cgroup_namespace_hides_the_path() -> TestResult {
+    use oci_spec::runtime::LinuxCpuBuilder;
+    let f = Fixture::new("limits");
+    if f.rt.hierarchy() != compose_runtime::cgroups::Hierarchy::V1 {
+        return Ok(());
+    }
+    let mut spec = f.spec("cat /proc/self/cgroup > /out/cg");
+    let r = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64i64 << 20)
+                .swap(128i64 << 20)
+                .build()?,
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .quota(50_000i64)
+                .period(100_000u64)
+                .shares(512u64)
+                .cpus("0")
+                .build()?,
+        )
+        .build()?;
+    set_resources(&mut spec, r);
+    let mut g = f.create(&spec)?;
+    let cg = |c: &str, file: &str| {
+        let p = format!(
+            "/sys/fs/cgroup/{c}/{}/{}/{file}",
+            common::CGROUP_PARENT,
+            f.id
+        );
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        cg("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        cg("memory", "memory.memsw.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cg("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(cg("cpu", "cpu.shares"), "512");
+    assert_eq!(cg("cpuset", "cpuset.cpus"), "0");
+    assert!(!cg("cpuset", "cpuset.mems").is_empty());
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    let inside = f.read_out("cg");
+    assert!(inside.lines().any(|l| l.ends_with(":memory:/")), "{inside}");
+    assert!(!inside.contains(&f.id), "{inside}");
+    Ok(())
+}
