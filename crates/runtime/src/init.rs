@@ -167,7 +167,7 @@ fn report(fd: RawFd, step: u32, e: Errno) {
 /// Signal dispositions and mask come from the parent's thread: a Rust binary ignores
 /// SIGPIPE, which an exec would keep. Reset all of them.
 fn reset_signals() {
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // SAFETY: signal(2) with SIG_DFL is async-signal-safe.
             unsafe { libc::signal(sig, libc::SIG_DFL) };

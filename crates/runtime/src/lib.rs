@@ -54,7 +54,9 @@ impl Runtime {
     }
 
     /// Creates container `id` from `spec` on `rootfs`: returns once its init is set up and
-    /// waits for [`Container::start`].
+    /// waits for [`Container::start`]. The spec's `root.path` is not used (the rootfs is
+    /// `rootfs`), its `root.readonly` is. Without `process.capabilities`, Docker's 14
+    /// defaults apply.
     pub fn create(
         &self,
         id: &str,
