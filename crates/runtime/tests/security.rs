@@ -302,3 +302,42 @@ fn a_failed_step_names_itself_and_leaves_nothing() {
         .join(&f.id);
     assert!(!cg.exists());
 }
+
+#[test]
+fn spec_device_rules_apply_on_top_of_the_defaults() {
+    let f = Fixture::new("devrule");
+    if f.rt.hierarchy() != compose_runtime::cgroups::Hierarchy::V1 {
+        return;
+    }
+    // Allow reading the loop-control node (10:237) the spec asks for; a disk stays denied.
+    let mut spec = f.spec(
+        "mknod /tmp/ok c 10 237; mknod /tmp/blk b 7 0; \
+         head -c 1 /tmp/blk 2> /out/blk; head -c 0 /tmp/ok 2> /out/ok; true",
+    );
+    let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(oci_spec::runtime::LinuxDeviceType::C)
+        .major(10)
+        .minor(237)
+        .access("rw")
+        .build()
+        .unwrap();
+    let mut linux = spec.linux().clone().unwrap();
+    let res = oci_spec::runtime::LinuxResourcesBuilder::default()
+        .devices(vec![rule])
+        .build()
+        .unwrap();
+    linux.set_resources(Some(res));
+    spec.set_linux(Some(linux));
+    assert_eq!(f.run(&spec).code, 0);
+    assert!(
+        f.read_out("blk").contains("not permitted"),
+        "{}",
+        f.read_out("blk")
+    );
+    assert!(
+        !f.read_out("ok").contains("not permitted"),
+        "{}",
+        f.read_out("ok")
+    );
+}

@@ -32,6 +32,21 @@ pub struct Limits {
     pub cpuset_mems: Option<String>,
     /// Max processes (<= 0: unlimited).
     pub pids: Option<i64>,
+    /// Device rules from the spec, in order: `(allow, "c 1:3 rwm")`. Applied after "deny
+    /// all" and before the standard devices, which are always allowed.
+    pub devices: Vec<(bool, String)>,
+}
+
+/// A device cgroup rule as the v1 `devices.allow` file takes it.
+fn device_rule(d: &oci_spec::runtime::LinuxDeviceCgroup) -> String {
+    let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    let typ = d.typ().map_or("a", |t| match t {
+        oci_spec::runtime::LinuxDeviceType::B => "b",
+        oci_spec::runtime::LinuxDeviceType::A => "a",
+        _ => "c",
+    });
+    let access = d.access().clone().unwrap_or_else(|| "rwm".into());
+    format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()))
 }
 
 impl Limits {
@@ -51,6 +66,12 @@ impl Limits {
             cpuset_cpus: cpu.and_then(|c| c.cpus().clone()).filter(|s| !s.is_empty()),
             cpuset_mems: cpu.and_then(|c| c.mems().clone()).filter(|s| !s.is_empty()),
             pids: r.pids().map(|p| p.limit()),
+            devices: r
+                .devices()
+                .iter()
+                .flatten()
+                .map(|d| (d.allow(), device_rule(d)))
+                .collect(),
         }
     }
 }
@@ -223,6 +244,28 @@ mod tests {
         assert_eq!(l.cpuset_cpus.as_deref(), Some("0"));
         assert_eq!(l.pids, Some(10));
         assert_eq!(Limits::from_spec(None), Limits::default());
+        let deny_all = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()?;
+        let fuse = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(oci_spec::runtime::LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .access("rw")
+            .build()?;
+        let r = LinuxResourcesBuilder::default()
+            .devices(vec![deny_all, fuse])
+            .build()?;
+        let l = Limits::from_spec(Some(&r));
+        assert_eq!(
+            l.devices,
+            vec![
+                (false, "a *:* rwm".to_string()),
+                (true, "c 10:229 rw".to_string())
+            ]
+        );
         Ok(())
     }
 }

@@ -109,9 +109,17 @@ impl V1 {
         Ok(())
     }
 
-    fn set_devices(&self) -> Result<()> {
+    fn set_devices(&self, rules: &[(bool, String)]) -> Result<()> {
         let d = self.dir("devices");
         write(&d, "devices.deny", "a")?;
+        for (allow, rule) in rules {
+            let file = if *allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(&d, file, rule)?;
+        }
         for rule in DEVICE_ALLOW {
             write(&d, "devices.allow", rule)?;
         }
@@ -140,7 +148,7 @@ impl Cgroup for V1 {
             }
         }
         if self.dir("devices").exists() {
-            self.set_devices()?;
+            self.set_devices(&limits.devices)?;
         }
         self.apply(limits)
     }

@@ -53,6 +53,9 @@ impl V2 {
 
     fn apply(&self, l: &Limits) -> Result<()> {
         let d = &self.dir;
+        if !l.devices.is_empty() {
+            tracing::warn!(dir = %d.display(), "device rules need eBPF on cgroup v2: not applied yet");
+        }
         if let Some(m) = l.memory {
             write(d, "memory.max", &max_or(m))?;
             if let Some(sw) = l.memory_swap {
