@@ -72,6 +72,14 @@ pub enum Step {
         nodes: Vec<(CString, u32, libc::dev_t)>,
         links: Vec<(CString, CString)>,
     },
+    /// Creates one device node (from the spec's `linux.devices`) and its parent dirs.
+    DeviceNode {
+        target: Target,
+        mode: u32,
+        dev: libc::dev_t,
+        uid: u32,
+        gid: u32,
+    },
     /// Hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
     Mask(Target),
     /// Makes a path read-only with a bind mount of itself.
@@ -234,6 +242,13 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             r
         }
         Step::Devices { dev, nodes, links } => devices(*root, dev, nodes, links),
+        Step::DeviceNode {
+            target,
+            mode,
+            dev,
+            uid,
+            gid,
+        } => device_node(*root, target, *mode, *dev, (*uid, *gid)),
         Step::Mask(target) => mask(*root, target),
         Step::ReadOnly(target) => read_only(*root, target),
         Step::SetHostname(name) => {
@@ -480,9 +495,7 @@ fn devices(
     links: &[(CString, CString)],
 ) -> SysResult<()> {
     let d = ensure_dir(root, dev)?;
-    // An O_PATH fd can't be used with mknodat: reopen the directory for real.
-    // SAFETY: "." is NUL-terminated; d is our directory fd.
-    let dirfd = cvt(unsafe { libc::openat(d, c".".as_ptr(), libc::O_DIRECTORY | libc::O_CLOEXEC) });
+    let dirfd = reopen_dir(d);
     close(d);
     let dirfd = dirfd?;
     let r = (|| {
@@ -507,6 +520,54 @@ fn devices(
         Ok(())
     })();
     close(dirfd);
+    r
+}
+
+/// Reopens an O_PATH directory fd as a real one (mknodat and friends refuse O_PATH).
+fn reopen_dir(fd: RawFd) -> SysResult<RawFd> {
+    // SAFETY: "." is NUL-terminated; fd is an open directory.
+    cvt(unsafe { libc::openat(fd, c".".as_ptr(), libc::O_DIRECTORY | libc::O_CLOEXEC) })
+}
+
+fn device_node(
+    root: RawFd,
+    t: &Target,
+    mode: u32,
+    dev: libc::dev_t,
+    owner: (u32, u32),
+) -> SysResult<()> {
+    let (Some(name), Some(parents)) = (t.names.last(), t.names.len().checked_sub(1)) else {
+        return Err(Errno(libc::EINVAL));
+    };
+    let p = if parents == 0 {
+        // SAFETY: dup of an fd we own.
+        cvt(unsafe { libc::fcntl(root, libc::F_DUPFD_CLOEXEC, 3) })?
+    } else {
+        ensure_dir_n(root, t, parents)?
+    };
+    let d = reopen_dir(p);
+    close(p);
+    let d = d?;
+    let r = (|| {
+        // SAFETY: name is NUL-terminated; d is a directory fd.
+        let r = unsafe { libc::mknodat(d, name.as_ptr(), mode, dev) };
+        if r < 0 && Errno::last().0 != libc::EEXIST {
+            return Err(Errno::last());
+        }
+        // SAFETY: as above; AT_SYMLINK_NOFOLLOW: never chown through a link.
+        unsafe {
+            cvt(libc::fchmodat(d, name.as_ptr(), mode & 0o7777, 0))?;
+            cvt(libc::fchownat(
+                d,
+                name.as_ptr(),
+                owner.0,
+                owner.1,
+                libc::AT_SYMLINK_NOFOLLOW,
+            ))?;
+        }
+        Ok(())
+    })();
+    close(d);
     r
 }
 

@@ -171,6 +171,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     if dev_tmpfs {
         devices(&mut plan)?;
     }
+    spec_devices(&mut plan, linux)?;
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
@@ -344,6 +345,40 @@ fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
         );
     }
     Ok(dev_tmpfs)
+}
+
+/// The spec's `linux.devices`: nodes made where it says, with its mode and owner.
+fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    use oci_spec::runtime::LinuxDeviceType as T;
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = d.path().to_string_lossy().into_owned();
+        let kind = match d.typ() {
+            T::B => libc::S_IFBLK,
+            T::C | T::U => libc::S_IFCHR,
+            T::P => libc::S_IFIFO,
+            T::A => {
+                return Err(Error::Invalid(format!(
+                    "device {path}: 'a' is not a node type"
+                )));
+            }
+        };
+        let (Ok(major), Ok(minor)) = (u32::try_from(d.major()), u32::try_from(d.minor())) else {
+            return Err(Error::Invalid(format!("device {path}: bad major/minor")));
+        };
+        let step = Step::DeviceNode {
+            target: target(&path)?,
+            mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
+            dev: libc::makedev(major, minor),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        plan.push(format!("creating device {path}"), step);
+    }
+    Ok(())
 }
 
 fn devices(plan: &mut Plan) -> Result<()> {

@@ -341,3 +341,25 @@ fn spec_device_rules_apply_on_top_of_the_defaults() {
         f.read_out("ok")
     );
 }
+
+#[test]
+fn spec_devices_are_created() {
+    let f = Fixture::new("devnode");
+    let mut spec =
+        f.spec("stat -c '%t,%T %a %u:%g' /dev/extra/mynull > /out/st; echo x > /dev/extra/mynull");
+    let dev = oci_spec::runtime::LinuxDeviceBuilder::default()
+        .path("/dev/extra/mynull")
+        .typ(oci_spec::runtime::LinuxDeviceType::C)
+        .major(1)
+        .minor(3)
+        .file_mode(0o620u32)
+        .uid(1000u32)
+        .gid(5u32)
+        .build()
+        .unwrap();
+    let mut linux = spec.linux().clone().unwrap();
+    linux.set_devices(Some(vec![dev]));
+    spec.set_linux(Some(linux));
+    assert_eq!(f.run(&spec).code, 0);
+    assert_eq!(f.read_out("st").trim(), "1,3 620 1000:5");
+}
