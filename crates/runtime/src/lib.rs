@@ -1,4 +1,122 @@
 //! One container, for real: namespaces, cgroups, overlayfs rootfs, mounts, devices,
 //! capabilities, seccomp, rlimits, the user; the shim that holds its stdio and logs.
+//!
+//! [`Runtime::create`] clones the container's init into its namespaces and cgroup, where it
+//! sets up the rootfs and waits; [`Container::start`] lets it exec the process. The state
+//! dir records the init's pid and start time so a later process can [`Runtime::load`] the
+//! container and act on it.
 
+pub mod caps;
+pub mod cgroups;
+mod container;
+pub mod error;
+mod init;
+mod plan;
+pub mod spec;
+pub mod state;
+mod sys;
 pub mod user;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+pub use container::{Container, CreateOptions};
+pub use error::{Error, Result};
+pub use plan::Rootfs;
+pub use state::{ExitStatus, State, Status};
+
+/// The runtime: a state root (one dir per container) and the cgroup parent its containers
+/// go under.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    root: PathBuf,
+    cgroup_parent: String,
+    hierarchy: cgroups::Hierarchy,
+}
+
+impl Runtime {
+    /// A runtime keeping its state under `root` (made if missing) and its containers'
+    /// cgroups under `cgroup_parent` (e.g. `compose`).
+    pub fn new(root: impl Into<PathBuf>, cgroup_parent: &str) -> Result<Runtime> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|e| Error::io("mkdir", &root, e))?;
+        Ok(Runtime {
+            root,
+            cgroup_parent: cgroup_parent.to_string(),
+            hierarchy: cgroups::detect()?,
+        })
+    }
+
+    /// The cgroup hierarchy detected on this host.
+    pub fn hierarchy(&self) -> cgroups::Hierarchy {
+        self.hierarchy
+    }
+
+    /// Creates container `id` from `spec` on `rootfs`: returns once its init is set up and
+    /// waits for [`Container::start`]. The spec's `root.path` is not used (the rootfs is
+    /// `rootfs`), its `root.readonly` is. Without `process.capabilities`, Docker's 14
+    /// defaults apply.
+    pub fn create(
+        &self,
+        id: &str,
+        spec: &Spec,
+        rootfs: &Rootfs,
+        opts: &CreateOptions,
+    ) -> Result<Container> {
+        let dir = self.dir(id)?;
+        container::create(
+            dir,
+            id,
+            self.hierarchy,
+            &self.cgroup_parent,
+            spec,
+            rootfs,
+            opts,
+        )
+    }
+
+    /// Finds container `id` from its state dir.
+    pub fn load(&self, id: &str) -> Result<Container> {
+        Container::open(self.dir(id)?, id, self.hierarchy)
+    }
+
+    fn dir(&self, id: &str) -> Result<PathBuf> {
+        valid_id(id)?;
+        Ok(self.root.join(id))
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Container ids become file and cgroup names: a safe, short alphabet only.
+fn valid_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with(['.', '-'])
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(valid_id("web-1").is_ok());
+        assert!(valid_id("a.b_c").is_ok());
+        for bad in ["", "..", "-x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(valid_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! cgroup v1: one directory per controller.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{
+    Cgroup, Limits, cg_err, kill_pids, mkdir_p, read, read_pids, rmdir, rmdir_parents, write,
+};
+use crate::error::Result;
+
+const CONTROLLERS: [&str; 8] = [
+    "memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio",
+];
+
+/// Docker's default device rules: the standard nodes, ptys, and mknod of anything (but no
+/// read or write of what isn't listed).
+const DEVICE_ALLOW: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// A container's cgroup on a v1 (or hybrid) host.
+#[derive(Debug)]
+pub struct V1 {
+    root: PathBuf,
+    /// `<parent>/<id>`.
+    rel: PathBuf,
+}
+
+impl V1 {
+    pub fn new(root: &Path, parent: &str, id: &str) -> V1 {
+        V1 {
+            root: root.to_path_buf(),
+            rel: Path::new(parent).join(id),
+        }
+    }
+
+    /// The mounted controllers: `(name, hierarchy root)`.
+    fn mounted(&self) -> Vec<(&'static str, PathBuf)> {
+        CONTROLLERS
+            .iter()
+            .map(|c| (*c, self.root.join(c)))
+            .filter(|(_, p)| p.join("cgroup.procs").exists())
+            .collect()
+    }
+
+    fn dir(&self, controller: &str) -> PathBuf {
+        self.root.join(controller).join(&self.rel)
+    }
+
+    /// A new cpuset cgroup starts with no cpus and no mems: copy its parent's, level by level.
+    fn init_cpuset(&self, top: &Path) -> Result<()> {
+        let mut cur = top.to_path_buf();
+        for comp in self.rel.components() {
+            let parent = cur.clone();
+            cur.push(comp);
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if read(&cur, f)?.trim().is_empty() {
+                    write(&cur, f, read(&parent, f)?.trim())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, l: &Limits) -> Result<()> {
+        let mem = self.dir("memory");
+        if let Some(m) = l.memory {
+            write(&mem, "memory.limit_in_bytes", &m.to_string())?;
+            // memsw can't be below the memory limit; OCI's swap is memory + swap.
+            let sw = l.memory_swap.unwrap_or(if m > 0 { 2 * m } else { -1 });
+            if mem.join("memory.memsw.limit_in_bytes").exists() {
+                write(&mem, "memory.memsw.limit_in_bytes", &sw.to_string())?;
+            }
+        }
+        if let Some(r) = l.memory_reservation {
+            write(&mem, "memory.soft_limit_in_bytes", &r.to_string())?;
+        }
+        let cpu = self.dir("cpu");
+        if let Some(s) = l.cpu_shares {
+            write(&cpu, "cpu.shares", &s.to_string())?;
+        }
+        if let Some(p) = l.cpu_period {
+            write(&cpu, "cpu.cfs_period_us", &p.to_string())?;
+        }
+        if let Some(q) = l.cpu_quota {
+            write(&cpu, "cpu.cfs_quota_us", &q.to_string())?;
+        }
+        let cpuset = self.dir("cpuset");
+        if let Some(c) = &l.cpuset_cpus {
+            write(&cpuset, "cpuset.cpus", c)?;
+        }
+        if let Some(m) = &l.cpuset_mems {
+            write(&cpuset, "cpuset.mems", m)?;
+        }
+        if let Some(p) = l.pids {
+            let v = if p > 0 { p.to_string() } else { "max".into() };
+            write(&self.dir("pids"), "pids.max", &v)?;
+        }
+        Ok(())
+    }
+
+    fn set_devices(&self, rules: &[(bool, String)]) -> Result<()> {
+        let d = self.dir("devices");
+        write(&d, "devices.deny", "a")?;
+        for (allow, rule) in rules {
+            let file = if *allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(&d, file, rule)?;
+        }
+        for rule in DEVICE_ALLOW {
+            write(&d, "devices.allow", rule)?;
+        }
+        Ok(())
+    }
+
+    fn wait_freezer(&self, want: &str) -> Result<()> {
+        let d = self.dir("freezer");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read(&d, "freezer.state")?.trim() != want {
+            if Instant::now() > deadline {
+                return Err(cg_err(&d, format_args!("freezer never reached {want}")));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+impl Cgroup for V1 {
+    fn create(&self, limits: &Limits) -> Result<()> {
+        for (c, top) in self.mounted() {
+            mkdir_p(&top.join(&self.rel))?;
+            if c == "cpuset" {
+                self.init_cpuset(&top)?;
+            }
+        }
+        if self.dir("devices").exists() {
+            self.set_devices(&limits.devices)?;
+        }
+        self.apply(limits)
+    }
+
+    fn procs_files(&self) -> Vec<PathBuf> {
+        self.mounted()
+            .into_iter()
+            .map(|(c, _)| self.dir(c).join("cgroup.procs"))
+            .collect()
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        // Every process is in every controller we joined; pids is always mounted here.
+        let mut all = Vec::new();
+        for (c, _) in self.mounted() {
+            all.extend(read_pids(&self.dir(c))?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let freezer = self.dir("freezer").exists();
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(cg_err(
+                    &self.rel,
+                    format_args!("processes survive SIGKILL: {pids:?}"),
+                ));
+            }
+            // Frozen, nothing can fork between our read of the list and the kills.
+            if freezer {
+                self.set_frozen(true)?;
+            }
+            kill_pids(&self.pids()?);
+            if freezer {
+                self.set_frozen(false)?;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let state = if frozen { "FROZEN" } else { "THAWED" };
+        write(&self.dir("freezer"), "freezer.state", state)?;
+        self.wait_freezer(state)
+    }
+
+    fn oom_killed(&self) -> bool {
+        read(&self.dir("memory"), "memory.oom_control")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+            })
+            .is_some_and(|n| n > 0)
+    }
+
+    fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for (_, top) in self.mounted() {
+            let d = top.join(&self.rel);
+            if let Err(e) = rmdir(&d) {
+                first_err.get_or_insert(e);
+            }
+            rmdir_parents(&d, &top);
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,224 @@
+//! `create`: the init cloned into its namespaces, its rootfs set up, waiting for `start`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use super::{Container, ParentSide};
+use crate::cgroups::{self, Cgroup, Hierarchy, Limits};
+use crate::error::{Error, Result};
+use crate::init::{self, READY, RECORD_LEN};
+use crate::plan::{self, Input, Rootfs};
+use crate::state::{self, Record};
+use crate::{caps, sys};
+
+/// The fifo the init blocks on until `start`; its presence means "created, not started".
+pub(super) const FIFO: &str = "exec.fifo";
+
+/// What `create` takes besides the spec and the rootfs.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// Join this network namespace (e.g. `/run/netns/x`) instead of making a new one.
+    pub netns: Option<PathBuf>,
+}
+
+fn open_fd(path: &Path, flags: libc::c_int) -> Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Invalid(format!("NUL in {}", path.display())))?;
+    // SAFETY: c is NUL-terminated.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io("open", path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn mkfifo(path: &Path) -> Result<()> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Invalid(format!("NUL in {}", path.display())))?;
+    // SAFETY: c is NUL-terminated.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+        return Err(Error::io("mkfifo", path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int buffer.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::sys("pipe2", sys::Errno::last()));
+    }
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Undoes a half-made container when `create` fails.
+struct Undo<'a> {
+    dir: &'a Path,
+    cgroup: &'a dyn Cgroup,
+    pidfd: Option<OwnedFd>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(fd) = &self.pidfd {
+            let _ = sys::pidfd_send_signal(fd.as_raw_fd(), libc::SIGKILL);
+            let _ = super::wait::reap(fd);
+        }
+        if let Err(err) = self.cgroup.kill_all().and_then(|()| self.cgroup.remove()) {
+            tracing::warn!(?err, "cleaning up the cgroup of a failed create");
+        }
+        let _ = std::fs::remove_dir_all(self.dir);
+    }
+}
+
+pub(crate) fn create(
+    dir: PathBuf,
+    id: &str,
+    h: Hierarchy,
+    cgroup_parent: &str,
+    spec: &Spec,
+    rootfs: &Rootfs,
+    opts: &CreateOptions,
+) -> Result<Container> {
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(id.to_string()));
+        }
+        Err(e) => return Err(Error::io("mkdir", &dir, e)),
+    }
+    let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
+    let mut undo = Undo {
+        dir: &dir,
+        cgroup: cgroup.as_ref(),
+        pidfd: None,
+        armed: true,
+    };
+    let limits = Limits::from_spec(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
+    cgroup.create(&limits)?;
+    for sub in ["rootfs", "upper", "work"] {
+        if sub == "rootfs" || matches!(rootfs, Rootfs::Overlay { .. }) {
+            let p = dir.join(sub);
+            std::fs::create_dir(&p).map_err(|e| Error::io("mkdir", &p, e))?;
+        }
+    }
+    if let Rootfs::Dir(d) = rootfs
+        && !d.is_dir()
+    {
+        let msg = format!("rootfs {} is not a directory", d.display());
+        return Err(Error::Invalid(msg));
+    }
+    let fifo_path = dir.join(FIFO);
+    mkfifo(&fifo_path)?;
+    let cgroup_procs = cgroup
+        .procs_files()
+        .iter()
+        .map(|p| open_fd(p, libc::O_WRONLY))
+        .collect::<Result<Vec<_>>>()?;
+    let (status_r, status_w) = pipe()?;
+    let netns = opts
+        .netns
+        .as_deref()
+        .map(|p| open_fd(p, libc::O_RDONLY))
+        .transpose()?;
+    let plan = plan::build(Input {
+        spec,
+        rootfs,
+        dir: &dir,
+        cgroup_procs,
+        netns,
+        fifo: open_fd(&fifo_path, libc::O_PATH)?,
+        status_fd: status_w.as_raw_fd(),
+        host_bounding: caps::own_status_mask("CapBnd")?,
+        last_cap: caps::last_cap(),
+    })?;
+
+    // SAFETY: the child only runs init::run, which walks the prepared steps with raw
+    // syscalls (no allocation, no locks) and ends in execve or _exit.
+    let (pid, pidfd) =
+        unsafe { sys::clone3(plan.clone_flags) }.map_err(|e| Error::sys("clone3", e))?;
+    if pid == 0 {
+        let child = init::Child {
+            steps: &plan.steps,
+            status_fd: status_w.as_raw_fd(),
+        };
+        init::run(&child);
+    }
+    // SAFETY: clone3 returned a new pidfd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    undo.pidfd = Some(
+        pidfd
+            .try_clone()
+            .map_err(|e| Error::io("dup", "pidfd", e))?,
+    );
+    drop(status_w);
+    let what = plan.what;
+    drop(plan.fds);
+
+    let start_time = state::proc_start(pid)
+        .map(|(s, _)| s)
+        .ok_or(Error::InitDied)?;
+    let record = Record {
+        id: id.to_string(),
+        pid,
+        start_time,
+        boot_id: state::boot_id()?,
+        cgroup_parent: cgroup_parent.to_string(),
+        exit: None,
+    };
+    record.save(&dir)?;
+    match read_status(&status_r, &what)? {
+        Some(READY) => {}
+        _ => return Err(Error::InitDied),
+    }
+    undo.armed = false;
+    drop(undo);
+    Ok(Container {
+        id: id.to_string(),
+        dir,
+        record,
+        cgroup,
+        parent: Some(ParentSide {
+            pidfd,
+            status: Some(status_r),
+            what,
+            reaped: false,
+        }),
+    })
+}
+
+/// Reads one status record: `Ok(None)` on EOF (the init exec'd), `Ok(Some(READY))` when set
+/// up, an error for a failed step.
+pub(super) fn read_status(fd: &OwnedFd, what: &[String]) -> Result<Option<u32>> {
+    let mut rec = [0u8; RECORD_LEN];
+    let n =
+        sys::read_full(fd.as_raw_fd(), &mut rec).map_err(|e| Error::sys("read status pipe", e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n < RECORD_LEN {
+        return Err(Error::InitDied);
+    }
+    let step = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
+    let errno = i32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
+    if step == READY {
+        return Ok(Some(READY));
+    }
+    let step = what
+        .get(step as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("step {step}"));
+    Err(Error::Init {
+        step,
+        errno: sys::Errno(errno),
+    })
+}

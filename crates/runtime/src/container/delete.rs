@@ -1,0 +1,31 @@
+//! `delete`: the container's processes, cgroup and state dir removed.
+
+use super::Container;
+use crate::error::Result;
+use crate::state::Status;
+
+impl Container {
+    /// Removes the container. A running one is refused unless `force`, which kills it
+    /// first. Every step is tried; the first error is returned. Its mounts live only in its
+    /// own mount namespace and went away with its last process.
+    pub fn delete(mut self, force: bool) -> Result<()> {
+        let status = self.status();
+        if status != Status::Stopped {
+            if !force {
+                return Err(self.bad_state(status, "stopped"));
+            }
+            self.stop(libc::SIGKILL, std::time::Duration::ZERO)?;
+        }
+        if self.parent.as_ref().is_some_and(|p| !p.reaped) {
+            self.wait()?;
+        }
+        let mut first = self.cgroup.kill_all().err();
+        if let Err(e) = self.cgroup.remove() {
+            first.get_or_insert(e);
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            first.get_or_insert(crate::error::Error::io("remove", &self.dir, e));
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

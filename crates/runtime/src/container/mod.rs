@@ -1,0 +1,139 @@
+//! One container and its verbs, one file each.
+
+mod create;
+pub(crate) use create::create;
+mod delete;
+mod kill;
+mod start;
+mod wait;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::cgroups::{self, Cgroup, Hierarchy};
+use crate::error::{Error, Result};
+use crate::state::{Record, State, Status};
+use crate::sys;
+
+pub use create::CreateOptions;
+
+/// A container: made by [`crate::Runtime::create`] (then this process is its parent and can
+/// learn its exit status), or found again by [`crate::Runtime::load`].
+#[derive(Debug)]
+pub struct Container {
+    id: String,
+    dir: PathBuf,
+    record: Record,
+    cgroup: Box<dyn Cgroup>,
+    /// Set when this process created the container.
+    parent: Option<ParentSide>,
+}
+
+/// What only the creating process holds.
+#[derive(Debug)]
+struct ParentSide {
+    pidfd: OwnedFd,
+    /// The read end of the init's status pipe: EOF once it has exec'd.
+    status: Option<OwnedFd>,
+    /// A description of each step of the init, for its error records.
+    what: Vec<String>,
+    reaped: bool,
+}
+
+impl Container {
+    pub(crate) fn open(dir: PathBuf, id: &str, h: Hierarchy) -> Result<Container> {
+        let record = Record::load(&dir, id)?;
+        let cgroup = cgroups::for_container(h, &record.cgroup_parent, id)?;
+        Ok(Container {
+            id: id.to_string(),
+            dir,
+            record,
+            cgroup,
+            parent: None,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The init's pid as the host sees it.
+    pub fn pid(&self) -> i32 {
+        self.record.pid
+    }
+
+    /// The container's state dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The pids of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        self.cgroup.pids()
+    }
+
+    /// Where the container is in its life, checked against the live process.
+    pub fn status(&self) -> Status {
+        let parent_reaped = self.parent.as_ref().is_some_and(|p| p.reaped);
+        if parent_reaped || !self.record.is_alive() {
+            Status::Stopped
+        } else if self.dir.join(create::FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// Its state now: status checked against the live process, pid while it lives.
+    pub fn state(&self) -> State {
+        let status = self.status();
+        State {
+            id: self.id.clone(),
+            status,
+            pid: (status != Status::Stopped).then_some(self.record.pid),
+            exit: self.record.exit,
+        }
+    }
+
+    /// The state record (pid, start time, exit status once known).
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// A pidfd for the init: ours if we made it, else opened now and checked to be the
+    /// recorded process (not another that reuses its pid). `None` when it is gone.
+    fn pidfd(&self) -> Result<Option<OwnedFd>> {
+        if let Some(p) = &self.parent {
+            if p.reaped {
+                return Ok(None);
+            }
+            let fd = p
+                .pidfd
+                .try_clone()
+                .map_err(|e| Error::io("dup", "pidfd", e))?;
+            return Ok(Some(fd));
+        }
+        let fd = match sys::pidfd_open(self.record.pid) {
+            Ok(fd) => fd,
+            Err(sys::Errno(libc::ESRCH)) => return Ok(None),
+            Err(e) => return Err(Error::sys(format!("pidfd_open {}", self.record.pid), e)),
+        };
+        // SAFETY: pidfd_open returned a new fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Checked after opening: the pidfd now pins this exact process.
+        Ok(self.record.is_alive().then_some(fd))
+    }
+
+    fn bad_state(&self, status: Status, expected: &'static str) -> Error {
+        Error::BadState {
+            id: self.id.clone(),
+            status: status.to_string(),
+            expected,
+        }
+    }
+}
+
+/// Waits up to `timeout_ms` (-1: forever) for the process behind `pidfd` to exit.
+fn wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> Result<bool> {
+    sys::poll_in(pidfd.as_raw_fd(), timeout_ms).map_err(|e| Error::sys("poll pidfd", e))
+}

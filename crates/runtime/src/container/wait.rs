@@ -1,0 +1,69 @@
+//! `wait`: the exit status of the init.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::{Container, wait_exit};
+use crate::error::{Error, Result};
+use crate::state::{ExitStatus, Record};
+use crate::sys;
+
+const P_PIDFD: libc::idtype_t = 3;
+
+/// Reaps the exited child behind `pidfd`: `(code, signal)`.
+pub(super) fn reap(pidfd: &OwnedFd) -> Result<(i32, Option<i32>)> {
+    loop {
+        // SAFETY: info is written by waitid before it is read.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a valid siginfo buffer; pidfd is our child's.
+        let r = unsafe {
+            libc::waitid(
+                P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        if r < 0 {
+            let e = sys::Errno::last();
+            if e.0 == libc::EINTR {
+                continue;
+            }
+            return Err(Error::sys("waitid", e));
+        }
+        // SAFETY: waitid filled a SIGCHLD siginfo.
+        let (code, status) = unsafe { (info.si_code, info.si_status()) };
+        return Ok(if code == libc::CLD_EXITED {
+            (status, None)
+        } else {
+            (128 + status, Some(status))
+        });
+    }
+}
+
+impl Container {
+    /// Waits for the init to exit and returns how it ended (also recorded in the state
+    /// dir). Only the creating process can learn the exit status; another gets it from the
+    /// record once the creator has written it, else [`Error::NotParent`].
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(exit) = self.record.exit {
+            return Ok(exit);
+        }
+        let Some(p) = &mut self.parent else {
+            if let Some(fd) = self.pidfd()? {
+                wait_exit(&fd, -1)?;
+            }
+            let r = Record::load(&self.dir, &self.id)?;
+            return r.exit.ok_or_else(|| Error::NotParent(self.id.clone()));
+        };
+        let (code, signal) = reap(&p.pidfd)?;
+        p.reaped = true;
+        let exit = ExitStatus {
+            code,
+            signal,
+            oom_killed: self.cgroup.oom_killed(),
+        };
+        self.record.exit = Some(exit);
+        self.record.save(&self.dir)?;
+        Ok(exit)
+    }
+}

@@ -1,0 +1,681 @@
+//! The container's init between clone and exec.
+//!
+//! The runtime may run in a multi-threaded process, so after the fork only async-signal-safe
+//! work is allowed: the parent turns the spec into a list of [`Step`]s with every string and
+//! fd ready ([`crate::plan`]), and the child only walks that list with raw syscalls. A failed
+//! step is reported over the status pipe as `(step index, errno)`; the parent keeps a
+//! description of each step to make the error message.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+
+use libc::c_int;
+
+use crate::sys::{self, Errno, SysResult};
+
+/// The status record the child writes: the index of a step and an errno.
+pub const RECORD_LEN: usize = 8;
+/// The step index that means "set up, waiting for start".
+pub const READY: u32 = u32::MAX;
+
+/// A path inside the container's rootfs, precomputed for a walk without allocation.
+#[derive(Debug)]
+pub struct Target {
+    /// `a`, `a/b`, `a/b/c`: each prefix of the path, relative to the rootfs.
+    pub prefixes: Vec<CString>,
+    /// `a`, `b`, `c`: the components.
+    pub names: Vec<CString>,
+}
+
+/// What to mount at a target.
+#[derive(Debug)]
+pub enum Source {
+    /// A new filesystem: type, `key[=value]` options, mount attributes.
+    Fs {
+        fstype: CString,
+        options: Vec<(CString, Option<CString>)>,
+        attrs: u64,
+    },
+    /// A bind mount of a host path.
+    Bind {
+        path: CString,
+        recursive: bool,
+        attrs: u64,
+    },
+}
+
+/// One thing the child does.
+#[derive(Debug)]
+pub enum Step {
+    /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
+    JoinCgroup(RawFd),
+    /// Enters the namespace `fd` refers to.
+    SetNs(RawFd, c_int),
+    /// `unshare(flags)`.
+    Unshare(c_int),
+    /// `/` made recursively private, so nothing we mount propagates to the host.
+    MakeRootPrivate,
+    /// Mounts the rootfs at the host path `at` and opens it as the root for later steps.
+    MountRoot {
+        source: Source,
+        at: CString,
+    },
+    /// Mounts at a target in the rootfs; `dir` says whether to create a dir or a file.
+    Mount {
+        target: Target,
+        source: Source,
+        dir: bool,
+    },
+    /// Creates device nodes and the standard links in the rootfs's `/dev`.
+    Devices {
+        dev: Target,
+        nodes: Vec<(CString, u32, libc::dev_t)>,
+        links: Vec<(CString, CString)>,
+    },
+    /// Creates one device node (from the spec's `linux.devices`) and its parent dirs.
+    DeviceNode {
+        target: Target,
+        mode: u32,
+        dev: libc::dev_t,
+        uid: u32,
+        gid: u32,
+    },
+    /// Hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
+    Mask(Target),
+    /// Makes a path read-only with a bind mount of itself.
+    ReadOnly(Target),
+    SetHostname(CString),
+    /// Writes `data` to the file at `path` (a host path, before the pivot).
+    WriteFile {
+        path: CString,
+        data: CString,
+    },
+    /// `pivot_root` into the rootfs and detach the old root.
+    PivotRoot,
+    /// Remounts `/` read-only (after the pivot).
+    RootReadOnly,
+    /// Tells the parent we are ready, then blocks until `start` opens the exec fifo.
+    WaitStart {
+        fifo: CString,
+    },
+    SetRlimit {
+        resource: c_int,
+        soft: u64,
+        hard: u64,
+    },
+    /// Drops from the bounding set every cap not in the mask (up to `last`).
+    BoundingSet {
+        keep: u64,
+        last: u32,
+    },
+    SetUser {
+        uid: u32,
+        gid: u32,
+        groups: Vec<libc::gid_t>,
+    },
+    Capabilities {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+        ambient: u64,
+        last: u32,
+    },
+    NoNewPrivs,
+    /// Closes every fd but stdio and those listed (sorted). First thing in the child, so
+    /// that fds other threads of the parent had open (another container's status pipe...)
+    /// are not held while we wait for start; and again before the chdir, keeping only the
+    /// status pipe (CVE-2024-21626: no host fd may remain to chdir through).
+    CloseFds(Vec<u32>),
+    /// Makes the init non-dumpable until exec: no ptrace of it, /proc/PID owned by root.
+    NotDumpable,
+    /// `chdir`, then checks with `getcwd` that the cwd is inside the root.
+    Chdir(CString),
+    /// `execve` of each candidate path in turn (the PATH lookup, done in the parent).
+    Exec {
+        candidates: Vec<CString>,
+        argv: Vec<CString>,
+        env: Vec<CString>,
+    },
+}
+
+/// What the child works with.
+pub struct Child<'a> {
+    pub steps: &'a [Step],
+    pub status_fd: RawFd,
+}
+
+/// Runs every step, then execs; never returns.
+pub fn run(child: &Child<'_>) -> ! {
+    reset_signals();
+    let mut root: RawFd = -1;
+    for (i, step) in child.steps.iter().enumerate() {
+        if let Err(e) = run_step(step, &mut root, child.status_fd) {
+            report(child.status_fd, i as u32, e);
+            // SAFETY: _exit is async-signal-safe and ends the child here.
+            unsafe { libc::_exit(127) };
+        }
+    }
+    // Unreachable with a plan that ends in Exec.
+    report(
+        child.status_fd,
+        child.steps.len() as u32,
+        Errno(libc::ENOEXEC),
+    );
+    // SAFETY: as above.
+    unsafe { libc::_exit(127) }
+}
+
+fn report(fd: RawFd, step: u32, e: Errno) {
+    let mut rec = [0u8; RECORD_LEN];
+    rec[..4].copy_from_slice(&step.to_ne_bytes());
+    rec[4..].copy_from_slice(&e.0.to_ne_bytes());
+    let _ = sys::write_all(fd, &rec);
+}
+
+/// Signal dispositions and mask come from the parent's thread: a Rust binary ignores
+/// SIGPIPE, which an exec would keep. Reset all of them.
+fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: signal(2) with SIG_DFL is async-signal-safe.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    // SAFETY: an empty set, initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+fn cvt(r: c_int) -> SysResult<c_int> {
+    if r < 0 { Err(Errno::last()) } else { Ok(r) }
+}
+
+fn close(fd: RawFd) {
+    if fd >= 0 {
+        // SAFETY: closing an fd this child opened and owns.
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
+    match step {
+        Step::JoinCgroup(fd) => sys::write_all(*fd, b"0").map(|()| close(*fd)),
+        // SAFETY: setns/unshare take plain integers.
+        Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
+        // SAFETY: as above.
+        Step::Unshare(flags) => cvt(unsafe { libc::unshare(*flags) }).map(drop),
+        Step::MakeRootPrivate => {
+            let flags = libc::MS_REC | libc::MS_PRIVATE;
+            let null = std::ptr::null();
+            // SAFETY: "/" is NUL-terminated; null source, type and data are allowed here.
+            cvt(unsafe { libc::mount(null, c"/".as_ptr(), null, flags, null.cast()) }).map(drop)
+        }
+        Step::MountRoot { source, at } => {
+            let m = make_mount(source)?;
+            let r = sys::move_mount_path(m, at);
+            close(m);
+            r?;
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            // SAFETY: at is NUL-terminated.
+            *root = cvt(unsafe { libc::open(at.as_ptr(), flags) })?;
+            Ok(())
+        }
+        Step::Mount {
+            target,
+            source,
+            dir,
+        } => {
+            let t = if *dir {
+                ensure_dir(*root, target)?
+            } else {
+                ensure_file(*root, target)?
+            };
+            let r = make_mount(source).and_then(|m| {
+                let r = sys::move_mount_fd(m, t);
+                close(m);
+                r
+            });
+            close(t);
+            r
+        }
+        Step::Devices { dev, nodes, links } => devices(*root, dev, nodes, links),
+        Step::DeviceNode {
+            target,
+            mode,
+            dev,
+            uid,
+            gid,
+        } => device_node(*root, target, *mode, *dev, (*uid, *gid)),
+        Step::Mask(target) => mask(*root, target),
+        Step::ReadOnly(target) => read_only(*root, target),
+        Step::SetHostname(name) => {
+            let b = name.as_bytes();
+            // SAFETY: b is valid for b.len() bytes.
+            cvt(unsafe { libc::sethostname(b.as_ptr().cast(), b.len()) }).map(drop)
+        }
+        Step::WriteFile { path, data } => {
+            // SAFETY: path is NUL-terminated.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+            let r = sys::write_all(fd, data.as_bytes());
+            close(fd);
+            r
+        }
+        Step::PivotRoot => pivot(*root),
+        Step::RootReadOnly => {
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            // SAFETY: "/" is NUL-terminated.
+            let fd = cvt(unsafe { libc::open(c"/".as_ptr(), flags) })?;
+            let r = sys::mount_setattr(fd, false, sys::MOUNT_ATTR_RDONLY, 0);
+            close(fd);
+            r
+        }
+        Step::WaitStart { fifo } => wait_start(status_fd, fifo),
+        Step::SetRlimit {
+            resource,
+            soft,
+            hard,
+        } => {
+            let lim = libc::rlimit {
+                rlim_cur: *soft,
+                rlim_max: *hard,
+            };
+            // SAFETY: lim is a valid rlimit.
+            cvt(unsafe { libc::setrlimit(*resource as _, &lim) }).map(drop)
+        }
+        Step::BoundingSet { keep, last } => {
+            for cap in 0..=*last {
+                if keep & (1u64 << cap) == 0 {
+                    // SAFETY: prctl with integer arguments.
+                    let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong) };
+                    // EINVAL: a cap this kernel doesn't know.
+                    if r < 0 && Errno::last().0 != libc::EINVAL {
+                        return Err(Errno::last());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Step::SetUser { uid, gid, groups } => set_user(*uid, *gid, groups),
+        Step::Capabilities {
+            effective,
+            permitted,
+            inheritable,
+            ambient,
+            last,
+        } => {
+            sys::capset(*effective, *permitted, *inheritable)?;
+            // The ambient set comes from whoever ran us: start from none.
+            let (op, clear) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL);
+            // SAFETY: prctl with integer arguments.
+            cvt(unsafe { libc::prctl(op, clear, 0, 0, 0) })?;
+            for cap in 0..=*last {
+                if ambient & (1u64 << cap) != 0 {
+                    let (op, raise) = (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE);
+                    // SAFETY: prctl with integer arguments.
+                    cvt(unsafe { libc::prctl(op, raise, cap as libc::c_ulong, 0, 0) })?;
+                }
+            }
+            Ok(())
+        }
+        Step::NoNewPrivs => {
+            // SAFETY: prctl with integer arguments.
+            cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+        }
+        Step::CloseFds(keep) => close_except(keep),
+        Step::NotDumpable => {
+            // SAFETY: prctl with integer arguments.
+            cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+        }
+        Step::Chdir(dir) => chdir_checked(dir),
+        Step::Exec {
+            candidates,
+            argv,
+            env,
+        } => exec(candidates, argv, env),
+    }
+}
+
+/// Creates a detached mount for `source`.
+fn make_mount(source: &Source) -> SysResult<RawFd> {
+    match source {
+        Source::Fs {
+            fstype,
+            options,
+            attrs,
+        } => {
+            let fs = sys::fsopen(fstype)?;
+            let r = (|| {
+                for (k, v) in options {
+                    sys::fsconfig(fs, k, v.as_deref())?;
+                }
+                sys::fsconfig_create(fs)?;
+                sys::fsmount(fs, *attrs)
+            })();
+            close(fs);
+            r
+        }
+        Source::Bind {
+            path,
+            recursive,
+            attrs,
+        } => {
+            let t = sys::open_tree(libc::AT_FDCWD, path, *recursive)?;
+            if *attrs != 0 {
+                let clr = if attrs & sys::MOUNT_ATTR__ATIME != 0 {
+                    sys::MOUNT_ATTR__ATIME
+                } else {
+                    0
+                };
+                if let Err(e) = sys::mount_setattr(t, *recursive, *attrs, clr) {
+                    close(t);
+                    return Err(e);
+                }
+            }
+            Ok(t)
+        }
+    }
+}
+
+const DIR_FLAGS: c_int = libc::O_PATH | libc::O_DIRECTORY;
+
+/// Opens the directory `target` inside `root`, creating missing components; symlinks are
+/// followed as if `root` were `/`, so none leads out of it.
+fn ensure_dir(root: RawFd, target: &Target) -> SysResult<RawFd> {
+    if target.prefixes.is_empty() {
+        // The target is the root itself.
+        // SAFETY: dup of an fd we own.
+        return cvt(unsafe { libc::fcntl(root, libc::F_DUPFD_CLOEXEC, 3) });
+    }
+    ensure_dir_n(root, target, target.prefixes.len())
+}
+
+/// Opens the file `target` inside `root`, creating it and its parent directories. A
+/// dangling symlink is created where it points, inside the root.
+fn ensure_file(root: RawFd, target: &Target) -> SysResult<RawFd> {
+    let (Some(full), Some(parents)) =
+        (target.prefixes.last(), target.prefixes.len().checked_sub(1))
+    else {
+        return Err(Errno(libc::EINVAL));
+    };
+    if parents > 0 {
+        close(ensure_dir_n(root, target, parents)?);
+    }
+    let flags = libc::O_RDONLY | libc::O_CREAT | libc::O_NOCTTY | libc::O_NONBLOCK;
+    sys::openat2_in_root(root, full, flags, 0o644)
+}
+
+/// `ensure_dir` over the first `n` components of `target`.
+fn ensure_dir_n(root: RawFd, target: &Target, n: usize) -> SysResult<RawFd> {
+    let mut parent = -1;
+    for (prefix, name) in target.prefixes.iter().zip(&target.names).take(n) {
+        let fd = match sys::openat2_in_root(root, prefix, DIR_FLAGS, 0) {
+            Ok(fd) => Ok(fd),
+            Err(Errno(libc::ENOENT)) => {
+                let at = if parent >= 0 { parent } else { root };
+                // SAFETY: name is NUL-terminated.
+                let r = unsafe { libc::mkdirat(at, name.as_ptr(), 0o755) };
+                if r < 0 && Errno::last().0 != libc::EEXIST {
+                    Err(Errno::last())
+                } else {
+                    sys::openat2_in_root(root, prefix, DIR_FLAGS, 0)
+                }
+            }
+            Err(e) => Err(e),
+        };
+        close(parent);
+        parent = fd?;
+    }
+    Ok(parent)
+}
+
+/// Opens an existing path inside `root`; `None` when it does not exist.
+fn open_existing(root: RawFd, target: &Target) -> SysResult<Option<RawFd>> {
+    let Some(full) = target.prefixes.last() else {
+        return Err(Errno(libc::EINVAL));
+    };
+    match sys::openat2_in_root(root, full, libc::O_PATH, 0) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno(libc::ENOENT)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_dir(fd: RawFd) -> SysResult<bool> {
+    // SAFETY: st is written by fstat before it is read.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid stat buffer.
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+fn mask(root: RawFd, target: &Target) -> SysResult<()> {
+    let Some(t) = open_existing(root, target)? else {
+        return Ok(());
+    };
+    let r = (|| {
+        let m = if is_dir(t)? {
+            let fs = sys::fsopen(c"tmpfs")?;
+            let r =
+                sys::fsconfig_create(fs).and_then(|()| sys::fsmount(fs, sys::MOUNT_ATTR_RDONLY));
+            close(fs);
+            r?
+        } else {
+            sys::open_tree(libc::AT_FDCWD, c"/dev/null", false)?
+        };
+        let r = sys::move_mount_fd(m, t);
+        close(m);
+        r
+    })();
+    close(t);
+    r
+}
+
+fn read_only(root: RawFd, target: &Target) -> SysResult<()> {
+    let Some(t) = open_existing(root, target)? else {
+        return Ok(());
+    };
+    let r = (|| {
+        let m = sys::open_tree(t, c"", true)?;
+        let r = sys::mount_setattr(m, true, sys::MOUNT_ATTR_RDONLY, 0)
+            .and_then(|()| sys::move_mount_fd(m, t));
+        close(m);
+        r
+    })();
+    close(t);
+    r
+}
+
+fn devices(
+    root: RawFd,
+    dev: &Target,
+    nodes: &[(CString, u32, libc::dev_t)],
+    links: &[(CString, CString)],
+) -> SysResult<()> {
+    let d = ensure_dir(root, dev)?;
+    let dirfd = reopen_dir(d);
+    close(d);
+    let dirfd = dirfd?;
+    let r = (|| {
+        for (name, mode, devno) in nodes {
+            // SAFETY: name is NUL-terminated.
+            let r = unsafe { libc::mknodat(dirfd, name.as_ptr(), *mode, *devno) };
+            if r < 0 && Errno::last().0 != libc::EEXIST {
+                return Err(Errno::last());
+            }
+            // mknod honours the umask; the nodes must be 0666.
+            // SAFETY: name is NUL-terminated.
+            let r = unsafe { libc::fchmodat(dirfd, name.as_ptr(), *mode & 0o7777, 0) };
+            cvt(r)?;
+        }
+        for (name, to) in links {
+            // SAFETY: both are NUL-terminated.
+            let r = unsafe { libc::symlinkat(to.as_ptr(), dirfd, name.as_ptr()) };
+            if r < 0 && Errno::last().0 != libc::EEXIST {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
+    })();
+    close(dirfd);
+    r
+}
+
+/// Reopens an O_PATH directory fd as a real one (mknodat and friends refuse O_PATH).
+fn reopen_dir(fd: RawFd) -> SysResult<RawFd> {
+    // SAFETY: "." is NUL-terminated; fd is an open directory.
+    cvt(unsafe { libc::openat(fd, c".".as_ptr(), libc::O_DIRECTORY | libc::O_CLOEXEC) })
+}
+
+fn device_node(
+    root: RawFd,
+    t: &Target,
+    mode: u32,
+    dev: libc::dev_t,
+    owner: (u32, u32),
+) -> SysResult<()> {
+    let (Some(name), Some(parents)) = (t.names.last(), t.names.len().checked_sub(1)) else {
+        return Err(Errno(libc::EINVAL));
+    };
+    let p = if parents == 0 {
+        // SAFETY: dup of an fd we own.
+        cvt(unsafe { libc::fcntl(root, libc::F_DUPFD_CLOEXEC, 3) })?
+    } else {
+        ensure_dir_n(root, t, parents)?
+    };
+    let d = reopen_dir(p);
+    close(p);
+    let d = d?;
+    let r = (|| {
+        // SAFETY: name is NUL-terminated; d is a directory fd.
+        let r = unsafe { libc::mknodat(d, name.as_ptr(), mode, dev) };
+        if r < 0 && Errno::last().0 != libc::EEXIST {
+            return Err(Errno::last());
+        }
+        // SAFETY: as above; AT_SYMLINK_NOFOLLOW: never chown through a link.
+        unsafe {
+            cvt(libc::fchmodat(d, name.as_ptr(), mode & 0o7777, 0))?;
+            cvt(libc::fchownat(
+                d,
+                name.as_ptr(),
+                owner.0,
+                owner.1,
+                libc::AT_SYMLINK_NOFOLLOW,
+            ))?;
+        }
+        Ok(())
+    })();
+    close(d);
+    r
+}
+
+fn pivot(root: RawFd) -> SysResult<()> {
+    // SAFETY: root is an open directory fd.
+    cvt(unsafe { libc::fchdir(root) })?;
+    sys::pivot_root_dot()?;
+    // The old root is now stacked under the new one at "."; detach it.
+    // SAFETY: "." is NUL-terminated.
+    cvt(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
+    // SAFETY: "/" is NUL-terminated.
+    cvt(unsafe { libc::chdir(c"/".as_ptr()) })?;
+    close(root);
+    Ok(())
+}
+
+fn wait_start(status_fd: RawFd, fifo: &CStr) -> SysResult<()> {
+    let mut rec = [0u8; RECORD_LEN];
+    rec[..4].copy_from_slice(&READY.to_ne_bytes());
+    sys::write_all(status_fd, &rec)?;
+    // Blocks until `start` opens the fifo for reading.
+    // SAFETY: fifo is NUL-terminated.
+    let fd = cvt(unsafe { libc::open(fifo.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+    let r = sys::write_all(fd, b"0");
+    close(fd);
+    r
+}
+
+fn set_user(uid: u32, gid: u32, groups: &[libc::gid_t]) -> SysResult<()> {
+    // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread the
+    // parent had (setxid) and would wait forever for threads this child doesn't have.
+    // Keep the permitted set across the uid change; the Capabilities step sets it after.
+    // SAFETY: prctl and the set*id syscalls with valid arguments; groups is valid for its
+    // length.
+    unsafe {
+        cvt(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0))?;
+        cvt_long(libc::syscall(
+            libc::SYS_setgroups,
+            groups.len(),
+            groups.as_ptr(),
+        ))?;
+        cvt_long(libc::syscall(libc::SYS_setresgid, gid, gid, gid))?;
+        cvt_long(libc::syscall(libc::SYS_setresuid, uid, uid, uid))?;
+        cvt(libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0))?;
+    }
+    Ok(())
+}
+
+fn cvt_long(r: libc::c_long) -> SysResult<()> {
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// Closes every fd from 3 up, except those in `keep` (sorted ascending).
+fn close_except(keep: &[u32]) -> SysResult<()> {
+    let mut from = 3u32;
+    for &k in keep {
+        if k < from {
+            continue;
+        }
+        if k > from {
+            sys::close_range(from, k - 1)?;
+        }
+        from = k.saturating_add(1);
+    }
+    sys::close_range(from, u32::MAX)
+}
+
+fn chdir_checked(dir: &CStr) -> SysResult<()> {
+    // SAFETY: dir is NUL-terminated.
+    cvt(unsafe { libc::chdir(dir.as_ptr()) })?;
+    let mut buf = [0u8; 4096];
+    // The raw syscall, not glibc's getcwd: the kernel returns "(unreachable)/..." for a cwd
+    // outside the root, which glibc would turn into ENOENT anyway.
+    // SAFETY: buf is valid for its length.
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    if buf[0] != b'/' {
+        return Err(Errno(libc::ENOENT));
+    }
+    Ok(())
+}
+
+fn exec(candidates: &[CString], argv: &[CString], env: &[CString]) -> SysResult<()> {
+    const MAX: usize = 4096;
+    if argv.len() >= MAX || env.len() >= MAX {
+        return Err(Errno(libc::E2BIG));
+    }
+    let mut a: [*const libc::c_char; MAX] = [std::ptr::null(); MAX];
+    let mut e: [*const libc::c_char; MAX] = [std::ptr::null(); MAX];
+    for (slot, s) in a.iter_mut().zip(argv) {
+        *slot = s.as_ptr();
+    }
+    for (slot, s) in e.iter_mut().zip(env) {
+        *slot = s.as_ptr();
+    }
+    let mut err = Errno(libc::ENOENT);
+    for path in candidates {
+        // SAFETY: path, a and e are NUL-terminated strings and null-terminated arrays.
+        unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+        let e = Errno::last();
+        // As execvp: keep looking past a missing or unreadable candidate.
+        if e.0 == libc::EACCES {
+            err = e;
+        } else if e.0 != libc::ENOENT && e.0 != libc::ENOTDIR {
+            return Err(e);
+        }
+    }
+    Err(err)
+}

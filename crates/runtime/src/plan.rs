@@ -1,0 +1,643 @@
+//! The spec turned into the child's [`Step`]s: every string, path and fd made ready here,
+//! in the parent, where allocating and failing with a good message are allowed.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Spec};
+
+use crate::caps;
+use crate::error::{Error, Result};
+use crate::init::{Source, Step, Target};
+use crate::sys;
+
+/// The container's root filesystem.
+#[derive(Clone, Debug)]
+pub enum Rootfs {
+    /// A directory, bind-mounted as the root.
+    Dir(PathBuf),
+    /// An overlay of read-only snapshot directories, topmost first (as in `lowerdir=`), with
+    /// an upper and a work dir the runtime makes in the container's state dir.
+    Overlay { lowers: Vec<PathBuf> },
+}
+
+/// The steps, a description of each for error messages, and the fds the parent opened for
+/// the child (closed in the parent once the child has them).
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub what: Vec<String>,
+    pub fds: Vec<OwnedFd>,
+    /// The `CLONE_NEW*` flags for the clone itself.
+    pub clone_flags: u64,
+}
+
+/// What the plan is made from besides the spec.
+pub struct Input<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Rootfs,
+    /// The container's state dir.
+    pub dir: &'a Path,
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// An existing network namespace to join instead of a new one.
+    pub netns: Option<OwnedFd>,
+    /// The exec fifo, opened O_PATH.
+    pub fifo: OwnedFd,
+    /// The write end of the status pipe.
+    pub status_fd: RawFd,
+    /// The host's capability bounding set and last cap.
+    pub host_bounding: u64,
+    pub last_cap: u32,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Plan {
+    fn push(&mut self, what: impl Into<String>, step: Step) {
+        self.what.push(what.into());
+        self.steps.push(step);
+    }
+}
+
+pub fn cstr(s: impl Into<Vec<u8>>) -> Result<CString> {
+    CString::new(s).map_err(|e| Error::Invalid(format!("NUL byte in {:?}", e.into_vec())))
+}
+
+fn path_cstr(p: &Path) -> Result<CString> {
+    cstr(p.as_os_str().as_encoded_bytes())
+}
+
+/// A path in the container, as its prefixes and components relative to the root. `..` is
+/// refused: targets are resolved inside the root anyway, but a spec with `..` is a mistake.
+pub fn target(path: &str) -> Result<Target> {
+    let mut prefixes = Vec::new();
+    let mut names = Vec::new();
+    let mut acc = PathBuf::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => {
+                acc.push(n);
+                names.push(cstr(n.as_encoded_bytes())?);
+                prefixes.push(path_cstr(&acc)?);
+            }
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::Invalid(format!("path {path:?} has '..'")));
+            }
+        }
+    }
+    Ok(Target { prefixes, names })
+}
+
+/// Builds the plan.
+pub fn build(input: Input<'_>) -> Result<Plan> {
+    let spec = input.spec;
+    let mut plan = Plan::default();
+    let linux = spec.linux().as_ref();
+    let namespaces = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut cgroup_ns = false;
+    for ns in &namespaces {
+        let flag = match ns.typ() {
+            LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+            LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+            LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+            LinuxNamespaceType::Network if input.netns.is_none() && ns.path().is_none() => {
+                libc::CLONE_NEWNET
+            }
+            LinuxNamespaceType::Network => 0,
+            LinuxNamespaceType::Cgroup => {
+                cgroup_ns = true;
+                0
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "namespace {other:?} is not supported yet"
+                )));
+            }
+        };
+        if ns.path().is_some() && ns.typ() != LinuxNamespaceType::Network {
+            return Err(Error::Invalid(format!(
+                "joining a {:?} namespace by path is not supported yet",
+                ns.typ()
+            )));
+        }
+        plan.clone_flags |= flag as u64;
+    }
+    if plan.clone_flags & libc::CLONE_NEWNS as u64 == 0 {
+        return Err(Error::Invalid("a mount namespace is required".into()));
+    }
+
+    let mut keep: Vec<u32> = input
+        .cgroup_procs
+        .iter()
+        .chain(&input.netns)
+        .chain(std::iter::once(&input.fifo))
+        .map(|fd| fd.as_raw_fd() as u32)
+        .chain(std::iter::once(input.status_fd as u32))
+        .collect();
+    keep.sort_unstable();
+    plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
+    for fd in input.cgroup_procs {
+        plan.push(
+            "joining the container's cgroup",
+            Step::JoinCgroup(fd.as_raw_fd()),
+        );
+        plan.fds.push(fd);
+    }
+    if let Some(fd) = input.netns {
+        plan.push(
+            "joining the network namespace",
+            Step::SetNs(fd.as_raw_fd(), libc::CLONE_NEWNET),
+        );
+        plan.fds.push(fd);
+    }
+    if cgroup_ns {
+        plan.push(
+            "unshare(CLONE_NEWCGROUP)",
+            Step::Unshare(libc::CLONE_NEWCGROUP),
+        );
+    }
+    plan.push(
+        "making / private (mount MS_REC|MS_PRIVATE)",
+        Step::MakeRootPrivate,
+    );
+    root_mount(&mut plan, input.rootfs, input.dir)?;
+    let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
+    if dev_tmpfs {
+        devices(&mut plan)?;
+    }
+    spec_devices(&mut plan, linux)?;
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        plan.push(format!("masking {p}"), Step::Mask(target(p)?));
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        plan.push(format!("making {p} read-only"), Step::ReadOnly(target(p)?));
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if plan.clone_flags & libc::CLONE_NEWUTS as u64 == 0 {
+            return Err(Error::Invalid("a hostname needs a UTS namespace".into()));
+        }
+        plan.push(format!("sethostname {h:?}"), Step::SetHostname(cstr(h)?));
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let step = Step::WriteFile {
+            path: cstr("/proc/self/oom_score_adj")?,
+            data: cstr(adj.to_string())?,
+        };
+        // Lowering it needs CAP_SYS_RESOURCE, which this host's root lacks.
+        plan.push(
+            format!("setting oom_score_adj {adj} (lowering it needs CAP_SYS_RESOURCE)"),
+            step,
+        );
+    }
+    plan.push("pivot_root into the rootfs", Step::PivotRoot);
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        plan.push("remounting / read-only", Step::RootReadOnly);
+    }
+    let fifo = cstr(format!("/proc/self/fd/{}", input.fifo.as_raw_fd()))?;
+    plan.fds.push(input.fifo);
+    plan.push(
+        "waiting for start on the exec fifo",
+        Step::WaitStart { fifo },
+    );
+    process(
+        &mut plan,
+        spec,
+        input.host_bounding,
+        input.last_cap,
+        input.status_fd,
+    )?;
+    Ok(plan)
+}
+
+fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
+    let at = path_cstr(&dir.join("rootfs"))?;
+    let source = match rootfs {
+        Rootfs::Dir(d) => Source::Bind {
+            path: path_cstr(d)?,
+            recursive: true,
+            attrs: 0,
+        },
+        Rootfs::Overlay { lowers } => {
+            if lowers.is_empty() {
+                return Err(Error::Invalid(
+                    "an overlay rootfs needs at least one lower dir".into(),
+                ));
+            }
+            let mut options = vec![(cstr("source")?, Some(cstr("overlay")?))];
+            // lowerdir+ (Linux 6.8+) takes one layer per call: no one-page limit on the
+            // option string however long the chain is.
+            for l in lowers {
+                options.push((cstr("lowerdir+")?, Some(path_cstr(l)?)));
+            }
+            options.push((cstr("upperdir")?, Some(path_cstr(&dir.join("upper"))?)));
+            options.push((cstr("workdir")?, Some(path_cstr(&dir.join("work"))?)));
+            Source::Fs {
+                fstype: cstr("overlay")?,
+                options,
+                attrs: 0,
+            }
+        }
+    };
+    plan.push("mounting the rootfs", Step::MountRoot { source, at });
+    Ok(())
+}
+
+/// Filesystem options: `key=value`, or a flag.
+type FsOptions = Vec<(CString, Option<CString>)>;
+
+/// Mount options split into mount attributes, recursive (rbind), and filesystem options.
+pub fn split_options(options: &[String]) -> Result<(u64, bool, FsOptions)> {
+    let mut attrs = 0;
+    let mut recursive = false;
+    let mut data = Vec::new();
+    for o in options {
+        match o.as_str() {
+            "ro" => attrs |= sys::MOUNT_ATTR_RDONLY,
+            "nosuid" => attrs |= sys::MOUNT_ATTR_NOSUID,
+            "nodev" => attrs |= sys::MOUNT_ATTR_NODEV,
+            "noexec" => attrs |= sys::MOUNT_ATTR_NOEXEC,
+            "noatime" => attrs |= sys::MOUNT_ATTR_NOATIME,
+            "strictatime" => attrs |= sys::MOUNT_ATTR_STRICTATIME,
+            "nodiratime" => attrs |= sys::MOUNT_ATTR_NODIRATIME,
+            "rbind" => recursive = true,
+            "rw" | "bind" | "relatime" | "suid" | "dev" | "exec" | "atime" | "defaults"
+            | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {}
+            _ => data.push(match o.split_once('=') {
+                Some((k, v)) => (cstr(k)?, Some(cstr(v)?)),
+                None => (cstr(o.as_str())?, None),
+            }),
+        }
+    }
+    Ok((attrs, recursive, data))
+}
+
+/// The spec's mounts; true when `/dev` is a tmpfs we must populate.
+fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
+    let mut dev_tmpfs = false;
+    for m in mounts {
+        let dest = m.destination().to_string_lossy().into_owned();
+        let typ = m.typ().as_deref().unwrap_or("");
+        let opts = m.options().as_deref().unwrap_or_default();
+        let (attrs, recursive, data) = split_options(opts)?;
+        let is_bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
+        if typ == "cgroup" || typ == "cgroup2" {
+            tracing::warn!(
+                dest,
+                "cgroup mounts inside containers are not supported yet; skipped"
+            );
+            continue;
+        }
+        let (source, dir) = if is_bind {
+            let src = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| Error::Invalid(format!("bind mount on {dest} without a source")))?;
+            let md = std::fs::metadata(src).map_err(|e| Error::io("bind mount source", src, e))?;
+            let source = Source::Bind {
+                path: path_cstr(src)?,
+                recursive,
+                attrs,
+            };
+            (source, md.is_dir())
+        } else {
+            let mut options = data;
+            if let Some(s) = m.source() {
+                options.insert(0, (cstr("source")?, Some(path_cstr(s)?)));
+            }
+            let source = Source::Fs {
+                fstype: cstr(typ)?,
+                options,
+                attrs,
+            };
+            (source, true)
+        };
+        if dest == "/dev" && typ == "tmpfs" {
+            dev_tmpfs = true;
+        }
+        let what = format!("mounting {typ} {} on {dest}", opts.join(","));
+        plan.push(
+            what,
+            Step::Mount {
+                target: target(&dest)?,
+                source,
+                dir,
+            },
+        );
+    }
+    Ok(dev_tmpfs)
+}
+
+/// The spec's `linux.devices`: nodes made where it says, with its mode and owner.
+fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    use oci_spec::runtime::LinuxDeviceType as T;
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let path = d.path().to_string_lossy().into_owned();
+        let kind = match d.typ() {
+            T::B => libc::S_IFBLK,
+            T::C | T::U => libc::S_IFCHR,
+            T::P => libc::S_IFIFO,
+            T::A => {
+                return Err(Error::Invalid(format!(
+                    "device {path}: 'a' is not a node type"
+                )));
+            }
+        };
+        let (Ok(major), Ok(minor)) = (u32::try_from(d.major()), u32::try_from(d.minor())) else {
+            return Err(Error::Invalid(format!("device {path}: bad major/minor")));
+        };
+        let step = Step::DeviceNode {
+            target: target(&path)?,
+            mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
+            dev: libc::makedev(major, minor),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        plan.push(format!("creating device {path}"), step);
+    }
+    Ok(())
+}
+
+fn devices(plan: &mut Plan) -> Result<()> {
+    let chr = |name: &str, major: u32, minor: u32| -> Result<(CString, u32, libc::dev_t)> {
+        Ok((
+            cstr(name)?,
+            libc::S_IFCHR | 0o666,
+            libc::makedev(major, minor),
+        ))
+    };
+    let nodes = vec![
+        chr("null", 1, 3)?,
+        chr("zero", 1, 5)?,
+        chr("full", 1, 7)?,
+        chr("random", 1, 8)?,
+        chr("urandom", 1, 9)?,
+        chr("tty", 5, 0)?,
+    ];
+    let link =
+        |name: &str, to: &str| -> Result<(CString, CString)> { Ok((cstr(name)?, cstr(to)?)) };
+    let links = vec![
+        link("fd", "/proc/self/fd")?,
+        link("stdin", "/proc/self/fd/0")?,
+        link("stdout", "/proc/self/fd/1")?,
+        link("stderr", "/proc/self/fd/2")?,
+        link("ptmx", "pts/ptmx")?,
+        link("core", "/proc/kcore")?,
+    ];
+    let dev = target("/dev")?;
+    plan.push(
+        "creating the device nodes in /dev",
+        Step::Devices { dev, nodes, links },
+    );
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> (libc::c_int, &'static str) {
+    use PosixRlimitType as R;
+    let (r, n) = match t {
+        R::RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),
+        R::RlimitFsize => (libc::RLIMIT_FSIZE, "RLIMIT_FSIZE"),
+        R::RlimitData => (libc::RLIMIT_DATA, "RLIMIT_DATA"),
+        R::RlimitStack => (libc::RLIMIT_STACK, "RLIMIT_STACK"),
+        R::RlimitCore => (libc::RLIMIT_CORE, "RLIMIT_CORE"),
+        R::RlimitRss => (libc::RLIMIT_RSS, "RLIMIT_RSS"),
+        R::RlimitNproc => (libc::RLIMIT_NPROC, "RLIMIT_NPROC"),
+        R::RlimitNofile => (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE"),
+        R::RlimitMemlock => (libc::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK"),
+        R::RlimitAs => (libc::RLIMIT_AS, "RLIMIT_AS"),
+        R::RlimitLocks => (libc::RLIMIT_LOCKS, "RLIMIT_LOCKS"),
+        R::RlimitSigpending => (libc::RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING"),
+        R::RlimitMsgqueue => (libc::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE"),
+        R::RlimitNice => (libc::RLIMIT_NICE, "RLIMIT_NICE"),
+        R::RlimitRtprio => (libc::RLIMIT_RTPRIO, "RLIMIT_RTPRIO"),
+        R::RlimitRttime => (libc::RLIMIT_RTTIME, "RLIMIT_RTTIME"),
+    };
+    (r as libc::c_int, n)
+}
+
+/// Fails early and clearly when an rlimit can't be set: above the hard limit without
+/// CAP_SYS_RESOURCE the kernel says only EPERM.
+fn check_rlimit(
+    resource: libc::c_int,
+    name: &str,
+    soft: u64,
+    hard: u64,
+    can_raise: bool,
+) -> Result<()> {
+    if soft > hard {
+        return Err(Error::Invalid(format!(
+            "rlimit {name}: soft {soft} above hard {hard}"
+        )));
+    }
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: cur is a valid rlimit buffer.
+    if unsafe { libc::getrlimit(resource as _, &mut cur) } < 0 {
+        return Err(Error::sys(format!("getrlimit {name}"), sys::Errno::last()));
+    }
+    if hard > cur.rlim_max && !can_raise {
+        return Err(Error::RlimitAboveHard {
+            name: name.to_string(),
+            soft,
+            hard,
+            host_hard: cur.rlim_max,
+        });
+    }
+    Ok(())
+}
+
+fn process(
+    plan: &mut Plan,
+    spec: &Spec,
+    host_bounding: u64,
+    last_cap: u32,
+    status_fd: RawFd,
+) -> Result<()> {
+    let p = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Invalid("no process".into()))?;
+    let can_raise = caps::own_status_mask("CapEff")? & (1 << 24) != 0;
+    for r in p.rlimits().as_deref().unwrap_or_default() {
+        let (resource, name) = rlimit_resource(r.typ());
+        check_rlimit(resource, name, r.soft(), r.hard(), can_raise)?;
+        let what = format!("setrlimit {name} {}:{}", r.soft(), r.hard());
+        plan.push(
+            what,
+            Step::SetRlimit {
+                resource,
+                soft: r.soft(),
+                hard: r.hard(),
+            },
+        );
+    }
+    let c = p.capabilities().as_ref();
+    let set = |s: Option<&std::collections::HashSet<oci_spec::runtime::Capability>>| match s {
+        Some(s) => caps::mask_of_set(s),
+        None => Ok(0),
+    };
+    let (bounding, effective, permitted, inheritable, ambient) = match c {
+        // No capabilities in the spec: Docker's defaults.
+        None => {
+            let d = caps::docker_default_mask();
+            (d, d, d, 0, 0)
+        }
+        Some(c) => (
+            set(c.bounding().as_ref())?,
+            set(c.effective().as_ref())?,
+            set(c.permitted().as_ref())?,
+            set(c.inheritable().as_ref())?,
+            set(c.ambient().as_ref())?,
+        ),
+    };
+    caps::check_grantable(
+        bounding | effective | permitted | inheritable | ambient,
+        host_bounding,
+    )?;
+    plan.push(
+        "dropping capabilities from the bounding set",
+        Step::BoundingSet {
+            keep: bounding,
+            last: last_cap,
+        },
+    );
+    let u = p.user();
+    let groups: Vec<libc::gid_t> = u.additional_gids().clone().unwrap_or_default();
+    let what = format!("setting user {}:{} groups {groups:?}", u.uid(), u.gid());
+    plan.push(
+        what,
+        Step::SetUser {
+            uid: u.uid(),
+            gid: u.gid(),
+            groups,
+        },
+    );
+    let what = format!("capset {}", caps::names_of(effective).join(","));
+    plan.push(
+        what,
+        Step::Capabilities {
+            effective,
+            permitted,
+            inheritable,
+            ambient,
+            last: last_cap,
+        },
+    );
+    if p.no_new_privileges().unwrap_or(false) {
+        plan.push("prctl(PR_SET_NO_NEW_PRIVS)", Step::NoNewPrivs);
+    }
+    plan.push(
+        "closing inherited fds",
+        Step::CloseFds(vec![status_fd as u32]),
+    );
+    let cwd = p.cwd().to_string_lossy().into_owned();
+    if !cwd.starts_with('/') {
+        return Err(Error::Invalid(format!("cwd {cwd:?} is not absolute")));
+    }
+    plan.push(
+        format!("chdir {cwd:?} (it must be inside the container's root)"),
+        Step::Chdir(cstr(cwd)?),
+    );
+    exec(
+        plan,
+        p.args().as_deref().unwrap_or_default(),
+        p.env().as_deref().unwrap_or_default(),
+    )
+}
+
+fn exec(plan: &mut Plan, args: &[String], env: &[String]) -> Result<()> {
+    let arg0 = args
+        .first()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Error::Invalid("process.args is empty".into()))?;
+    let candidates = if arg0.contains('/') {
+        vec![cstr(arg0.as_str())?]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| cstr(format!("{}/{arg0}", d.trim_end_matches('/'))))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let argv = args
+        .iter()
+        .map(|a| cstr(a.as_str()))
+        .collect::<Result<Vec<_>>>()?;
+    let env = env
+        .iter()
+        .map(|e| cstr(e.as_str()))
+        .collect::<Result<Vec<_>>>()?;
+    plan.push(
+        format!("exec {arg0:?}"),
+        Step::Exec {
+            candidates,
+            argv,
+            env,
+        },
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_relative_prefixes() -> Result<()> {
+        let t = target("/etc/hosts")?;
+        assert_eq!(t.prefixes, vec![cstr("etc")?, cstr("etc/hosts")?]);
+        assert_eq!(t.names, vec![cstr("etc")?, cstr("hosts")?]);
+        assert!(target("/a/../b").is_err());
+        assert!(target("/").map(|t| t.prefixes.is_empty())?);
+        Ok(())
+    }
+
+    #[test]
+    fn options_split_into_attrs_and_data() -> Result<()> {
+        let o: Vec<String> = [
+            "ro",
+            "nosuid",
+            "rbind",
+            "size=1m",
+            "mode=1777",
+            "newinstance",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (attrs, rec, data) = split_options(&o)?;
+        assert_eq!(attrs, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID);
+        assert!(rec);
+        assert_eq!(data.len(), 3);
+        assert_eq!(data[2], (cstr("newinstance")?, None));
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! Rootfs kinds, mounts, and cgroup limits.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixture, TestResult, bind};
+use compose_runtime::Rootfs;
+use oci_spec::runtime::{
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, Spec,
+};
+
+fn set_resources(spec: &mut Spec, r: oci_spec::runtime::LinuxResources) {
+    let mut linux = spec.linux().clone().unwrap();
+    linux.set_resources(Some(r));
+    spec.set_linux(Some(linux));
+}
+
+#[test]
+fn overlay_over_two_lowers_writes_only_to_the_upper() -> TestResult {
+    let f = Fixture::new("overlay");
+    let top = f.tmp.path().join("lower-top");
+    let bottom = f.tmp.path().join("lower-bottom");
+    common::busybox_into(&bottom);
+    std::fs::write(bottom.join("etc/x"), "bottom")?;
+    std::fs::write(bottom.join("etc/y"), "y")?;
+    std::fs::create_dir_all(top.join("etc"))?;
+    std::fs::write(top.join("etc/x"), "top")?;
+    let spec = f
+        .spec("cat /etc/x > /out/x; cat /etc/y > /out/y; echo new > /etc/new; echo more >> /etc/y");
+    let rootfs = Rootfs::Overlay {
+        lowers: vec![top.clone(), bottom.clone()],
+    };
+    let mut g = f.create_on(&spec, &rootfs)?;
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert_eq!(f.read_out("x"), "top");
+    assert_eq!(f.read_out("y"), "y");
+    let upper = g.c().dir().join("upper");
+    assert_eq!(std::fs::read_to_string(upper.join("etc/new"))?, "new\n");
+    assert_eq!(std::fs::read_to_string(upper.join("etc/y"))?, "ymore\n");
+    assert!(!top.join("etc/new").exists() && !bottom.join("etc/new").exists());
+    assert_eq!(std::fs::read_to_string(bottom.join("etc/y"))?, "y");
+    Ok(())
+}
+
+#[test]
+fn a_long_overlay_chain_mounts() -> TestResult {
+    // 64 lowers with long paths: far over the one-page limit of a `lowerdir=` option.
+    let f = Fixture::new("chain");
+    let mut lowers = Vec::new();
+    for i in 0..64 {
+        let l = f
+            .tmp
+            .path()
+            .join(format!("{}-layer-{i:03}", "l".repeat(60)));
+        std::fs::create_dir_all(l.join("layers"))?;
+        std::fs::write(l.join("layers").join(i.to_string()), "")?;
+        lowers.push(l);
+    }
+    let base = f.tmp.path().join("base");
+    common::busybox_into(&base);
+    lowers.push(base);
+    let spec = f.spec("ls /layers | wc -l > /out/n");
+    let mut g = f.create_on(&spec, &Rootfs::Overlay { lowers })?;
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert_eq!(f.read_out("n").trim(), "64");
+    Ok(())
+}
+
+#[test]
+fn read_only_rootfs() {
+    let f = Fixture::new("rorootfs");
+    let mut spec = f.spec("if touch /newfile; then echo rw; else echo ro; fi > /out/root; touch /dev/shm/ok && echo ok > /out/shm");
+    let mut root = spec.root().clone().unwrap();
+    root.set_readonly(Some(true));
+    spec.set_root(Some(root));
+    assert_eq!(f.run(&spec).code, 0);
+    assert_eq!(f.read_out("root").trim(), "ro");
+    assert_eq!(f.read_out("shm").trim(), "ok");
+    assert!(!f.rootfs().join("newfile").exists());
+}
+
+#[test]
+fn bind_mounts_ro_and_rw() {
+    let f = Fixture::new("bind");
+    let data = f.tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("hello"), "hi").unwrap();
+    let mut spec = f.spec("cat /data/hello > /out/hello; if touch /data/new; then echo rw; else echo ro; fi > /out/data");
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(bind(&data, "/data", &["rbind", "ro"]));
+    spec.set_mounts(Some(mounts));
+    assert_eq!(f.run(&spec).code, 0);
+    assert_eq!(f.read_out("hello"), "hi");
+    assert_eq!(f.read_out("data").trim(), "ro");
+    assert!(!data.join("new").exists());
+}
+
+#[test]
+fn tmpfs_size_and_mode() {
+    let f = Fixture::new("tmpfs");
+    let mut spec = f.spec(
+        "stat -c %a /scratch > /out/mode; \
+         if dd if=/dev/zero of=/scratch/f bs=1024 count=2048 2>/dev/null; then echo fit; else echo full; fi > /out/dd",
+    );
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/scratch")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec![
+                "size=1m".to_string(),
+                "mode=1770".to_string(),
+                "nosuid".to_string(),
+            ])
+            .build()
+            .unwrap(),
+    );
+    spec.set_mounts(Some(mounts));
+    assert_eq!(f.run(&spec).code, 0);
+    assert_eq!(f.read_out("mode").trim(), "1770");
+    assert_eq!(f.read_out("dd").trim(), "full");
+}
+
+#[test]
+fn memory_limit_ends_in_a_reported_oom_kill() {
+    let f = Fixture::new("oom");
+    // /dev/shm is tmpfs, charged to the cgroup and not reclaimable without swap.
+    let mut spec = f.spec("exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=60");
+    let mem = LinuxMemoryBuilder::default()
+        .limit(16i64 << 20)
+        .swap(16i64 << 20)
+        .build()
+        .unwrap();
+    set_resources(
+        &mut spec,
+        LinuxResourcesBuilder::default()
+            .memory(mem)
+            .build()
+            .unwrap(),
+    );
+    let st = f.run(&spec);
+    assert!(st.oom_killed, "{st:?}");
+    assert_eq!(st.code, 137);
+}
+
+#[test]
+fn pids_limit_bounds_a_fork_bomb() -> TestResult {
+    let f = Fixture::new("pids");
+    // The bomb runs in a child shell, which dies at its first failed fork; its sleeps stay,
+    // and the init lives on without forking (`:` and `exec`).
+    let script = "sh -c 'while :; do sleep 30 & done' 2>/dev/null; : > /out/done; exec sleep 30";
+    let mut spec = f.spec(script);
+    let pids = LinuxPidsBuilder::default().limit(10).build()?;
+    set_resources(
+        &mut spec,
+        LinuxResourcesBuilder::default().pids(pids).build()?,
+    );
+    let mut g = f.create(&spec)?;
+    g.c().start()?;
+    common::wait_for(|| f.out().join("done").exists());
+    let n = g.c().pids()?.len();
+    assert!((5..=10).contains(&n), "{n} processes");
+    g.c().stop(libc::SIGKILL, Duration::ZERO)?;
+    assert!(g.c().pids()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn no_mount_reaches_the_host() -> TestResult {
+    let f = Fixture::new("nomount");
+    let rootfs = Rootfs::Overlay {
+        lowers: vec![f.rootfs()],
+    };
+    let _g = f.create_on(&f.spec("true"), &rootfs)?;
+    // The init is set up (overlay, proc, dev, binds...) and waits for start.
+    let host = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let tmp = f.tmp.path().to_string_lossy().into_owned();
+    assert!(!host.contains(&tmp), "{host}");
+    Ok(())
+}
+
+#[test]
+fn v1_limits_are_written_and_the_cgroup_namespace_hides_the_path() -> TestResult {
+    use oci_spec::runtime::LinuxCpuBuilder;
+    let f = Fixture::new("limits");
+    if f.rt.hierarchy() != compose_runtime::cgroups::Hierarchy::V1 {
+        return Ok(());
+    }
+    let mut spec = f.spec("cat /proc/self/cgroup > /out/cg");
+    let r = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64i64 << 20)
+                .swap(128i64 << 20)
+                .build()?,
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .quota(50_000i64)
+                .period(100_000u64)
+                .shares(512u64)
+                .cpus("0")
+                .build()?,
+        )
+        .build()?;
+    set_resources(&mut spec, r);
+    let mut g = f.create(&spec)?;
+    let cg = |c: &str, file: &str| {
+        let p = format!(
+            "/sys/fs/cgroup/{c}/{}/{}/{file}",
+            common::CGROUP_PARENT,
+            f.id
+        );
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        cg("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        cg("memory", "memory.memsw.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cg("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(cg("cpu", "cpu.shares"), "512");
+    assert_eq!(cg("cpuset", "cpuset.cpus"), "0");
+    assert!(!cg("cpuset", "cpuset.mems").is_empty());
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    let inside = f.read_out("cg");
+    assert!(inside.lines().any(|l| l.ends_with(":memory:/")), "{inside}");
+    assert!(!inside.contains(&f.id), "{inside}");
+    Ok(())
+}
