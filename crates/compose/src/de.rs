@@ -187,7 +187,8 @@ impl de::Error for DeError {
     }
 }
 
-fn unknown_key_message(key: &str, expected: &[&str]) -> String {
+/// `additional property "imag" is not allowed (did you mean "image"?)`.
+pub(crate) fn unknown_key_message(key: &str, expected: &[&str]) -> String {
     match did_you_mean(key, expected) {
         Some(s) => format!("additional property {key:?} is not allowed (did you mean {s:?}?)"),
         None => format!("additional property {key:?} is not allowed"),

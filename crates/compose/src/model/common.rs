@@ -555,8 +555,9 @@ impl<'de> Deserialize<'de> for Extensions {
                 let mut out = Map::new();
                 while let Some(MapKey(k)) = map.next_key()? {
                     if !k.starts_with("x-") {
-                        return Err(de::Error::custom(format!(
-                            "additional property '{k}' not allowed"
+                        return Err(de::Error::custom(crate::de::unknown_key_message(
+                            &k,
+                            super::project::TOP_LEVEL_KEYS,
                         )));
                     }
                     out.insert(k, sort_json(map.next_value()?));
@@ -586,81 +587,7 @@ pub(crate) fn sort_json(v: serde_json::Value) -> serde_json::Value {
 /// a "string or mapping" attribute). Unknown keys are errors and `x-*` keys are skipped, as
 /// the loader's own deserializer does for structs.
 pub(crate) fn from_map<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
-    T::deserialize(StructMap(map))
-}
-
-struct StructMap<A>(A);
-
-impl<'de, A: MapAccess<'de>> Deserializer<'de> for StructMap<A> {
-    type Error = A::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
-        visitor.visit_map(self.0)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        visitor.visit_map(KnownKeys {
-            inner: self.0,
-            fields,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
-    }
-}
-
-struct KnownKeys<A> {
-    inner: A,
-    fields: &'static [&'static str],
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for KnownKeys<A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        use serde::de::IntoDeserializer;
-        loop {
-            let Some(MapKey(key)) = self.inner.next_key()? else {
-                return Ok(None);
-            };
-            if key.starts_with("x-") {
-                let _: de::IgnoredAny = self.inner.next_value()?;
-                continue;
-            }
-            if !self.fields.contains(&key.as_str()) {
-                let hint = self
-                    .fields
-                    .iter()
-                    .map(|f| (strsim::jaro_winkler(f, &key), f))
-                    .filter(|(score, _)| *score > 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, f)| format!(" (did you mean '{f}'?)"))
-                    .unwrap_or_default();
-                return Err(de::Error::custom(format!(
-                    "additional property '{key}' not allowed{hint}"
-                )));
-            }
-            return seed.deserialize(key.into_deserializer()).map(Some);
-        }
-    }
-
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, A::Error> {
-        self.inner.next_value_seed(seed)
-    }
+    crate::de::struct_from_map(map)
 }
 
 #[cfg(test)]

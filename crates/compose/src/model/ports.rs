@@ -303,10 +303,9 @@ mod tests {
         assert!(err("ports: ['0x50']").contains("invalid containerPort: 0x50"));
         assert!(err("ports: ['a.b:80:80']").contains("invalid IP address: a.b"));
         assert!(err("ports: [70000]").contains("invalid containerPort: 70000"));
-        assert!(
-            err("ports: [{target: 80, pubished: 1}]")
-                .contains("additional property 'pubished' not allowed")
-        );
+        assert!(err("ports: [{target: 80, pubished: 1}]").contains(
+            "additional property \"pubished\" is not allowed (did you mean \"published\"?)"
+        ));
         assert_eq!(
             ports("ports: [{target: 80, x-note: hi}]")[0]["target"],
             json!(80)

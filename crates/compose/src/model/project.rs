@@ -11,6 +11,11 @@ use super::common::{
 use super::networks::Network;
 use super::service::Service;
 
+/// The keys a compose file may have at its top level, besides `x-*` extensions.
+pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+    "name", "version", "services", "networks", "volumes", "secrets", "configs", "include", "models",
+];
+
 /// A whole Compose project, after loading and merging.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
