@@ -1004,6 +1004,20 @@ fn typed(
     Ok((project, json))
 }
 
+/// Gives errors that know their model path but not their position (normalization works on
+/// the typed model) the position of that path in the tree.
+fn place(err: Error, root: &Node) -> Error {
+    match err {
+        Error::At { pos, path, message } if pos.line == 0 => Error::At {
+            pos: root.locate(&path).clone(),
+            path,
+            message,
+        },
+        Error::Many(errors) => Error::Many(errors.into_iter().map(|e| place(e, root)).collect()),
+        other => other,
+    }
+}
+
 /// Loads a project: the whole pipeline. `normalize: false` is `config --no-normalize`.
 pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
     let Merged {
@@ -1049,7 +1063,8 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
             disabled: &disabled,
             project_dir: &sources.project_dir,
         };
-        let (mut model, mut json) = typed(&root, &scope, &name, ctx.as_ref())?;
+        let (mut model, mut json) =
+            typed(&root, &scope, &name, ctx.as_ref()).map_err(|e| place(e, &root))?;
         if !opts.services.is_empty() {
             select_model_services(&mut model, &opts.services)?;
             crate::normalize::remove_unused_resources(&mut model);

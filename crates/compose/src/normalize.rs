@@ -12,6 +12,7 @@ use crate::model::volumes::clean_path;
 use crate::model::{Dependency, Project, Service, VolumeType};
 
 use crate::dotenv;
+use crate::yaml::Pos;
 
 /// What normalization needs to know besides the project itself.
 #[derive(Debug, Clone, Default)]
@@ -316,10 +317,13 @@ fn attach_default_network(s: &mut Service) -> bool {
     s.networks.contains_key("default")
 }
 
+/// Errors here have a model path but no position: the loader finds it in the tree.
 fn distinct(name: &str, a: &str, b: &str) -> Error {
-    Error::Other(format!(
-        "services.{name}: can't set distinct values on '{a}' and '{b}': invalid compose project"
-    ))
+    Error::at(
+        &Pos::none(),
+        format!("services.{name}.{a}"),
+        format!("can't set distinct values on '{a}' and '{b}': invalid compose project"),
+    )
 }
 
 /// `scale` vs `deploy.replicas`, and the service-level limits vs `deploy.resources`.
@@ -331,17 +335,21 @@ fn check_consistency(name: &str, s: &mut Service) -> Result<(), Error> {
         deploy.replicas = Some(scale);
     }
     if s.scale.is_some_and(|n| n < 0) {
-        return Err(Error::Other(format!(
-            "services.{name}.scale: must be greater than or equal to 0"
-        )));
+        return Err(Error::at(
+            &Pos::none(),
+            format!("services.{name}.scale"),
+            "must be greater than or equal to 0",
+        ));
     }
     let Some(deploy) = &s.deploy else {
         return Ok(());
     };
     if deploy.replicas.is_some_and(|n| n < 0) {
-        return Err(Error::Other(format!(
-            "services.{name}.deploy.replicas: must be greater than or equal to 0"
-        )));
+        return Err(Error::at(
+            &Pos::none(),
+            format!("services.{name}.deploy.replicas"),
+            "must be greater than or equal to 0",
+        ));
     }
     let res = &deploy.resources;
     if let Some(limits) = &res.limits {
@@ -391,9 +399,11 @@ fn name_resources(project: &mut Project, ctx: &Context) -> Result<(), Error> {
             *name = l.clone();
             Ok(())
         }
-        Some(l) if l != name => Err(Error::Other(format!(
-            "{kind}.{key}: name and external.name conflict; only use name"
-        ))),
+        Some(l) if l != name => Err(Error::at(
+            &Pos::none(),
+            format!("{kind}.{key}.name"),
+            "name and external.name conflict; only use name",
+        )),
         _ => Ok(()),
     };
     for (key, n) in project.networks.iter_mut() {
@@ -2405,19 +2415,19 @@ volumes:
             err(
                 "services: {web: {image: x, mem_limit: 512m, deploy: {resources: {limits: {cpus: '0.5'}}}}}"
             ),
-            "services.web: can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory': invalid compose project"
+            "services.web.mem_limit: can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory': invalid compose project"
         );
         assert_eq!(
             err("services: {web: {image: x, scale: 2, deploy: {replicas: 3}}}"),
-            "services.web: can't set distinct values on 'scale' and 'deploy.replicas': invalid compose project"
+            "services.web.scale: can't set distinct values on 'scale' and 'deploy.replicas': invalid compose project"
         );
         assert_eq!(
             err("services: {web: {image: x, cpus: 1, deploy: {resources: {limits: {cpus: 2}}}}}"),
-            "services.web: can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus': invalid compose project"
+            "services.web.cpus: can't set distinct values on 'cpus' and 'deploy.resources.limits.cpus': invalid compose project"
         );
         assert_eq!(
             err("services: {web: {image: x}}\nnetworks: {n: {name: a, external: {name: b}}}"),
-            "networks.n: name and external.name conflict; only use name"
+            "networks.n.name: name and external.name conflict; only use name"
         );
     }
 }

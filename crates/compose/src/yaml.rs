@@ -171,6 +171,39 @@ impl Node {
         self.as_map().and_then(|m| m.get(key))
     }
 
+    /// Where the node at a model path (`services.web.ports[1]`) was written: the key's position
+    /// for a mapping entry, the item's for a sequence index. When the path goes further than
+    /// the tree (a value normalization added), the deepest node found answers.
+    pub fn locate(&self, path: &str) -> &Pos {
+        let mut node = self;
+        let mut pos = &self.pos;
+        for seg in path.split('.').filter(|s| !s.is_empty()) {
+            let (key, indexes) = match seg.find('[') {
+                Some(i) => (&seg[..i], &seg[i..]),
+                None => (seg, ""),
+            };
+            if !key.is_empty() {
+                let Some((k, v)) = node.as_map().and_then(|m| m.get_key_value(key)) else {
+                    return pos;
+                };
+                pos = &k.pos;
+                node = v;
+            }
+            for idx in indexes.split('[').filter_map(|s| s.strip_suffix(']')) {
+                let Some(item) = idx
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| node.as_seq()?.get(i))
+                else {
+                    return pos;
+                };
+                pos = &item.pos;
+                node = item;
+            }
+        }
+        pos
+    }
+
     /// A scalar as text, as Docker Compose turns scalars into strings (`1` → "1").
     pub fn scalar_string(&self) -> Option<String> {
         match &self.value {
@@ -880,6 +913,16 @@ mod tests {
         same(&early);
         let e = parse(&Arc::from("t.yaml"), &early).unwrap_err();
         assert!(e.pos.line < 40, "{e}");
+    }
+
+    #[test]
+    fn paths_are_located() {
+        let n = p("services:\n  web:\n    ports:\n      - '80'\n      - '81'\n    mem_limit: 1g\n");
+        assert_eq!(n.locate("services.web.ports[1]").line, 5);
+        assert_eq!(n.locate("services.web.mem_limit").line, 6);
+        assert_eq!(n.locate("services.web.mem_limit").col, 5);
+        assert_eq!(n.locate("services.web.nothing.deeper").line, 2);
+        assert_eq!(n.locate("").line, 1);
     }
 
     #[test]
