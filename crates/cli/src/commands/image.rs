@@ -92,14 +92,14 @@ pub struct RmArgs {
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
     /// Accepted for Docker compatibility; removal only untags, content goes at prune.
-    #[arg(short, long)]
+    #[arg(long)]
     pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     /// Do not prompt for confirmation (there is no prompt; accepted for compatibility).
-    #[arg(short, long)]
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -246,8 +246,8 @@ fn load_options() -> LoadOptions {
 fn load(store: &Store, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let opts = load_options();
     let keys = match &args.input {
-        Some(path) => archive::load(store, path, &opts)
-            .with_context(|| format!("cannot load {}", path.display()))?,
+        // The store's errors name the archive.
+        Some(path) => archive::load(store, path, &opts)?,
         None => {
             let stdin = std::io::stdin();
             if std::io::IsTerminal::is_terminal(&stdin) {
