@@ -330,3 +330,31 @@ fn load_of_a_corrupt_file_fails_clearly() {
         missing.stderr
     );
 }
+
+#[test]
+fn load_from_stdin_with_the_data_root_from_the_environment() {
+    let env = Env::new();
+    let archive = env.busybox_archive();
+    let root2 = env.path("from-env");
+    let out = std::process::Command::new(&env.bin)
+        .args(["image", "load"])
+        .env_clear()
+        .env("HOME", env.dir.path())
+        .env("COMPOSE_DATA_ROOT", &root2)
+        .stdin(std::fs::File::open(&archive).expect("open archive"))
+        .output()
+        .expect("run compose");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Loaded image: busybox:latest"), "{stdout}");
+    assert!(stdout.contains("Loaded image: compose-example/busybox:latest"));
+    let names: Vec<Value> = ls_json(&env, &root2)
+        .iter()
+        .map(|v| v["Repository"].clone())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

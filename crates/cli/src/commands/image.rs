@@ -527,6 +527,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_is_well_formed() {
+        // Catches clashes with global flags (like `-f`), which clap only checks at parse time.
+        <crate::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
     fn sizes_are_decimal_with_three_digits() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(999), "999B");
