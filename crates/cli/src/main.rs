@@ -51,6 +51,15 @@ pub struct Global {
     /// Execute command in dry run mode.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Where images, containers and state are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "COMPOSE_DATA_ROOT",
+        value_name = "DIR",
+        default_value = "/var/lib/compose"
+    )]
+    pub data_root: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,12 +82,15 @@ pub enum Ansi {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
+    /// Manage images in the local store.
+    Image(commands::image::ImageArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli.global, args),
+        Command::Image(args) => commands::image::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

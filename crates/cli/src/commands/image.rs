@@ -1,0 +1,552 @@
+//! `compose image`: the local image store (`ls`, `load`, `save`, `rm`, `prune`, `inspect`),
+//! as `docker image` prints them.
+
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use compose_image::archive::{self, LoadOptions};
+use compose_image::{ImageRecord, Reference, Store};
+use serde_json::{Value, json};
+
+use crate::Global;
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Load images from a tar archive (docker-archive or OCI archive) or STDIN.
+    Load(LoadArgs),
+    /// Save images to a tar archive.
+    Save(SaveArgs),
+    /// Remove (untag) images.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Remove content no image uses.
+    Prune(PruneArgs),
+    /// Display detailed information on images.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Format the output.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Read from a tar archive file (plain, gzip or zstd), or an OCI layout directory,
+    /// instead of STDIN.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaveFormat {
+    DockerArchive,
+    OciArchive,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Archive format.
+    #[arg(long, value_enum, default_value_t = SaveFormat::DockerArchive)]
+    pub format: SaveFormat,
+    /// Images to save.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// Images to remove.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    /// Accepted for Docker compatibility; removal only untags, content goes at prune.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation (there is no prompt; accepted for compatibility).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Images to inspect.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&global.data_root)?;
+    match &args.command {
+        ImageCommand::Ls(a) => ls(&store, a),
+        ImageCommand::Load(a) => load(&store, a),
+        ImageCommand::Save(a) => save(&store, a),
+        ImageCommand::Rm(a) => rm(&store, a),
+        ImageCommand::Prune(a) => prune(&store, a),
+        ImageCommand::Inspect(a) => inspect(&store, a),
+    }
+}
+
+fn open_store(root: &Path) -> anyhow::Result<Store> {
+    Store::open(root).with_context(|| format!("cannot open the image store at {}", root.display()))
+}
+
+/// `(repository, tag)` as `docker image ls` shows them: familiar names, `<none>` for an image
+/// without a name.
+fn repo_tag(rec: &ImageRecord) -> (String, String) {
+    match Reference::parse(&rec.reference) {
+        Ok(r) if !rec.reference.starts_with("sha256:") => {
+            let familiar = Reference {
+                tag: None,
+                digest: None,
+                ..r.clone()
+            }
+            .familiar();
+            (familiar, r.tag.unwrap_or_else(|| "<none>".into()))
+        }
+        _ => ("<none>".into(), "<none>".into()),
+    }
+}
+
+/// The familiar `name:tag` of a record, or `None` for an unnamed one.
+fn familiar(rec: &ImageRecord) -> Option<String> {
+    if rec.reference.starts_with("sha256:") {
+        return None;
+    }
+    Reference::parse(&rec.reference).ok().map(|r| r.familiar())
+}
+
+fn short_id(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+fn ls(store: &Store, args: &LsArgs) -> anyhow::Result<ExitCode> {
+    let mut images = store.list_images()?;
+    // Newest first, as Docker lists them; then by name.
+    images.sort_by(|a, b| {
+        b.created
+            .cmp(&a.created)
+            .then_with(|| a.reference.cmp(&b.reference))
+    });
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for rec in &images {
+            let id = short_id(&rec.config_digest);
+            if seen.insert(id.to_owned()) {
+                writeln!(out, "{id}")?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format {
+        ListFormat::Json => {
+            // One object per line, as `docker image ls --format json` prints.
+            for rec in &images {
+                let (repo, tag) = repo_tag(rec);
+                let v = json!({
+                    "Containers": "N/A",
+                    "CreatedAt": rec.created.clone().unwrap_or_default(),
+                    "CreatedSince": since(rec.created.as_deref()),
+                    "Digest": rec.manifest_digest,
+                    "ID": short_id(&rec.config_digest),
+                    "Repository": repo,
+                    "Size": human_size(rec.size),
+                    "Tag": tag,
+                    "VirtualSize": human_size(rec.size),
+                });
+                writeln!(out, "{}", serde_json::to_string(&v)?)?;
+            }
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 5]> = images
+                .iter()
+                .map(|rec| {
+                    let (repo, tag) = repo_tag(rec);
+                    [
+                        repo,
+                        tag,
+                        short_id(&rec.config_digest).to_owned(),
+                        since(rec.created.as_deref()),
+                        human_size(rec.size),
+                    ]
+                })
+                .collect();
+            let head = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
+            let mut widths = head.map(str::len);
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.len());
+                }
+            }
+            let line = |cells: [&str; 5]| {
+                let mut s = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    if i == 4 {
+                        s.push_str(c);
+                    } else {
+                        s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+                    }
+                }
+                s
+            };
+            writeln!(out, "{}", line(head))?;
+            for r in &rows {
+                writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_options() -> LoadOptions {
+    let mut opts = LoadOptions::default();
+    // Without root, files keep the caller's ownership.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    opts.unpack.preserve_ownership = root;
+    opts
+}
+
+fn load(store: &Store, args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let opts = load_options();
+    let keys = match &args.input {
+        // The store's errors name the archive.
+        Some(path) => archive::load(store, path, &opts)?,
+        None => {
+            let stdin = std::io::stdin();
+            if std::io::IsTerminal::is_terminal(&stdin) {
+                bail!("requested load from stdin, but stdin is empty (use -i FILE)");
+            }
+            archive::load_reader(store, stdin.lock(), &opts)
+                .context("cannot load the archive from stdin")?
+        }
+    };
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        for key in keys {
+            if key.starts_with("sha256:") {
+                let id = store
+                    .get_image(&key)?
+                    .map_or(key.clone(), |r| r.config_digest);
+                writeln!(out, "Loaded image ID: {id}")?;
+            } else {
+                let name = Reference::parse(&key).map_or(key.clone(), |r| r.familiar());
+                writeln!(out, "Loaded image: {name}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The record of `name`, or an error naming it.
+fn find(store: &Store, name: &str) -> anyhow::Result<ImageRecord> {
+    match store.get_image(name) {
+        Ok(Some(rec)) => Ok(rec),
+        Ok(None) => bail!("No such image: {name}"),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("invalid image reference {name:?}"))),
+    }
+}
+
+fn save(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
+    for name in &args.images {
+        find(store, name)?;
+    }
+    let refs: Vec<&str> = args.images.iter().map(String::as_str).collect();
+    let format = match args.format {
+        SaveFormat::DockerArchive => archive::Format::DockerArchive,
+        SaveFormat::OciArchive => archive::Format::OciArchive,
+    };
+    match &args.output {
+        Some(path) => {
+            // Written beside the target, renamed into place when complete.
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+            archive::save(store, &refs, format, BufWriter::new(tmp.as_file()))
+                .with_context(|| format!("cannot save to {}", path.display()))?;
+            tmp.persist(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if std::io::IsTerminal::is_terminal(&stdout) {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            archive::save(store, &refs, format, BufWriter::new(stdout.lock()))
+                .context("cannot save to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(store: &Store, args: &RmArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut out = std::io::stdout().lock();
+    for name in &args.images {
+        let rec = match find(store, name) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("Error response: {}", output::error_text(&e));
+                failed = true;
+                continue;
+            }
+        };
+        if store.remove_image(&rec.reference)? {
+            match familiar(&rec) {
+                Some(n) => writeln!(out, "Untagged: {n}")?,
+                None => writeln!(out, "Deleted: {}", rec.manifest_digest)?,
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn prune(store: &Store, _args: &PruneArgs) -> anyhow::Result<ExitCode> {
+    let report = store.prune()?;
+    let mut out = std::io::stdout().lock();
+    if !report.blobs.is_empty() || !report.snapshots.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for b in &report.blobs {
+            writeln!(out, "deleted: {b}")?;
+        }
+        for s in &report.snapshots {
+            writeln!(out, "deleted snapshot: {s}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "Total reclaimed space: {}", human_size(report.bytes))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut all = Vec::new();
+    let mut failed = false;
+    let images = store.list_images()?;
+    for name in &args.images {
+        let rec = match find(store, name) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("Error: {}", output::error_text(&e));
+                failed = true;
+                continue;
+            }
+        };
+        let raw = store
+            .blobs()
+            .read_small(&rec.config_digest, 16 << 20)
+            .with_context(|| format!("cannot read the config of {name}"))?;
+        let config: Value = serde_json::from_slice(&raw)
+            .with_context(|| format!("the config of {name} is not valid JSON"))?;
+        // Every name of the same image, as Docker lists its RepoTags.
+        let mut tags: Vec<String> = images
+            .iter()
+            .filter(|r| r.config_digest == rec.config_digest)
+            .filter_map(familiar)
+            .collect();
+        tags.sort();
+        tags.dedup();
+        let mut digests: Vec<String> = images
+            .iter()
+            .filter(|r| r.config_digest == rec.config_digest)
+            .filter_map(|r| {
+                let name = Reference::parse(&r.reference).ok()?;
+                let bare = Reference {
+                    tag: None,
+                    digest: None,
+                    ..name
+                };
+                Some(format!("{}@{}", bare.familiar(), r.manifest_digest))
+            })
+            .collect();
+        digests.sort();
+        digests.dedup();
+        let mut v = serde_json::Map::new();
+        v.insert("Id".into(), json!(rec.config_digest));
+        v.insert("RepoTags".into(), json!(tags));
+        v.insert("RepoDigests".into(), json!(digests));
+        v.insert(
+            "Created".into(),
+            json!(config.get("created").cloned().unwrap_or(Value::Null)),
+        );
+        v.insert("Size".into(), json!(rec.size));
+        v.insert("Architecture".into(), json!(rec.platform.architecture));
+        if let Some(var) = &rec.platform.variant {
+            v.insert("Variant".into(), json!(var));
+        }
+        v.insert("Os".into(), json!(rec.platform.os));
+        v.insert(
+            "Config".into(),
+            config.get("config").cloned().unwrap_or(json!({})),
+        );
+        v.insert(
+            "RootFS".into(),
+            json!({
+                "Type": "layers",
+                "Layers": rec.layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>(),
+            }),
+        );
+        v.insert(
+            "Metadata".into(),
+            json!({"ManifestDigest": rec.manifest_digest, "MediaType": rec.media_type}),
+        );
+        all.push(Value::Object(v));
+    }
+    let text = output::json(&Value::Array(all))?;
+    println!("{text}");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Sizes as Docker prints them: decimal units, three significant digits (`4.26MB`).
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    let s = if v >= 100.0 || i == 0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-01-02T03:04:05.123Z`, offsets honored).
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (proleptic Gregorian).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut t = days * 86_400 + h * 3600 + mi * 60 + se;
+    let rest = &s[19..];
+    let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let oh = rest.get(1..3)?.parse::<i64>().ok()?;
+        let om = rest.get(4..6)?.parse::<i64>().ok()?;
+        let off = oh * 3600 + om * 60;
+        t += if sign == '+' { -off } else { off };
+    }
+    Some(t)
+}
+
+/// `2 weeks ago`, as Docker's CREATED column.
+fn since(created: Option<&str>) -> String {
+    let Some(t) = created.and_then(parse_rfc3339) else {
+        return "N/A".into();
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let secs = (now - t).max(0);
+    let (n, unit) = match secs {
+        s if s < 1 => return "Less than a second ago".into(),
+        s if s < 60 => (s, "second"),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 2 * 86_400 => (s / 3600, "hour"),
+        s if s < 14 * 86_400 => (s / 86_400, "day"),
+        s if s < 60 * 86_400 => (s / (7 * 86_400), "week"),
+        s if s < 365 * 2 * 86_400 => (s / (30 * 86_400), "month"),
+        s => (s / (365 * 86_400), "year"),
+    };
+    match (n, unit) {
+        (1, "hour") => "About an hour ago".into(),
+        (1, u) => format!("1 {u} ago"),
+        (n, u) => format!("{n} {u}s ago"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Catches clashes with global flags (like `-f`), which clap only checks at parse time.
+        <crate::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_are_decimal_with_three_digits() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(12_345_678), "12.3MB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(2_000_000_000), "2GB");
+    }
+
+    #[test]
+    fn rfc3339_times_parse() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951_868_800));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), Some(0));
+        assert_eq!(parse_rfc3339("nope"), None);
+    }
+}
