@@ -1063,6 +1063,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
             disabled: &disabled,
             project_dir: &sources.project_dir,
         };
+        crate::validate::top_level_keys(&root)?;
         let (mut model, mut json) =
             typed(&root, &scope, &name, ctx.as_ref()).map_err(|e| place(e, &root))?;
         if !opts.services.is_empty() {

@@ -47,6 +47,28 @@ fn names_of(node: &Node) -> Vec<(String, crate::yaml::Pos, Option<&Node>)> {
     }
 }
 
+/// Top-level keys must be known or `x-*`; checked on the tree so the error points at the key
+/// (the model reads the top level through `flatten`, which loses key positions).
+pub fn top_level_keys(root: &Node) -> Result<(), Error> {
+    let Some(map) = root.as_map() else {
+        return Ok(());
+    };
+    let errors = map
+        .keys()
+        .filter(|k| {
+            !k.name.starts_with("x-") && !crate::model::TOP_LEVEL_KEYS.contains(&k.name.as_str())
+        })
+        .map(|k| {
+            Error::at(
+                &k.pos,
+                "",
+                crate::de::unknown_key_message(&k.name, crate::model::TOP_LEVEL_KEYS),
+            )
+        })
+        .collect();
+    Error::collect(errors)
+}
+
 /// Runs every check and returns all the errors found.
 pub fn validate(scope: &Scope<'_>) -> Vec<Error> {
     let mut errors = Vec::new();
@@ -477,6 +499,20 @@ mod tests {
                 && errs[1].contains("\"proxy\""),
             "{}",
             errs[1]
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_keys_point_at_the_key() {
+        let root = crate::yaml::parse(
+            &Arc::from("c.yaml"),
+            "services: {}\nservces:\n  web: {}\nx-ok: 1\n",
+        )
+        .unwrap();
+        let e = top_level_keys(&root).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "c.yaml:2:1: additional property \"servces\" is not allowed (did you mean \"services\"?)"
         );
     }
 

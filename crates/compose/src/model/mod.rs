@@ -31,7 +31,7 @@ pub use develop::{Develop, ServiceHook, WatchAction, WatchRule};
 pub use healthcheck::Healthcheck;
 pub use networks::{Ipam, IpamPool, Network, ServiceNetwork, ServiceNetworks};
 pub use ports::{ServicePort, parse_port_spec};
-pub use project::{FileObject, Include, Model, Project, Volume};
+pub use project::{FileObject, Include, Model, Project, TOP_LEVEL_KEYS, Volume};
 pub use service::{
     Blkio, CredentialSpec, Dependency, DeviceMapping, EnvFile, Extends, FileRef, Logging, Service,
     ThrottleDevice, Ulimit, WeightDevice, parse_device,

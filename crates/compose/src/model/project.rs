@@ -12,7 +12,7 @@ use super::networks::Network;
 use super::service::Service;
 
 /// The keys a compose file may have at its top level, besides `x-*` extensions.
-pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+pub const TOP_LEVEL_KEYS: &[&str] = &[
     "name", "version", "services", "networks", "volumes", "secrets", "configs", "include", "models",
 ];
 
