@@ -247,34 +247,72 @@ impl<'de> Deserialize<'de> for MapKey {
 }
 pub(crate) struct MapKey(pub String);
 
+/// A mapping whose values may be null (→ `T::default()`), or, where `names` is set, also a
+/// list of names (each → `T::default()`): `networks: [a, b]` / `networks: {a: null, b: {...}}`.
+struct NamesOrMap<T> {
+    what: &'static str,
+    names: bool,
+    value: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for NamesOrMap<T> {
+    type Value = Map<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.what)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Map<T>, E> {
+        Ok(Map::new())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Map<T>, E> {
+        Ok(Map::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Map<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Map<T>, A::Error> {
+        if !self.names {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        }
+        let mut out = Map::new();
+        while let Some(Text(name)) = seq.next_element()? {
+            out.insert(name, T::default());
+        }
+        Ok(out)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<T>, A::Error> {
+        let mut out = Map::new();
+        while let Some(MapKey(k)) = map.next_key()? {
+            let v: Option<T> = map.next_value()?;
+            out.insert(k, v.unwrap_or_default());
+        }
+        Ok(out)
+    }
+}
+
 /// `deserialize_with` for a mapping whose values may be null (→ `T::default()`).
 pub(crate) fn de_map_null_default<'de, D, T>(d: D) -> Result<Map<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
 {
-    struct V<T>(PhantomData<T>);
-    impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
-        type Value = Map<T>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a mapping")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Map<T>, E> {
-            Ok(Map::new())
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Map<T>, E> {
-            Ok(Map::new())
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<T>, A::Error> {
-            let mut out = Map::new();
-            while let Some(MapKey(k)) = map.next_key()? {
-                let v: Option<T> = map.next_value()?;
-                out.insert(k, v.unwrap_or_default());
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V(PhantomData))
+    d.deserialize_any(NamesOrMap {
+        what: "a mapping",
+        names: false,
+        value: PhantomData,
+    })
+}
+
+/// A list of names or a mapping of name → `T` (null values and listed names → `T::default()`).
+pub(crate) fn de_names_or_map<'de, D, T>(d: D, what: &'static str) -> Result<Map<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    d.deserialize_any(NamesOrMap {
+        what,
+        names: true,
+        value: PhantomData,
+    })
 }
 
 /// A command: `None` when unset (printed as `null`), else the argument list. A string is

@@ -1,12 +1,10 @@
 //! Networks: a service's attachments (`networks:` as a list or a map) and the top-level
 //! network definitions.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
-use super::common::{External, Map, MapKey, Mapping, Text, de_labels, de_options, is_false};
+use super::common::{External, Map, Mapping, de_labels, de_options, is_false};
 
 /// How a service joins one network. `None` in [`ServiceNetworks`] means "joined, no options".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,37 +47,7 @@ pub type ServiceNetworks = Map<Option<ServiceNetwork>>;
 pub(crate) fn de_service_networks<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<ServiceNetworks, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = ServiceNetworks;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of network names or a mapping")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Map::new())
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Map::new())
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(Text(name)) = seq.next_element()? {
-                out.insert(name, None);
-            }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(MapKey(name)) = map.next_key()? {
-                out.insert(name, map.next_value()?);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    super::common::de_names_or_map(d, "a list of network names or a mapping")
 }
 
 /// A top-level network.

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::build::{Build, de_build};
 use super::common::{
-    HostsList, Map, MapKey, Mapping, MappingWithEquals, ShellCommand, Text, de_labels,
-    de_mapping_with_equals, de_opt_text, de_options, de_shell_command, de_string_or_list, de_text,
-    de_text_list, is_false, is_zero_i64,
+    HostsList, Map, Mapping, MappingWithEquals, ShellCommand, de_labels, de_mapping_with_equals,
+    de_opt_text, de_options, de_shell_command, de_string_or_list, de_text, de_text_list, is_false,
+    is_zero_i64,
 };
 use super::deploy::{Deploy, DeviceRequest, de_gpus};
 use super::develop::{Develop, ServiceHook};
@@ -331,31 +331,7 @@ pub struct ServiceModel {
 }
 
 fn de_models<'de, D: Deserializer<'de>>(d: D) -> Result<Map<Option<ServiceModel>>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Map<Option<ServiceModel>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of model names or a mapping")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Map::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(Text(name)) = seq.next_element()? {
-                out.insert(name, None);
-            }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(MapKey(name)) = map.next_key()? {
-                out.insert(name, map.next_value()?);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    super::common::de_names_or_map(d, "a list of model names or a mapping")
 }
 
 /// One entry of `depends_on`.
@@ -383,32 +359,7 @@ impl Default for Dependency {
 }
 
 fn de_depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<Map<Dependency>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Map<Dependency>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of service names or a mapping")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Map::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(Text(name)) = seq.next_element()? {
-                out.insert(name, Dependency::default());
-            }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Map::new();
-            while let Some(MapKey(name)) = map.next_key()? {
-                let dep: Option<Dependency> = map.next_value()?;
-                out.insert(name, dep.unwrap_or_default());
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    super::common::de_names_or_map(d, "a list of service names or a mapping")
 }
 
 /// A service's use of a secret or config (also `build.secrets`).
