@@ -12,6 +12,7 @@
 
 mod entry;
 mod error;
+mod guard;
 mod meta;
 mod path;
 mod pipe;
@@ -133,7 +134,10 @@ fn unpack_entries(unpacker: &mut Unpacker<'_>, tar_stream: &mut dyn Read) -> Res
         source,
     };
     // tar reads 512-byte headers; content reads of the copy buffer's size bypass this buffer.
-    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 16, tar_stream));
+    let mut archive = tar::Archive::new(BufReader::with_capacity(
+        1 << 16,
+        guard::TarGuard::new(tar_stream),
+    ));
     let entries = archive.entries().map_err(|e| read_err("", e))?;
     let mut last = String::new();
     for entry in entries {

@@ -250,3 +250,67 @@ fn a_file_cannot_be_a_parent_directory() {
     assert_refused(r, "f/child");
     assert_eq!(std::fs::read(root.join("f")).unwrap(), b"f");
 }
+
+/// A PAX header claiming 64 MiB would be read whole into memory by the tar reader: it is
+/// refused at its header instead, before any of it is buffered.
+#[test]
+fn oversized_pax_and_long_name_records_are_refused() {
+    need_root!();
+    for kind in [EntryType::XHeader, EntryType::GNULongName] {
+        let body = vec![b'a'; 64 << 20];
+        let mut l = Layer::new();
+        l.file("before", b"x");
+        l.raw(kind, b"big-record", b"", 0o644, &body);
+        l.file("after", b"y");
+        let (_tmp, root, r) = unpack(&l.tar(), &UnpackOptions::default());
+        let err = r.expect_err("an oversized record was read");
+        let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(msg.contains("limit"), "{msg}");
+        assert!(
+            msg.contains("big-record"),
+            "the error names the record: {msg}"
+        );
+        assert!(!exists(&root.join("after")));
+    }
+}
+
+/// What GNU tar writes (old GNU sparse with extension blocks, long names, POSIX PAX
+/// records) still unpacks with the record guard in the way.
+#[test]
+fn gnu_tar_sparse_long_names_and_pax_unpack() {
+    need_root!();
+    let src = tempdir();
+    let long = format!("{}/{}", "d".repeat(120), "f".repeat(150));
+    std::fs::create_dir_all(src.path().join(&long).parent().unwrap()).unwrap();
+    std::fs::write(src.path().join(&long), b"long").unwrap();
+    // Many holes: more sparse regions than one GNU header holds, so extension blocks follow.
+    let sparse = std::fs::File::create(src.path().join("sparse")).unwrap();
+    for i in 0..40u64 {
+        std::os::unix::fs::FileExt::write_at(&sparse, b"data", i * 65536).unwrap();
+    }
+    drop(sparse);
+    std::fs::write(src.path().join("tail"), b"last").unwrap();
+    for format in [&["--format=gnu", "--sparse"][..], &["--format=posix"][..]] {
+        let out = std::process::Command::new("tar")
+            .args(format)
+            .arg("-cf")
+            .arg("-")
+            .arg("-C")
+            .arg(src.path())
+            .args([long.split('/').next().unwrap(), "sparse", "tail"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let (_tmp, root, r) = unpack(&out.stdout, &UnpackOptions::default());
+        r.unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(std::fs::read(root.join(&long)).unwrap(), b"long");
+        let got = std::fs::read(root.join("sparse")).unwrap();
+        assert_eq!(got.len() as u64, 39 * 65536 + 4);
+        assert_eq!(&got[39 * 65536..], b"data");
+        assert_eq!(
+            std::fs::read(root.join("tail")).unwrap(),
+            b"last",
+            "{format:?}"
+        );
+    }
+}
