@@ -1,0 +1,9 @@
+//! Building images from Dockerfiles.
+//!
+//! Its own crate rather than a module of `compose-image`: a build runs `RUN` steps in the
+//! runtime, and the image crate must not depend on the runtime. Today it holds the pure
+//! parts: the Dockerfile parser ([`dockerfile`]) with Docker's word expansion, and the
+//! `.dockerignore` matcher ([`ignore`]), which `develop.watch` shares.
+
+pub mod dockerfile;
+pub mod ignore;
