@@ -5,6 +5,7 @@
 //! parts: the Dockerfile parser ([`dockerfile`]) with Docker's word expansion, and the
 //! `.dockerignore` matcher ([`ignore`]), which `develop.watch` shares.
 
+pub mod config;
 pub mod diff;
 pub mod dockerfile;
 pub mod ignore;
