@@ -41,17 +41,36 @@ const OPAQUE: &str = ".wh..wh..opq";
 
 /// Writes the tar of `upper` to `out` (uncompressed), returning what it holds.
 pub fn write_layer(upper: &Path, out: impl Write) -> Result<DiffStats> {
-    let mut w = Writer {
-        tar: tar::Builder::new(out),
-        upper: upper.to_path_buf(),
-        links: HashMap::new(),
-        stats: DiffStats::default(),
-    };
-    w.tar.mode(tar::HeaderMode::Complete);
-    w.tar.follow_symlinks(false);
+    let mut w = Writer::new(out, upper, TreeOptions::layer());
     w.dir_contents(upper, Path::new(""))?;
-    w.tar.finish().map_err(|e| err(upper, "finish", e))?;
-    Ok(w.stats)
+    w.finish()
+}
+
+/// Says which entries (by their path in the tar) to leave out.
+pub(crate) type Skip<'a> = Box<dyn Fn(&Path) -> bool + 'a>;
+
+/// How a tree goes into a tar.
+pub(crate) struct TreeOptions<'a> {
+    /// Overlay whiteouts and opaque dirs become `.wh.` entries (a layer diff). Off: a
+    /// char device 0:0 is an error (a build context holds none).
+    pub whiteouts: bool,
+    /// Every entry owned by this uid/gid instead of its own (COPY without --chown: 0:0).
+    pub owner: Option<(u32, u32)>,
+    /// Every entry's permission bits (COPY --chmod).
+    pub chmod: Option<u32>,
+    /// Leaves out the entries for which this says true (given the path in the tar).
+    pub skip: Option<Skip<'a>>,
+}
+
+impl TreeOptions<'_> {
+    pub(crate) fn layer() -> Self {
+        TreeOptions {
+            whiteouts: true,
+            owner: None,
+            chmod: None,
+            skip: None,
+        }
+    }
 }
 
 fn err(path: &Path, op: &str, source: io::Error) -> DiffError {
@@ -62,16 +81,42 @@ fn err(path: &Path, op: &str, source: io::Error) -> DiffError {
     }
 }
 
-struct Writer<W: Write> {
-    tar: tar::Builder<W>,
+pub(crate) struct Writer<'a, W: Write> {
+    pub(crate) tar: tar::Builder<W>,
     upper: PathBuf,
     /// (dev, ino) of regular files with several links → the first name written.
     links: HashMap<(u64, u64), PathBuf>,
     stats: DiffStats,
+    opts: TreeOptions<'a>,
 }
 
-impl<W: Write> Writer<W> {
-    fn dir_contents(&mut self, dir: &Path, rel: &Path) -> Result<()> {
+impl<'a, W: Write> Writer<'a, W> {
+    pub(crate) fn new(out: W, base: &Path, opts: TreeOptions<'a>) -> Self {
+        let mut tar = tar::Builder::new(out);
+        tar.mode(tar::HeaderMode::Complete);
+        tar.follow_symlinks(false);
+        Writer {
+            tar,
+            upper: base.to_path_buf(),
+            links: HashMap::new(),
+            stats: DiffStats::default(),
+            opts,
+        }
+    }
+
+    pub(crate) fn set_skip(&mut self, skip: Option<Skip<'a>>) {
+        self.opts.skip = skip;
+    }
+
+    pub(crate) fn finish(mut self) -> Result<DiffStats> {
+        self.tar
+            .finish()
+            .map_err(|e| err(&self.upper, "finish", e))?;
+        Ok(self.stats)
+    }
+
+    /// Writes the entries under `dir`, named `rel/<name>` in the tar.
+    pub(crate) fn dir_contents(&mut self, dir: &Path, rel: &Path) -> Result<()> {
         let mut names: Vec<_> = fs::read_dir(dir)
             .map_err(|e| err(dir, "read_dir", e))?
             .map(|e| e.map(|e| e.file_name()))
@@ -84,10 +129,39 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, rel: &Path, name: &OsStr) -> Result<()> {
-        let meta = fs::symlink_metadata(path).map_err(|e| err(path, "lstat", e))?;
+    /// Writes `path` as `rel` in the tar (a directory with everything under it).
+    pub(crate) fn entry(&mut self, path: &Path, rel: &Path, name: &OsStr) -> Result<()> {
+        self.entry_at(path, rel, name, false)
+    }
+
+    /// Like [`Writer::entry`], but `path` is followed if it is a symlink: for a source
+    /// reached through `/proc/self/fd/N`, whose target was resolved safely already.
+    pub(crate) fn entry_followed(&mut self, path: &Path, rel: &Path, name: &OsStr) -> Result<()> {
+        self.entry_at(path, rel, name, true)
+    }
+
+    fn entry_at(&mut self, path: &Path, rel: &Path, name: &OsStr, follow: bool) -> Result<()> {
+        if self.opts.skip.as_ref().is_some_and(|skip| skip(rel)) {
+            return Ok(());
+        }
+        if !self.opts.whiteouts && name.as_bytes().starts_with(WHITEOUT_PREFIX.as_bytes()) {
+            // The unpacker would read it as a deletion of a lower file.
+            return Err(err(
+                path,
+                "copy",
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a name starting with .wh. cannot go into an image layer",
+                ),
+            ));
+        }
+        let meta = if follow {
+            fs::metadata(path).map_err(|e| err(path, "stat", e))?
+        } else {
+            fs::symlink_metadata(path).map_err(|e| err(path, "lstat", e))?
+        };
         let ft = meta.file_type();
-        if ft.is_char_device() && meta.rdev() == 0 {
+        if ft.is_char_device() && meta.rdev() == 0 && self.opts.whiteouts {
             // Overlay's whiteout: the lower entry of this name is deleted.
             let mut wh = OsStr::new(WHITEOUT_PREFIX).to_owned();
             wh.push(name);
@@ -96,10 +170,10 @@ impl<W: Write> Writer<W> {
             self.stats.whiteouts += 1;
             return Ok(());
         }
-        let xattrs = xattrs(path)?;
+        let xattrs = xattrs(path, follow)?;
         if ft.is_dir() {
             self.header(rel, &meta, EntryType::Directory, &xattrs, None, 0)?;
-            if opaque(path)? {
+            if self.opts.whiteouts && opaque(path)? {
                 self.empty_file(&rel.join(OPAQUE), &meta)?;
                 self.stats.opaque_dirs += 1;
             }
@@ -111,6 +185,15 @@ impl<W: Write> Writer<W> {
         }
         if ft.is_fifo() {
             return self.header(rel, &meta, EntryType::Fifo, &xattrs, None, 0);
+        }
+        if (ft.is_char_device() || ft.is_block_device()) && !self.opts.whiteouts {
+            // A context's device node would land in the image (and 0:0 reads as a
+            // whiteout there): refuse it.
+            return Err(err(
+                path,
+                "copy",
+                io::Error::new(io::ErrorKind::InvalidInput, "device nodes are not copied"),
+            ));
         }
         if ft.is_char_device() || ft.is_block_device() {
             let kind = if ft.is_char_device() {
@@ -148,12 +231,17 @@ impl<W: Write> Writer<W> {
             .map_err(|e| err(&self.upper.join(rel), "write whiteout", e))
     }
 
-    fn base_header(meta: &Metadata, kind: EntryType) -> Header {
+    fn base_header(&self, meta: &Metadata, kind: EntryType) -> Header {
         let mut h = Header::new_gnu();
         h.set_entry_type(kind);
-        h.set_mode(meta.mode() & 0o7777);
-        h.set_uid(u64::from(meta.uid()));
-        h.set_gid(u64::from(meta.gid()));
+        let mode = match self.opts.chmod {
+            Some(bits) if kind != EntryType::Symlink => bits,
+            _ => meta.mode() & 0o7777,
+        };
+        h.set_mode(mode);
+        let (uid, gid) = self.opts.owner.unwrap_or((meta.uid(), meta.gid()));
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
         h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
         h.set_size(0);
         h
@@ -186,7 +274,7 @@ impl<W: Write> Writer<W> {
         rdev: u64,
     ) -> Result<()> {
         self.pax(rel, xattrs)?;
-        let mut h = Self::base_header(meta, kind);
+        let mut h = self.base_header(meta, kind);
         if kind == EntryType::Char || kind == EntryType::Block {
             let (major, minor) = (libc::major(rdev), libc::minor(rdev));
             h.set_device_major(major)
@@ -210,7 +298,7 @@ impl<W: Write> Writer<W> {
         xattrs: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<()> {
         self.pax(rel, xattrs)?;
-        let mut h = Self::base_header(meta, EntryType::Regular);
+        let mut h = self.base_header(meta, EntryType::Regular);
         h.set_size(meta.len());
         let f = File::open(path).map_err(|e| err(path, "open", e))?;
         self.stats.entries += 1;
@@ -231,9 +319,14 @@ fn opaque(path: &Path) -> Result<bool> {
 }
 
 /// The xattrs an image layer carries: `security.capability` and `user.*`.
-fn xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn xattrs(path: &Path, follow: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(path, &mut names) {
+    let listed = if follow {
+        rustix::fs::listxattr(path, &mut names)
+    } else {
+        rustix::fs::llistxattr(path, &mut names)
+    };
+    let n = match listed {
         Ok(n) => n,
         Err(e) if e == rustix::io::Errno::NOTSUP => return Ok(Vec::new()),
         Err(e) => return Err(err(path, "listxattr", e.into())),
@@ -245,8 +338,12 @@ fn xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         }
         let mut value = vec![0u8; 65536];
         let cname = OsStr::from_bytes(name);
-        let len = rustix::fs::lgetxattr(path, cname, &mut value)
-            .map_err(|e| err(path, "getxattr", e.into()))?;
+        let got = if follow {
+            rustix::fs::getxattr(path, cname, &mut value)
+        } else {
+            rustix::fs::lgetxattr(path, cname, &mut value)
+        };
+        let len = got.map_err(|e| err(path, "getxattr", e.into()))?;
         value.truncate(len);
         out.push((name.to_vec(), value));
     }

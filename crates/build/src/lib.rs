@@ -6,6 +6,8 @@
 //! `.dockerignore` matcher ([`ignore`]), which `develop.watch` shares.
 
 pub mod config;
+pub mod context;
+pub mod copy;
 pub mod diff;
 pub mod dockerfile;
 pub mod ignore;
