@@ -126,6 +126,42 @@ impl Context {
             .collect()
     }
 
+    /// A digest of what `patterns` select (paths, types, modes, sizes, contents, link
+    /// targets; not owners or times): the cache key part of a COPY/ADD.
+    pub fn digest<S: AsRef<str>>(&self, patterns: &[S]) -> Result<String> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in patterns {
+            for src in self.resolve(p.as_ref())? {
+                h.update(src.rel.as_bytes());
+                h.update([0]);
+                let mut paths = vec![String::new()];
+                if src.is_dir {
+                    self.walk(&src.rel, &mut |_| true, &mut paths)?;
+                }
+                let base = src.path();
+                for rel in paths {
+                    // Inside the resolved source, by the walked path's tail (not followed).
+                    let tail = if src.rel == "." {
+                        rel.as_str()
+                    } else {
+                        rel.strip_prefix(&src.rel)
+                            .map(|t| t.trim_start_matches('/'))
+                            .unwrap_or("")
+                    };
+                    let full = if tail.is_empty() {
+                        base.clone()
+                    } else {
+                        base.join(tail)
+                    };
+                    hash_entry(&mut h, tail, &full, tail.is_empty())
+                        .map_err(|source| ContextError::Walk { path: rel, source })?;
+                }
+            }
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
     fn open_rel(&self, rel: &str) -> std::io::Result<Source> {
         let fd = openat2(
             &self.fd,
@@ -185,6 +221,24 @@ impl Context {
         }
         Ok(())
     }
+}
+
+fn hash_entry(h: &mut sha2::Sha256, rel: &str, path: &Path, follow: bool) -> std::io::Result<()> {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    let meta = if follow {
+        std::fs::metadata(path)?
+    } else {
+        std::fs::symlink_metadata(path)?
+    };
+    h.update(format!("{rel}\0{:o}\0{}\0", meta.mode(), meta.len()));
+    if meta.file_type().is_symlink() {
+        h.update(std::fs::read_link(path)?.as_os_str().as_encoded_bytes());
+    } else if meta.is_file() {
+        let mut f = std::fs::File::open(path)?;
+        std::io::copy(&mut f, h)?;
+    }
+    Ok(())
 }
 
 /// The pattern as a context path: cleaned, never above the root, no leading `/`.

@@ -5,10 +5,14 @@
 //! parts: the Dockerfile parser ([`dockerfile`]) with Docker's word expansion, and the
 //! `.dockerignore` matcher ([`ignore`]), which `develop.watch` shares.
 
+pub mod build;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod copy;
 pub mod diff;
 pub mod dockerfile;
 pub mod ignore;
+pub mod image;
 pub mod mount;
+pub mod user;

@@ -1,0 +1,850 @@
+//! Running a Dockerfile: the stages the target needs, in order; each filesystem step (RUN,
+//! COPY, ADD, a WORKDIR that makes its dir) on an overlay of the layers so far, its change
+//! stored as a layer, and reused from the cache when its parent, its instruction, its
+//! variables and (for COPY/ADD) the content of its sources are unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use compose_image::Store;
+use compose_image::store::ImageRecord;
+use sha2::{Digest, Sha256};
+
+use crate::cache::{Cache, Cached};
+use crate::config::{ConfigError, StageState, join_workdir};
+use crate::context::{Context, ContextError};
+use crate::copy::{CopyError, CopySpec, copy};
+use crate::dockerfile::{AddCopy, Command, Dockerfile, Heredoc, Kind, ParseError, Run, Stage};
+use crate::ignore::{Ignore, IgnoreError};
+use crate::image::{ImageError, WorkImage, store_layer};
+use crate::mount::{MountError, Overlay, in_private_namespace};
+
+/// Why a build failed. Step errors name the step as Docker does (`[stage 2/5] RUN ...`).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Ignore(#[from] IgnoreError),
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{step}: {message}")]
+    Step { step: String, message: String },
+    #[error("target stage {0:?} not found in the Dockerfile")]
+    NoTarget(String),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub context: PathBuf,
+    /// Relative to the context (default `Dockerfile`), or absolute.
+    pub dockerfile: Option<PathBuf>,
+    /// The Dockerfile's text itself (compose's `dockerfile_inline`).
+    pub dockerfile_inline: Option<String>,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    /// Names to record the result under (none: by its digest only).
+    pub tags: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub no_cache: bool,
+    /// `network:` of the build; RUN steps get no network unless it says `host`.
+    pub network: Option<String>,
+}
+
+/// A RUN step for the runner: its process, on a rootfs mounted in the caller's (private)
+/// mount namespace.
+#[derive(Debug)]
+pub struct RunRequest<'a> {
+    pub rootfs: &'a Path,
+    pub args: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a str,
+    pub user: Option<&'a str>,
+    pub network: Option<&'a str>,
+}
+
+/// What a RUN step did.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub exit_code: i32,
+    /// stdout and stderr, interleaved as written.
+    pub output: Vec<u8>,
+}
+
+/// Runs RUN steps in containers: the runtime's side of a build.
+pub trait RunStep: Sync {
+    fn run(&self, req: &RunRequest<'_>) -> std::result::Result<RunOutcome, String>;
+}
+
+/// What happened to each step, for progress output and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEvent {
+    /// `[stage n/total] INSTRUCTION` started.
+    Start { step: String },
+    /// Taken from the cache.
+    Cached { step: String },
+    /// Run (or applied) for real.
+    Done { step: String },
+    /// Output of a RUN.
+    Output { step: String, text: String },
+}
+
+/// The built image.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    pub image: ImageRecord,
+    pub events: Vec<StepEvent>,
+}
+
+/// Builds images into one store.
+pub struct Builder<'a> {
+    pub store: &'a Store,
+    pub runner: Option<&'a dyn RunStep>,
+    /// Scratch space for steps (upper dirs, mount points) and the cache index; on the same
+    /// filesystem as the store.
+    pub work_dir: PathBuf,
+}
+
+impl Builder<'_> {
+    /// Builds per `opts`, calling `on_event` as steps go.
+    pub fn build(
+        &self,
+        opts: &BuildOptions,
+        on_event: &mut dyn FnMut(&StepEvent),
+    ) -> Result<BuildResult> {
+        let (file_name, text) = read_dockerfile(opts)?;
+        let df = Dockerfile::parse(&file_name, &text)?;
+        let dockerfile_path = opts
+            .dockerfile
+            .as_ref()
+            .map(|p| opts.context.join(p))
+            .filter(|_| opts.dockerfile_inline.is_none());
+        let ignore = Ignore::for_build(&opts.context, dockerfile_path.as_deref())?;
+        let ctx = Context::open(&opts.context, ignore).map_err(|e| BuildError::Step {
+            step: "context".into(),
+            message: e.to_string(),
+        })?;
+        let target = match &opts.target {
+            Some(t) => {
+                df.stage(t)
+                    .ok_or_else(|| BuildError::NoTarget(t.clone()))?
+                    .0
+            }
+            None => df.stages.len() - 1,
+        };
+        let needed = needed_stages(&df, target, &opts.build_args);
+        let global = global_args(&df, &opts.build_args)?;
+        let cache = Cache::open(&self.work_dir.join("cache")).map_err(|e| BuildError::Read {
+            file: self.work_dir.display().to_string(),
+            source: e,
+        })?;
+        let _lock = self.store.content_lock().map_err(ImageError::from)?;
+        let mut events = Vec::new();
+        let mut emit = |e: StepEvent| {
+            on_event(&e);
+            events.push(e);
+        };
+        let mut built: BTreeMap<usize, WorkImage> = BTreeMap::new();
+        for &i in &needed {
+            let stage = &df.stages[i];
+            let mut run = StageRun {
+                builder: self,
+                df: &df,
+                index: i,
+                stage,
+                ctx: &ctx,
+                cache: &cache,
+                opts,
+                built: &built,
+                emit: &mut emit,
+            };
+            let image = run.run(&global)?;
+            built.insert(i, image);
+        }
+        let mut image = built.remove(&target).unwrap_or_else(WorkImage::scratch);
+        for (k, v) in &opts.labels {
+            image
+                .config
+                .config
+                .labels
+                .get_or_insert_default()
+                .insert(k.clone(), v.clone());
+        }
+        let record = image.commit(self.store, &opts.tags)?;
+        Ok(BuildResult {
+            image: record,
+            events,
+        })
+    }
+}
+
+fn read_dockerfile(opts: &BuildOptions) -> Result<(String, String)> {
+    if let Some(inline) = &opts.dockerfile_inline {
+        return Ok(("dockerfile_inline".into(), inline.clone()));
+    }
+    let path = opts.context.join(
+        opts.dockerfile
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("Dockerfile")),
+    );
+    let text = std::fs::read_to_string(&path).map_err(|source| BuildError::Read {
+        file: path.display().to_string(),
+        source,
+    })?;
+    Ok((path.display().to_string(), text))
+}
+
+/// ARGs before the first FROM with their values.
+fn global_args(
+    df: &Dockerfile,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let words = df.words();
+    for a in &df.global_args {
+        let value = match (build_args.get(&a.name), &a.default) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(d)) => {
+                let lookup = |n: &str| {
+                    out.iter()
+                        .rev()
+                        .find(|(k, _)| k == n)
+                        .and_then(|(_, v)| v.clone())
+                };
+                Some(words.expand(d, &lookup).map_err(|e| BuildError::Step {
+                    step: format!("ARG {}", a.name),
+                    message: e.to_string(),
+                })?)
+            }
+            (None, None) => None,
+        };
+        out.push((a.name.clone(), value));
+    }
+    Ok(out)
+}
+
+fn expand_global(df: &Dockerfile, text: &str, global: &[(String, Option<String>)]) -> String {
+    let lookup = |n: &str| {
+        global
+            .iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .and_then(|(_, v)| v.clone())
+    };
+    df.words()
+        .expand(text, &lookup)
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// The stages `target` depends on (FROM another stage, COPY --from), itself included, in
+/// file order: a stage the target does not need is never built.
+fn needed_stages(
+    df: &Dockerfile,
+    target: usize,
+    build_args: &BTreeMap<String, String>,
+) -> Vec<usize> {
+    let global: Vec<(String, Option<String>)> = df
+        .global_args
+        .iter()
+        .map(|a| {
+            (
+                a.name.clone(),
+                build_args.get(&a.name).cloned().or(a.default.clone()),
+            )
+        })
+        .collect();
+    let mut need = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !need.insert(i) {
+            continue;
+        }
+        let stage = &df.stages[i];
+        let base = expand_global(df, &stage.base, &global);
+        let mut refs = vec![base];
+        for ins in &stage.instructions {
+            if let Kind::Copy(c) = &ins.kind
+                && let Some(from) = c.flag("from")
+            {
+                refs.push(from.to_string());
+            }
+        }
+        for r in refs {
+            if let Some((j, _)) = df.stage(&r)
+                && j < i
+            {
+                todo.push(j);
+            }
+        }
+    }
+    need.into_iter().collect()
+}
+
+struct StageRun<'a, 'b> {
+    builder: &'a Builder<'a>,
+    df: &'a Dockerfile,
+    index: usize,
+    stage: &'a Stage,
+    ctx: &'a Context,
+    cache: &'a Cache,
+    opts: &'a BuildOptions,
+    built: &'a BTreeMap<usize, WorkImage>,
+    emit: &'b mut dyn FnMut(StepEvent),
+}
+
+impl StageRun<'_, '_> {
+    fn name(&self) -> String {
+        self.stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", self.index))
+    }
+
+    fn step_name(&self, n: usize, text: &str) -> String {
+        format!(
+            "[{} {}/{}] {}",
+            self.name(),
+            n,
+            self.stage.instructions.len() + 1,
+            text
+        )
+    }
+
+    fn fail(&self, step: &str, message: impl std::fmt::Display) -> BuildError {
+        BuildError::Step {
+            step: step.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    fn base(&mut self, global: &[(String, Option<String>)]) -> Result<WorkImage> {
+        let base = expand_global(self.df, &self.stage.base, global);
+        let step = self.step_name(1, &format!("FROM {base}"));
+        (self.emit)(StepEvent::Start { step: step.clone() });
+        let image = if base.eq_ignore_ascii_case("scratch") {
+            WorkImage::scratch()
+        } else if let Some((j, _)) = self.df.stage(&base).filter(|(j, _)| *j < self.index) {
+            self.built
+                .get(&j)
+                .cloned()
+                .ok_or_else(|| self.fail(&step, format!("stage {base} was not built")))?
+        } else {
+            WorkImage::from_store(self.builder.store, &base)?.ok_or_else(|| {
+                self.fail(
+                    &step,
+                    format!("image {base:?} is not in the store: pull or load it first"),
+                )
+            })?
+        };
+        (self.emit)(StepEvent::Done { step });
+        Ok(image)
+    }
+
+    fn run(&mut self, global: &[(String, Option<String>)]) -> Result<WorkImage> {
+        let mut image = self.base(global)?;
+        let mut st = StageState::new(image.config.config.clone(), self.df.words());
+        // Base image triggers run first, as Docker runs them.
+        let triggers = image.config.config.on_build.take().unwrap_or_default();
+        st.config.on_build = None;
+        let mut instructions: Vec<(String, Kind)> = Vec::new();
+        for t in triggers {
+            let parsed = Dockerfile::parse("ONBUILD", &format!("FROM scratch\n{t}\n"))?;
+            for ins in parsed.stages.into_iter().flat_map(|s| s.instructions) {
+                instructions.push((format!("ONBUILD {t}"), ins.kind));
+            }
+        }
+        for ins in &self.stage.instructions {
+            instructions.push((instruction_text(&ins.kind), ins.kind.clone()));
+        }
+        for (n, (text, kind)) in instructions.iter().enumerate() {
+            let step = self.step_name(n + 2, text);
+            (self.emit)(StepEvent::Start { step: step.clone() });
+            match kind {
+                Kind::Arg(decls) => {
+                    st.declare_args(decls, &self.opts.build_args, global)
+                        .map_err(|e| self.fail(&step, e))?;
+                    image.push_empty(format!("ARG {}", arg_text(decls)));
+                }
+                Kind::Run(r) => self.fs_step(&step, &mut image, &st, FsOp::Run(r))?,
+                Kind::Copy(c) => self.fs_step(&step, &mut image, &st, FsOp::Copy(c, false))?,
+                Kind::Add(c) => self.fs_step(&step, &mut image, &st, FsOp::Copy(c, true))?,
+                Kind::Workdir(_) => {
+                    st.apply(kind).map_err(|e| self.fail(&step, e))?;
+                    let dir = st.config.working_dir.clone().unwrap_or_else(|| "/".into());
+                    self.fs_step(&step, &mut image, &st, FsOp::Mkdir(dir))?;
+                }
+                other => {
+                    st.apply(other)
+                        .map_err(|e: ConfigError| self.fail(&step, e))?;
+                    image.push_empty(st.last_history.clone().unwrap_or_default());
+                }
+            }
+            (self.emit)(StepEvent::Done { step });
+        }
+        image.config.config = st.config;
+        Ok(image)
+    }
+
+    /// A step that may change the filesystem: from the cache, or run on an overlay.
+    fn fs_step(
+        &mut self,
+        step: &str,
+        image: &mut WorkImage,
+        st: &StageState,
+        op: FsOp<'_>,
+    ) -> Result<()> {
+        let key = self.cache_key(step, image, st, &op)?;
+        if !self.opts.no_cache
+            && let Some(hit) = self.cache.get(&key, self.builder.store)
+        {
+            match hit {
+                Cached::Layer(layer) => image.push_layer(layer, history_of(&op, st)),
+                Cached::Empty => image.push_empty(history_of(&op, st)),
+            }
+            (self.emit)(StepEvent::Cached {
+                step: step.to_string(),
+            });
+            return Ok(());
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(&self.builder.work_dir)
+            .map_err(|e| self.fail(step, format!("scratch dir: {e}")))?;
+        let dirs = ["upper", "work", "merged", "from-upper", "from-work", "from"]
+            .map(|d| tmp.path().join(d));
+        for d in &dirs {
+            std::fs::create_dir(d).map_err(|e| self.fail(step, format!("{}: {e}", d.display())))?;
+        }
+        let overlay = Overlay {
+            lowers: image.snapshot_dirs(self.builder.store)?,
+            upper: dirs[0].clone(),
+            work: dirs[1].clone(),
+        };
+        let from = self.copy_from_image(step, &op)?;
+        let from_overlay = match &from {
+            Some(img) => Some(Overlay {
+                lowers: img.snapshot_dirs(self.builder.store)?,
+                upper: dirs[3].clone(),
+                work: dirs[4].clone(),
+            }),
+            None => None,
+        };
+        let merged = &dirs[2];
+        let from_root = &dirs[5];
+        let env = OpEnv {
+            ctx: self.ctx,
+            runner: self.builder.runner,
+            network: self.opts.network.as_deref(),
+        };
+        let outcome =
+            in_private_namespace(|| -> std::result::Result<Option<RunOutcome>, StepFailure> {
+                overlay.mount(merged)?;
+                if let Some(o) = &from_overlay {
+                    o.mount(from_root)?;
+                }
+                apply_op(
+                    &env,
+                    &op,
+                    st,
+                    merged,
+                    from_overlay.as_ref().map(|_| from_root.as_path()),
+                )
+            })
+            .map_err(|e| self.fail(step, e))?;
+        if let Some(out) = outcome {
+            let text = String::from_utf8_lossy(&out.output).into_owned();
+            if !text.is_empty() {
+                (self.emit)(StepEvent::Output {
+                    step: step.to_string(),
+                    text: text.clone(),
+                });
+            }
+            if out.exit_code != 0 {
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "the command returned a non-zero code: {}\n{}",
+                        out.exit_code,
+                        tail(&text, 20)
+                    ),
+                ));
+            }
+        }
+        let changed = std::fs::read_dir(&dirs[0])
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if changed {
+            let layer = store_layer(self.builder.store, &dirs[0], image.top_chain())?;
+            self.cache.put(&key, &Cached::Layer(layer.clone()));
+            image.push_layer(layer, history_of(&op, st));
+        } else {
+            self.cache.put(&key, &Cached::Empty);
+            image.push_empty(history_of(&op, st));
+        }
+        Ok(())
+    }
+
+    /// For `COPY --from=<image or stage>`: that image.
+    fn copy_from_image(&self, step: &str, op: &FsOp<'_>) -> Result<Option<WorkImage>> {
+        let FsOp::Copy(c, _) = op else {
+            return Ok(None);
+        };
+        let Some(from) = c.flag("from") else {
+            return Ok(None);
+        };
+        if let Some((j, _)) = self.df.stage(from).filter(|(j, _)| *j < self.index) {
+            return Ok(self.built.get(&j).cloned());
+        }
+        WorkImage::from_store(self.builder.store, from)?
+            .map(Some)
+            .ok_or_else(|| {
+                self.fail(
+                    step,
+                    format!("COPY --from={from}: no such stage, and the image is not in the store"),
+                )
+            })
+    }
+
+    fn cache_key(
+        &self,
+        step: &str,
+        image: &WorkImage,
+        st: &StageState,
+        op: &FsOp<'_>,
+    ) -> Result<String> {
+        let mut h = Sha256::new();
+        h.update(image.top_chain().unwrap_or("scratch"));
+        h.update([0]);
+        match op {
+            FsOp::Mkdir(dir) => h.update(format!("mkdir {dir}")),
+            FsOp::Run(r) => {
+                for a in run_args(r, st) {
+                    h.update(a);
+                    h.update([0]);
+                }
+                for e in st.run_env() {
+                    h.update(e);
+                    h.update([0]);
+                }
+                h.update(format!(
+                    "{:?} {:?} {:?} {:?}",
+                    st.config.user, st.config.working_dir, r.flags, self.opts.network
+                ));
+            }
+            FsOp::Copy(c, add) => {
+                let spec = copy_spec(c, st, *add).map_err(|m| self.fail(step, m))?;
+                h.update(format!(
+                    "{add} {:?} {:?} {:?} {:?}",
+                    spec.sources, spec.dest, c.flags, spec.chmod
+                ));
+                for d in &spec.heredocs {
+                    h.update(&d.content);
+                }
+                if let Some(from) = c.flag("from") {
+                    let img = self.copy_from_image(step, op)?;
+                    h.update(format!(
+                        "from {from} {:?}",
+                        img.as_ref().and_then(|i| i.top_chain())
+                    ));
+                } else {
+                    let sources: Vec<&String> = spec
+                        .sources
+                        .iter()
+                        .filter(|s| !s.starts_with("<<"))
+                        .collect();
+                    let digest = self
+                        .ctx
+                        .digest(&sources)
+                        .map_err(|e: ContextError| self.fail(step, e))?;
+                    h.update(digest);
+                }
+            }
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// What a step needs inside its mount namespace thread.
+struct OpEnv<'a> {
+    ctx: &'a Context,
+    runner: Option<&'a dyn RunStep>,
+    network: Option<&'a str>,
+}
+
+fn apply_op(
+    env: &OpEnv<'_>,
+    op: &FsOp<'_>,
+    st: &StageState,
+    root: &Path,
+    from_root: Option<&Path>,
+) -> std::result::Result<Option<RunOutcome>, StepFailure> {
+    match op {
+        FsOp::Mkdir(dir) => {
+            let owner = (0, 0);
+            make_dir_in(root, dir, owner)?;
+            Ok(None)
+        }
+        FsOp::Copy(c, add) => {
+            let spec = copy_spec(c, st, *add).map_err(StepFailure::Msg)?;
+            let from_ctx;
+            let ctx = match from_root {
+                Some(r) => {
+                    from_ctx = Context::open(r, Ignore::default())?;
+                    &from_ctx
+                }
+                None => env.ctx,
+            };
+            let owner = match c.flag("chown") {
+                Some(chown) => {
+                    let chown = st
+                        .expand(chown)
+                        .map_err(|e| StepFailure::Msg(e.to_string()))?;
+                    crate::user::resolve_owner(root, &chown).map_err(StepFailure::Msg)?
+                }
+                None => (0, 0),
+            };
+            copy(
+                ctx,
+                &CopySpec {
+                    sources: &spec.sources,
+                    dest: &spec.dest,
+                    owner,
+                    chmod: spec.chmod,
+                    add: *add,
+                    heredocs: &spec.heredocs,
+                },
+                root,
+            )?;
+            Ok(None)
+        }
+        FsOp::Run(r) => {
+            let runner = env.runner.ok_or_else(|| {
+                StepFailure::Msg(
+                    "RUN needs the container runtime, which this build was not given".into(),
+                )
+            })?;
+            let network = r.flag("network").or(env.network);
+            let args = run_args(r, st);
+            let env = st.run_env();
+            let cwd = st.config.working_dir.clone().unwrap_or_else(|| "/".into());
+            let out = runner
+                .run(&RunRequest {
+                    rootfs: root,
+                    args: &args,
+                    env: &env,
+                    cwd: &cwd,
+                    user: st.config.user.as_deref(),
+                    network,
+                })
+                .map_err(StepFailure::Msg)?;
+            Ok(Some(out))
+        }
+    }
+}
+
+/// A step's failure inside the mount namespace.
+#[derive(Debug, thiserror::Error)]
+enum StepFailure {
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error("{0}")]
+    Msg(String),
+}
+
+impl From<std::io::Error> for StepFailure {
+    fn from(e: std::io::Error) -> Self {
+        StepFailure::Msg(e.to_string())
+    }
+}
+
+enum FsOp<'a> {
+    Run(&'a Run),
+    Copy(&'a AddCopy, bool),
+    Mkdir(String),
+}
+
+struct ExpandedCopy {
+    sources: Vec<String>,
+    dest: String,
+    chmod: Option<u32>,
+    heredocs: Vec<Heredoc>,
+}
+
+fn copy_spec(c: &AddCopy, st: &StageState, add: bool) -> std::result::Result<ExpandedCopy, String> {
+    let expand = |s: &str| -> std::result::Result<String, String> {
+        if c.json {
+            Ok(s.to_string())
+        } else {
+            st.expand(s).map_err(|e| e.to_string())
+        }
+    };
+    let sources = c
+        .sources
+        .iter()
+        .map(|s| {
+            if s.starts_with("<<") {
+                Ok(s.clone())
+            } else {
+                expand(s)
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let raw_dest = expand(&c.dest)?;
+    let mut dest = join_workdir(st.config.working_dir.as_deref(), &raw_dest);
+    if (raw_dest.ends_with('/') || raw_dest == ".") && !dest.ends_with('/') {
+        dest.push('/');
+    }
+    let chmod = match c.flag("chmod") {
+        Some(m) => Some(
+            u32::from_str_radix(m, 8)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| format!("--chmod={m}: not an octal mode"))?,
+        ),
+        None => None,
+    };
+    let heredocs = c
+        .heredocs
+        .iter()
+        .map(|d| {
+            Ok(Heredoc {
+                content: if d.expand {
+                    st.expand(&d.content).map_err(|e| e.to_string())?
+                } else {
+                    d.content.clone()
+                },
+                ..d.clone()
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    let _ = add;
+    Ok(ExpandedCopy {
+        sources,
+        dest,
+        chmod,
+        heredocs,
+    })
+}
+
+/// The process of a RUN: exec form as is; shell form through the stage's shell, with
+/// here-documents handed to the shell in its own syntax.
+fn run_args(r: &Run, st: &StageState) -> Vec<String> {
+    match &r.command {
+        Command::Exec(v) => v.clone(),
+        Command::Shell(text) => {
+            let only_heredoc = r.heredocs.len() == 1 && text.trim_start().starts_with("<<");
+            let script = if only_heredoc {
+                r.heredocs[0].content.clone()
+            } else {
+                let mut s = text.clone();
+                for d in &r.heredocs {
+                    s.push('\n');
+                    s.push_str(&d.content);
+                    s.push_str(&d.name);
+                }
+                s
+            };
+            st.command_line(&Command::Shell(script))
+        }
+    }
+}
+
+fn history_of(op: &FsOp<'_>, st: &StageState) -> String {
+    match op {
+        FsOp::Run(r) => format!("RUN {}", run_args(r, st).join(" ")),
+        FsOp::Copy(c, add) => format!(
+            "{} {} {}",
+            if *add { "ADD" } else { "COPY" },
+            c.sources.join(" "),
+            c.dest
+        ),
+        FsOp::Mkdir(d) => format!("WORKDIR {d}"),
+    }
+}
+
+fn instruction_text(kind: &Kind) -> String {
+    match kind {
+        Kind::Run(r) => match &r.command {
+            Command::Exec(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
+            Command::Shell(s) => format!("RUN {s}"),
+        },
+        Kind::Copy(c) | Kind::Add(c) => {
+            format!("{} {} {}", kind.keyword(), c.sources.join(" "), c.dest)
+        }
+        other => other.keyword().to_string(),
+    }
+}
+
+fn arg_text(decls: &[crate::dockerfile::ArgDecl]) -> String {
+    decls
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `mkdir -p` inside the rootfs, resolving the path inside it.
+fn make_dir_in(root: &Path, dir: &str, owner: (u32, u32)) -> std::result::Result<(), StepFailure> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, mkdirat, openat2};
+    let rootfd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+        .map_err(|e| StepFailure::Msg(format!("open rootfs: {e}")))?;
+    let mut cur = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let parent = openat2(
+            &rootfd,
+            if cur.is_empty() { "." } else { cur.as_str() },
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        )
+        .map_err(|e| StepFailure::Msg(format!("WORKDIR {dir}: {cur}: {e}")))?;
+        let parent = rustix::fs::openat(
+            &parent,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .map_err(|e| StepFailure::Msg(format!("WORKDIR {dir}: {e}")))?;
+        match mkdirat(&parent, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) => {
+                rustix::fs::chownat(
+                    &parent,
+                    part,
+                    Some(rustix::fs::Uid::from_raw(owner.0)),
+                    Some(rustix::fs::Gid::from_raw(owner.1)),
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| StepFailure::Msg(format!("WORKDIR {dir}: chown: {e}")))?;
+            }
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => {
+                return Err(StepFailure::Msg(format!(
+                    "WORKDIR {dir}: mkdir {part}: {e}"
+                )));
+            }
+        }
+        if !cur.is_empty() {
+            cur.push('/');
+        }
+        cur.push_str(part);
+    }
+    Ok(())
+}
