@@ -15,4 +15,5 @@ pub mod dockerfile;
 pub mod ignore;
 pub mod image;
 pub mod mount;
+pub mod project;
 pub mod user;
