@@ -1,0 +1,123 @@
+//! A network's bridge: pick its subnet and create it, check an external one, delete it.
+
+use crate::cidr::Ipv4Cidr;
+use crate::error::{Error, Result};
+use crate::ipam::{self, Addressing, IpamConfig};
+use crate::lock::HostLock;
+use crate::names::bridge_name;
+use crate::netlink::{Netlink, NetlinkError};
+use crate::sysctl;
+
+/// What the engine knows of a network it wants on the host.
+#[derive(Debug, Clone)]
+pub struct NetworkSpec<'a> {
+    /// `<project>_<network>` (or the external network's own name).
+    pub full_name: &'a str,
+    pub ipam: IpamConfig,
+    /// `driver_opts: com.docker.network.driver.mtu`, if given.
+    pub mtu: Option<u32>,
+    /// `internal: true`: no traffic in or out of the bridge but between its containers.
+    pub internal: bool,
+}
+
+/// A network as it now exists on the host; the engine stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub full_name: String,
+    pub bridge: String,
+    pub addressing: Addressing,
+    pub mtu: Option<u32>,
+    pub internal: bool,
+}
+
+/// Every IPv4 network the host already uses: route destinations in all tables and the
+/// networks of its interface addresses.
+pub fn host_networks(nl: &mut Netlink) -> Result<Vec<Ipv4Cidr>> {
+    let mut nets = nl.route_destinations()?;
+    for (_, ip, prefix) in nl.addresses()? {
+        // The address alone too (/32), should its own prefix be odd.
+        nets.extend(Ipv4Cidr::new(ip, prefix));
+        nets.extend(Ipv4Cidr::new(ip, 32));
+    }
+    nets.sort();
+    nets.dedup();
+    Ok(nets)
+}
+
+/// Picks the network's subnet (under the host-wide lock, against the host's routes and the
+/// `taken` subnets of other networks the engine knows) and creates the bridge: kernel name
+/// from [`bridge_name`], MTU, gateway address, `route_localnet`, up; `ip_forward` on for a
+/// non-internal network. If anything fails, the bridge is removed again.
+pub fn create_network(spec: &NetworkSpec<'_>, taken: &[Ipv4Cidr]) -> Result<NetworkInfo> {
+    let _lock = HostLock::acquire()?;
+    let mut nl = Netlink::open()?;
+    let routes = host_networks(&mut nl)?;
+    let addressing = ipam::allocate_subnet(&spec.ipam, &routes, taken)?;
+    let bridge = bridge_name(spec.full_name);
+    nl.create_bridge(&bridge, spec.mtu)?;
+    let info = NetworkInfo {
+        full_name: spec.full_name.to_string(),
+        bridge,
+        addressing,
+        mtu: spec.mtu,
+        internal: spec.internal,
+    };
+    if let Err(e) = configure(&mut nl, &info) {
+        let _ = nl.delete_link(&info.bridge);
+        return Err(e);
+    }
+    Ok(info)
+}
+
+fn configure(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
+    let index = nl.require_link(&info.bridge)?;
+    let a = &info.addressing;
+    nl.add_address(index, a.gateway, a.subnet.prefix())?;
+    sysctl::enable_route_localnet(&info.bridge)?;
+    nl.set_up(index, &info.bridge)?;
+    if !info.internal {
+        sysctl::enable_ip_forward()?;
+    }
+    Ok(())
+}
+
+/// Deletes the bridge `bridge` (kernel name). A missing bridge is fine: returns false.
+pub fn delete_bridge(bridge: &str) -> Result<bool> {
+    Ok(Netlink::open()?.delete_link(bridge)?)
+}
+
+/// True when the bridge exists.
+pub fn bridge_exists(bridge: &str) -> std::result::Result<bool, NetlinkError> {
+    Ok(Netlink::open()?.link_index(bridge)?.is_some())
+}
+
+/// An `external: true` network must already exist; it is used as is and never removed.
+/// `full_name` is the network's own name (no project prefix). Its addressing is read from
+/// the bridge: the subnet and gateway of its first IPv4 address.
+pub fn check_external(full_name: &str) -> Result<NetworkInfo> {
+    let bridge = bridge_name(full_name);
+    let missing = || Error::ExternalMissing {
+        network: full_name.to_string(),
+        bridge: bridge.clone(),
+    };
+    let mut nl = Netlink::open()?;
+    let index = nl.link_index(&bridge)?.ok_or_else(missing)?;
+    let (gateway, prefix) = nl
+        .addresses()?
+        .into_iter()
+        .find(|(i, _, _)| *i == index)
+        .map(|(_, ip, p)| (ip, p))
+        .ok_or_else(missing)?;
+    let subnet = Ipv4Cidr::new(gateway, prefix).ok_or_else(missing)?;
+    Ok(NetworkInfo {
+        full_name: full_name.to_string(),
+        bridge: bridge.clone(),
+        addressing: Addressing {
+            subnet,
+            range: subnet,
+            gateway,
+        },
+        mtu: None,
+        internal: false,
+    })
+}
