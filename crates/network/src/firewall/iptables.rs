@@ -86,18 +86,24 @@ pub fn forward_revoke(project: &str) -> Result<(), Vec<FirewallError>> {
     if !have_iptables() {
         return Ok(());
     }
-    let needle = format!("--comment {}", tag(project));
+    let tag = tag(project);
     let mut errors = Vec::new();
     for chain in ["DOCKER-USER", "FORWARD"] {
         let Ok(rules) = iptables(&["-w", "-S", chain], "list") else {
             continue;
         };
-        for rule in rules
-            .lines()
-            .filter(|l| l.contains(&needle) && l.starts_with("-A "))
-        {
+        for rule in rules.lines() {
+            // `-S` prints `-A CHAIN ... --comment "compose:p" ...`; our tags hold no space.
+            let words: Vec<&str> = rule
+                .split_whitespace()
+                .map(|w| w.trim_matches('"'))
+                .collect();
+            let ours = words.windows(2).any(|w| w[0] == "--comment" && w[1] == tag);
+            if !ours || words.first() != Some(&"-A") {
+                continue;
+            }
             let mut args = vec!["-w", "-D"];
-            args.extend(rule.trim_start_matches("-A ").split_whitespace());
+            args.extend(&words[1..]);
             if let Err(e) = iptables(&args, &format!("delete rule '{rule}'")) {
                 errors.push(e);
             }

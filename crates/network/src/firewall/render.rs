@@ -142,16 +142,14 @@ fn nat(s: &mut String, spec: &FirewallSpec) {
         // 127.0.0.1:PORT DNATed out of the host: the container cannot answer a loopback source.
         let _ = writeln!(s, "    oifname \"{b}\" ip saddr 127.0.0.0/8 masquerade");
         // Hairpin: the reply must come back through the host, not straight over the bridge.
+        // No `iifname` here: bridged packets (br_netfilter) reach this hook without one.
+        let net = n.subnet;
         let _ = writeln!(
             s,
-            "    iifname \"{b}\" oifname \"{b}\" ct status dnat masquerade"
+            "    oifname \"{b}\" ip saddr {net} ct status dnat masquerade"
         );
         if !n.internal {
-            let _ = writeln!(
-                s,
-                "    iifname \"{b}\" oifname != \"{b}\" ip saddr {} masquerade",
-                n.subnet
-            );
+            let _ = writeln!(s, "    oifname != \"{b}\" ip saddr {net} masquerade");
         }
     }
     s.push_str("  }\n");
@@ -228,7 +226,7 @@ mod tests {
         assert!(text.contains("iifname \"cbr-bbb\" oifname != \"cbr-bbb\" drop"));
         assert!(text.contains("oifname \"cbr-bbb\" iifname != \"cbr-bbb\" drop"));
         assert!(!text.contains("iifname \"cbr-aaa\" oifname != \"cbr-aaa\" drop"));
-        assert!(text.contains("ip saddr 172.20.0.0/16 masquerade"));
+        assert!(text.contains("oifname != \"cbr-aaa\" ip saddr 172.20.0.0/16 masquerade"));
         assert!(!text.contains("ip saddr 172.21.0.0/16 masquerade"));
     }
 
@@ -238,7 +236,9 @@ mod tests {
         assert!(text.contains("iifname \"cbr-aaa\" oifname \"cbr-*\" oifname != \"cbr-aaa\" drop"));
         assert!(text.contains("iifname \"cbr-aaa\" accept"));
         assert!(text.contains("oifname \"cbr-aaa\" ip saddr 127.0.0.0/8 masquerade"));
-        assert!(text.contains("iifname \"cbr-aaa\" oifname \"cbr-aaa\" ct status dnat masquerade"));
+        assert!(
+            text.contains("oifname \"cbr-aaa\" ip saddr 172.20.0.0/16 ct status dnat masquerade")
+        );
         // Drops come before accepts: the first match decides within a chain.
         let drop = text.find("oifname != \"cbr-aaa\" drop").unwrap();
         let accept = text.find("iifname \"cbr-aaa\" accept").unwrap();

@@ -10,7 +10,8 @@ mod route;
 use std::io;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTIPART, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
@@ -93,7 +94,9 @@ impl Netlink {
         let mut buf = vec![0; req.header.length as usize];
         req.serialize(&mut buf);
         self.socket.send(&buf, 0)?;
-        self.receive(flags & NLM_F_DUMP == NLM_F_DUMP || flags & NLM_F_ACK == 0)
+        // A dump ends with DONE, an acked request with the ack; a plain get answers with
+        // one message (or an error).
+        self.receive(flags & NLM_F_DUMP == NLM_F_DUMP)
     }
 
     /// Reads answers to the current sequence number until an ack, an error, the end of a
@@ -114,9 +117,7 @@ impl Netlink {
                     NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(out),
                     NetlinkPayload::InnerMessage(inner) => {
                         out.push(inner);
-                        if !until_done
-                            && msg.header.flags & netlink_packet_core::NLM_F_MULTIPART == 0
-                        {
+                        if !until_done && msg.header.flags & NLM_F_MULTIPART == 0 {
                             return Ok(out);
                         }
                     }
@@ -135,6 +136,14 @@ fn open_socket() -> io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_ROUTE)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
+    // The kernel answers at once; a bound on the wait turns a lost answer into an error
+    // instead of a hung `up`.
+    let fd = std::os::fd::AsFd::as_fd(&socket);
+    rustix::net::sockopt::set_socket_timeout(
+        fd,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(std::time::Duration::from_secs(10)),
+    )?;
     // Extended acks make the kernel's error messages (e.g. a refused MTU) specific.
     let _ = socket.set_ext_ack(true);
     Ok(socket)
