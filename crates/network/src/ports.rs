@@ -68,6 +68,8 @@ pub enum PortError {
     HostIp(String, String),
     #[error("port '{0}': invalid container port or host port range")]
     Number(String),
+    #[error("host_ip {0} is not an address of this host")]
+    NotLocal(Ipv4Addr),
     #[error("host port {0} is already in use")]
     InUse(HostPort),
     #[error("host port {port} is already published by compose project table {table}")]
@@ -215,9 +217,11 @@ fn check_free(
         return Err(PortError::InUse(*hp));
     }
     let ip = hp.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    bind(ip, hp.port, hp.proto)
-        .map(drop)
-        .map_err(|_| PortError::InUse(*hp))
+    match bind(ip, hp.port, hp.proto) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Err(PortError::NotLocal(ip)),
+        Err(_) => Err(PortError::InUse(*hp)),
+    }
 }
 
 /// Binds (and at once releases) `ip:port`; returns the bound port.
@@ -279,6 +283,15 @@ mod tests {
         // The same number for UDP is free.
         let r = req(&format!("127.0.0.1:{port}:80/udp"));
         assert_eq!(reserve(&r, &[]).unwrap()[0].port, port);
+    }
+
+    #[test]
+    fn host_ip_must_be_local() {
+        let r = req("198.51.100.77:18080:80");
+        match reserve(&r, &[]) {
+            Err(PortError::NotLocal(ip)) => assert_eq!(ip.to_string(), "198.51.100.77"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -216,6 +216,56 @@ fn port_published_on_all_addresses_answers_on_the_gateway_and_loopback() -> Resu
 }
 
 #[test]
+fn published_port_is_reached_from_another_host() -> Result<()> {
+    let outside = Outside::new()?;
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let ns = Netns::new()?;
+    let ep = p.attach(&net, &ns, "eth0", true)?;
+    let _srv = Server::start(&ns, 80, "web")?;
+    let host = publish(&p, any_port(None), ep.address)?;
+    // The other host connects to the host's address on their shared link.
+    let got = fetch_from(&outside.ns, addr(outside.gateway, host.port))?;
+    assert_eq!(
+        got,
+        format!("web {}", outside.ip),
+        "the client's address is kept"
+    );
+    // Published on 127.0.0.1 only: another host cannot reach it.
+    let local_only = publish(&p, any_port(Some(Ipv4Addr::LOCALHOST)), ep.address)?;
+    assert!(fetch_from(&outside.ns, addr(outside.gateway, local_only.port)).is_err());
+    Ok(())
+}
+
+#[test]
+fn udp_port_is_published() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let ns = Netns::new()?;
+    let ep = p.attach(&net, &ns, "eth0", true)?;
+    let sock = common::in_netns(&ns.path(), || std::net::UdpSocket::bind("0.0.0.0:53"))??;
+    let req = PortRequest {
+        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ports: None,
+        container_port: 53,
+        proto: Proto::Udp,
+    };
+    let host = publish(&p, req, ep.address)?;
+    assert_eq!(host.proto, Proto::Udp);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    client.send_to(b"ping", addr(Ipv4Addr::LOCALHOST, host.port))?;
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    let mut buf = [0u8; 16];
+    let (n, from) = sock.recv_from(&mut buf)?;
+    assert_eq!(&buf[..n], b"ping");
+    sock.send_to(b"pong", from)?;
+    client.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    let (n, _) = client.recv_from(&mut buf)?;
+    assert_eq!(&buf[..n], b"pong");
+    Ok(())
+}
+
+#[test]
 fn hairpin_container_reaches_its_own_published_port() -> Result<()> {
     let mut p = Project::new();
     let net = p.network("default", false)?;
@@ -280,6 +330,10 @@ fn projects_are_isolated_from_each_other() -> Result<()> {
     // Control: routing and forwarding work for A.
     assert!(fetch_from(&ns_a, addr(outside.ip, 80))?.starts_with("outside "));
     assert!(fetch_from(&ns_a, addr(ep_b.address, 80)).is_err());
+    // What B publishes, A reaches through a host address, as any other host would.
+    let host = publish(&b, any_port(None), ep_b.address)?;
+    let got = fetch_from(&ns_a, addr(net_a.addressing.gateway, host.port))?;
+    assert!(got.starts_with("b "), "{got}");
     Ok(())
 }
 

@@ -93,11 +93,11 @@ fn forward(s: &mut String, spec: &FirewallSpec) {
         }
         let _ = writeln!(
             s,
-            "    iifname \"{b}\" oifname \"cbr-*\" oifname != \"{b}\" drop"
+            "    iifname \"{b}\" oifname \"cbr-*\" oifname != \"{b}\" ct status & dnat == 0 drop"
         );
         let _ = writeln!(
             s,
-            "    oifname \"{b}\" iifname \"cbr-*\" iifname != \"{b}\" drop"
+            "    oifname \"{b}\" iifname \"cbr-*\" iifname != \"{b}\" ct status & dnat == 0 drop"
         );
     }
     for n in &spec.networks {
@@ -233,14 +233,18 @@ mod tests {
     #[test]
     fn bridges_are_isolated_and_forwarded() {
         let text = render(&spec());
-        assert!(text.contains("iifname \"cbr-aaa\" oifname \"cbr-*\" oifname != \"cbr-aaa\" drop"));
+        assert!(text.contains(
+            "iifname \"cbr-aaa\" oifname \"cbr-*\" oifname != \"cbr-aaa\" ct status & dnat == 0 drop"
+        ));
         assert!(text.contains("iifname \"cbr-aaa\" accept"));
         assert!(text.contains("oifname \"cbr-aaa\" ip saddr 127.0.0.0/8 masquerade"));
         assert!(
             text.contains("oifname \"cbr-aaa\" ip saddr 172.20.0.0/16 ct status dnat masquerade")
         );
         // Drops come before accepts: the first match decides within a chain.
-        let drop = text.find("oifname != \"cbr-aaa\" drop").unwrap();
+        let drop = text
+            .find("oifname != \"cbr-aaa\" ct status & dnat == 0 drop")
+            .unwrap();
         let accept = text.find("iifname \"cbr-aaa\" accept").unwrap();
         assert!(drop < accept);
     }
