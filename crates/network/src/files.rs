@@ -74,6 +74,27 @@ fn extra_host_address(
         .map_err(|_| FilesError::Address(entry.to_string(), addr.to_string()))
 }
 
+/// `/etc/hosts` for `network_mode: host`: the host's own file, then `extra_hosts`
+/// (`host-gateway` is `host_gateway`, e.g. 127.0.0.1 there).
+pub fn host_mode_hosts(
+    host_hosts: &str,
+    extra_hosts: &[String],
+    host_gateway: Option<Ipv4Addr>,
+) -> Result<String, FilesError> {
+    let mut s = host_hosts.to_string();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    for entry in extra_hosts {
+        let (host, addr) = entry
+            .split_once('=')
+            .ok_or_else(|| FilesError::Entry(entry.clone()))?;
+        let ip = extra_host_address(entry, addr, host_gateway)?;
+        let _ = writeln!(s, "{ip}\t{host}");
+    }
+    Ok(s)
+}
+
 /// `/etc/hostname`.
 pub fn hostname_file(hostname: &str) -> String {
     format!("{hostname}\n")
@@ -237,6 +258,18 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn host_mode_keeps_the_host_file() {
+        let extra = vec!["gw=host-gateway".to_string()];
+        let text = host_mode_hosts(
+            "127.0.0.1 localhost\n10.0.0.9 box",
+            &extra,
+            Some(Ipv4Addr::LOCALHOST),
+        )
+        .unwrap();
+        assert_eq!(text, "127.0.0.1 localhost\n10.0.0.9 box\n127.0.0.1\tgw\n");
     }
 
     #[test]

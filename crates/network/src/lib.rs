@@ -22,6 +22,7 @@ pub mod files;
 pub mod firewall;
 pub mod ipam;
 pub mod lock;
+pub mod mode;
 pub mod names;
 pub mod netlink;
 pub mod ports;
