@@ -46,7 +46,12 @@ fn namespaces(tag: &str, n: usize) -> Result<Namespaces> {
 
 fn network(project: &str) -> Result<NetworkInfo> {
     let full = format!("{project}_default");
-    let spec = NetworkSpec { full_name: &full, ipam: IpamConfig::default(), mtu: None, internal: false };
+    let spec = NetworkSpec {
+        full_name: &full,
+        ipam: IpamConfig::default(),
+        mtu: None,
+        internal: false,
+    };
     Ok(bridge::create_network(&spec, &[])?)
 }
 
@@ -58,7 +63,14 @@ fn ours(net: &NetworkInfo, nss: &Namespaces, ids: &mut Vec<(String, String)>) ->
         used.push(address);
         let id = format!("bench{i}");
         ids.push((id.clone(), net.full_name.clone()));
-        let spec = EndpointSpec { container_id: &id, network: net, ifname: "eth0", address, mac: None, default_route: true };
+        let spec = EndpointSpec {
+            container_id: &id,
+            network: net,
+            ifname: "eth0",
+            address,
+            mac: None,
+            default_route: true,
+        };
         endpoint::attach(&spec, &NetnsRef::Path(format!("/run/netns/{ns}").into()))?;
     }
     Ok(start.elapsed())
@@ -69,12 +81,26 @@ fn with_ip(net: &NetworkInfo, nss: &Namespaces, veths: &mut Vec<String>) -> Resu
     let gw = net.addressing.gateway.to_string();
     let start = Instant::now();
     for (i, ns) in nss.0.iter().enumerate() {
-        let address = net.addressing.subnet.nth(2 + i as u32).context("subnet full")?;
+        let address = net
+            .addressing
+            .subnet
+            .nth(2 + i as u32)
+            .context("subnet full")?;
         let veth = format!("nbv{}x{i}", std::process::id());
         veths.push(veth.clone());
-        ip(&["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
+        ip(&[
+            "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ])?;
         ip(&["link", "set", &veth, "master", &net.bridge, "up"])?;
-        ip(&["-n", ns, "addr", "add", &format!("{address}/{prefix}"), "dev", "eth0"])?;
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{address}/{prefix}"),
+            "dev",
+            "eth0",
+        ])?;
         ip(&["-n", ns, "link", "set", "eth0", "up"])?;
         ip(&["-n", ns, "link", "set", "lo", "up"])?;
         ip(&["-n", ns, "route", "add", "default", "via", &gw])?;
@@ -83,9 +109,16 @@ fn with_ip(net: &NetworkInfo, nss: &Namespaces, veths: &mut Vec<String>) -> Resu
 }
 
 fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(50);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(50);
     let project = format!("nb{}", std::process::id());
-    let mut plan = TeardownPlan { project: project.clone(), ..TeardownPlan::default() };
+    let mut plan = TeardownPlan {
+        project: project.clone(),
+        ..TeardownPlan::default()
+    };
     let result = (|| -> Result<(Duration, Duration)> {
         let net_ours = network(&format!("{project}a"))?;
         plan.bridges.push(net_ours.bridge.clone());
@@ -105,8 +138,14 @@ fn main() -> Result<()> {
     cleanup?;
     let per = |d: Duration| d.as_secs_f64() * 1000.0 / n as f64;
     println!("containers: {n}");
-    println!("ours (netlink, endpoint::attach): {:.3} ms per container", per(t_ours));
-    println!("ip commands (6 per container):    {:.3} ms per container", per(t_ip));
+    println!(
+        "ours (netlink, endpoint::attach): {:.3} ms per container",
+        per(t_ours)
+    );
+    println!(
+        "ip commands (6 per container):    {:.3} ms per container",
+        per(t_ip)
+    );
     println!("ratio ip/ours: {:.1}x", per(t_ip) / per(t_ours));
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct NetworkSpec<'a> {
 }
 
 /// A network as it now exists on the host; the engine stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkInfo {
     pub full_name: String,
     pub bridge: String,

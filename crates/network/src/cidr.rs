@@ -5,7 +5,11 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// An IPv4 network: an address masked to its prefix, and the prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Stored and serialized as its text (`172.18.0.0/16`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Ipv4Cidr {
     addr: Ipv4Addr,
     prefix: u8,
@@ -80,6 +84,20 @@ impl fmt::Display for Ipv4Cidr {
     }
 }
 
+impl From<Ipv4Cidr> for String {
+    fn from(c: Ipv4Cidr) -> String {
+        c.to_string()
+    }
+}
+
+impl TryFrom<String> for Ipv4Cidr {
+    type Error = CidrError;
+
+    fn try_from(s: String) -> Result<Self, CidrError> {
+        s.parse()
+    }
+}
+
 impl FromStr for Ipv4Cidr {
     type Err = CidrError;
 
@@ -117,6 +135,17 @@ mod tests {
         assert!("172.18.0.0/33".parse::<Ipv4Cidr>().is_err());
         assert!("172.18.0.0".parse::<Ipv4Cidr>().is_err());
         assert!("abc/8".parse::<Ipv4Cidr>().is_err());
+    }
+
+    #[test]
+    fn serializes_as_text() {
+        let json = serde_json::to_string(&c("10.1.0.0/16")).unwrap();
+        assert_eq!(json, "\"10.1.0.0/16\"");
+        assert_eq!(
+            serde_json::from_str::<Ipv4Cidr>(&json).unwrap(),
+            c("10.1.0.0/16")
+        );
+        assert!(serde_json::from_str::<Ipv4Cidr>("\"10.1.0.1/16\"").is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct EndpointSpec<'a> {
 }
 
 /// What [`attach`] made; the engine stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     pub host_veth: String,
     pub ifname: String,

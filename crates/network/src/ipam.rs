@@ -16,7 +16,7 @@ pub struct IpamConfig {
 
 /// A network's addresses: its subnet, the range containers draw from, and the gateway
 /// (the bridge's own address, where the DNS server listens).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Addressing {
     pub subnet: Ipv4Cidr,
     pub range: Ipv4Cidr,

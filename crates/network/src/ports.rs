@@ -8,7 +8,10 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 use compose::model::ports::ServicePort;
 
 /// A transport protocol a port can be published for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
@@ -35,7 +38,9 @@ pub struct PortRequest {
 }
 
 /// A host port held for a container port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct HostPort {
     /// `None`: every host address.
     pub ip: Option<Ipv4Addr>,

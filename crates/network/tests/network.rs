@@ -24,15 +24,7 @@ fn addr(ip: Ipv4Addr, port: u16) -> SocketAddr {
 fn fw_spec(p: &Project, ports: Vec<FwPort>) -> FirewallSpec {
     FirewallSpec {
         project: p.name.clone(),
-        networks: p
-            .networks
-            .iter()
-            .map(|n| FwNetwork {
-                bridge: n.bridge.clone(),
-                subnet: n.addressing.subnet,
-                internal: n.internal,
-            })
-            .collect(),
+        networks: p.networks.iter().map(FwNetwork::from).collect(),
         ports,
     }
 }

@@ -14,8 +14,18 @@ pub struct FwNetwork {
     pub internal: bool,
 }
 
+impl From<&crate::bridge::NetworkInfo> for FwNetwork {
+    fn from(n: &crate::bridge::NetworkInfo) -> Self {
+        Self {
+            bridge: n.bridge.clone(),
+            subnet: n.addressing.subnet,
+            internal: n.internal,
+        }
+    }
+}
+
 /// One published port: the host side and where it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FwPort {
     pub host: HostPort,
     pub container_ip: Ipv4Addr,
