@@ -48,31 +48,85 @@ pub fn host_networks(nl: &mut Netlink) -> Result<Vec<Ipv4Cidr>> {
 /// `taken` subnets of other networks the engine knows) and creates the bridge: kernel name
 /// from [`bridge_name`], MTU, gateway address, `route_localnet`, up; `ip_forward` on for a
 /// non-internal network. If anything fails, the bridge is removed again.
+///
+/// A bridge of that name that already has its address (left by an `up` that stopped before
+/// the engine stored the result) is adopted as it is; one without an address is half-made
+/// and is re-created.
 pub fn create_network(spec: &NetworkSpec<'_>, taken: &[Ipv4Cidr]) -> Result<NetworkInfo> {
     let _lock = HostLock::acquire()?;
     let mut nl = Netlink::open()?;
+    let bridge = bridge_name(spec.full_name);
+    if let Some(info) = adopt(&mut nl, spec, &bridge)? {
+        return Ok(info);
+    }
     let routes = host_networks(&mut nl)?;
     let addressing = ipam::allocate_subnet(&spec.ipam, &routes, taken)?;
-    let bridge = bridge_name(spec.full_name);
     nl.create_bridge(&bridge, spec.mtu)?;
-    let info = NetworkInfo {
-        full_name: spec.full_name.to_string(),
-        bridge,
-        addressing,
-        mtu: spec.mtu,
-        internal: spec.internal,
-    };
-    if let Err(e) = configure(&mut nl, &info) {
+    let info = info(spec, bridge, addressing);
+    let done = nl.require_link(&info.bridge).and_then(|index| {
+        let a = &info.addressing;
+        nl.add_address(index, a.gateway, a.subnet.prefix())
+    });
+    if let Err(e) = done
+        .map_err(Error::from)
+        .and_then(|()| finish(&mut nl, &info))
+    {
         let _ = nl.delete_link(&info.bridge);
         return Err(e);
     }
     Ok(info)
 }
 
-fn configure(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
+fn info(spec: &NetworkSpec<'_>, bridge: String, addressing: Addressing) -> NetworkInfo {
+    NetworkInfo {
+        full_name: spec.full_name.to_string(),
+        bridge,
+        addressing,
+        mtu: spec.mtu,
+        internal: spec.internal,
+    }
+}
+
+fn adopt(nl: &mut Netlink, spec: &NetworkSpec<'_>, bridge: &str) -> Result<Option<NetworkInfo>> {
+    let Some(index) = nl.link_index(bridge)? else {
+        return Ok(None);
+    };
+    let Some((gateway, subnet)) = link_address(nl, index)? else {
+        nl.delete_link(bridge)?;
+        return Ok(None);
+    };
+    if let Some(wanted) = spec.ipam.subnet.filter(|w| *w != subnet) {
+        return Err(Error::Mismatch {
+            network: spec.full_name.to_string(),
+            has: subnet,
+            wanted,
+        });
+    }
+    let range = spec.ipam.ip_range.unwrap_or(subnet);
+    let info = info(
+        spec,
+        bridge.to_string(),
+        Addressing {
+            subnet,
+            range,
+            gateway,
+        },
+    );
+    finish(nl, &info)?;
+    Ok(Some(info))
+}
+
+/// The first IPv4 address of link `index` and its subnet.
+fn link_address(nl: &mut Netlink, index: u32) -> Result<Option<(std::net::Ipv4Addr, Ipv4Cidr)>> {
+    Ok(nl
+        .addresses()?
+        .into_iter()
+        .find(|(i, _, _)| *i == index)
+        .and_then(|(_, ip, p)| Some((ip, Ipv4Cidr::new(ip, p)?))))
+}
+
+fn finish(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
     let index = nl.require_link(&info.bridge)?;
-    let a = &info.addressing;
-    nl.add_address(index, a.gateway, a.subnet.prefix())?;
     sysctl::enable_route_localnet(&info.bridge)?;
     nl.set_up(index, &info.bridge)?;
     if !info.internal {
@@ -102,13 +156,7 @@ pub fn check_external(full_name: &str) -> Result<NetworkInfo> {
     };
     let mut nl = Netlink::open()?;
     let index = nl.link_index(&bridge)?.ok_or_else(missing)?;
-    let (gateway, prefix) = nl
-        .addresses()?
-        .into_iter()
-        .find(|(i, _, _)| *i == index)
-        .map(|(_, ip, p)| (ip, p))
-        .ok_or_else(missing)?;
-    let subnet = Ipv4Cidr::new(gateway, prefix).ok_or_else(missing)?;
+    let (gateway, subnet) = link_address(&mut nl, index)?.ok_or_else(missing)?;
     Ok(NetworkInfo {
         full_name: full_name.to_string(),
         bridge: bridge.clone(),

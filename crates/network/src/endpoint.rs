@@ -73,6 +73,8 @@ pub fn attach(spec: &EndpointSpec<'_>, ns: &NetnsRef) -> Result<Endpoint> {
     let mac = spec.mac.unwrap_or_else(|| mac_for(spec.address));
     let mut host = Netlink::open()?;
     let bridge = host.require_link(&spec.network.bridge)?;
+    // A veth of this name is a leftover of an attach that was cut short: replace it.
+    host.delete_link(&host_veth)?;
     host.create_veth(
         &VethSpec {
             host_name: &host_veth,

@@ -32,6 +32,15 @@ pub enum Error {
     },
     #[error("invalid mac_address '{0}': expected six hex bytes like 02:42:ac:11:00:02")]
     Mac(String),
+    #[error(
+        "network '{network}' exists with subnet {has}, but the file asks for {wanted}; \
+         remove it (down) to change it"
+    )]
+    Mismatch {
+        network: String,
+        has: crate::cidr::Ipv4Cidr,
+        wanted: crate::cidr::Ipv4Cidr,
+    },
     #[error("external network '{network}' not found (no bridge {bridge} on this host)")]
     ExternalMissing { network: String, bridge: String },
 }

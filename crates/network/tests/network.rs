@@ -517,3 +517,86 @@ fn forward_accepts_are_added_when_iptables_drops_and_removed() -> Result<()> {
     assert!(!out.2.contains("compose:"), "{}", out.2);
     Ok(())
 }
+
+#[test]
+fn creating_an_existing_network_adopts_it_and_a_half_made_one_is_redone() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let spec = NetworkSpec {
+        full_name: &net.full_name,
+        ipam: IpamConfig::default(),
+        mtu: None,
+        internal: false,
+    };
+    assert_eq!(bridge::create_network(&spec, &[])?, net);
+    // A different configured subnet for a live network is refused, not applied.
+    let other = IpamConfig {
+        subnet: Some("10.250.0.0/16".parse()?),
+        ..IpamConfig::default()
+    };
+    let wrong = NetworkSpec {
+        ipam: other,
+        ..spec.clone()
+    };
+    let err = bridge::create_network(&wrong, &[]).unwrap_err();
+    assert!(err.to_string().contains("exists with subnet"), "{err}");
+    // A bridge without its address (cut short after the link was made) is made again.
+    let full = format!("{}_half", p.name);
+    let half = bridge_name(&full);
+    p.networks.push(compose_network::bridge::NetworkInfo {
+        full_name: full.clone(),
+        bridge: half.clone(),
+        ..net.clone()
+    });
+    run("ip", &["link", "add", &half, "type", "bridge"])?;
+    let spec = NetworkSpec {
+        full_name: &full,
+        ..spec
+    };
+    let redone = bridge::create_network(&spec, &[])?;
+    let shown = run("ip", &["-o", "addr", "show", "dev", &half])?;
+    assert!(
+        shown.contains(&redone.addressing.gateway.to_string()),
+        "{shown}"
+    );
+    assert!(run("ip", &["-o", "link", "show", "dev", &half])?.contains(",UP"));
+    Ok(())
+}
+
+#[test]
+fn attach_replaces_a_leftover_veth_of_the_same_endpoint() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let ns = Netns::new()?;
+    let id = unique("c");
+    p.endpoints.push((id.clone(), net.full_name.clone()));
+    let leftover = compose_network::names::veth_name(&id, &net.full_name);
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            &leftover,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &unique("lp"),
+        ],
+    )?;
+    let spec = endpoint::EndpointSpec {
+        container_id: &id,
+        network: &net,
+        ifname: "eth0",
+        address: net.addressing.subnet.nth(2).expect("addr"),
+        mac: None,
+        default_route: true,
+    };
+    let ep = endpoint::attach(&spec, &ns.ns_ref())?;
+    let host_side = run("ip", &["-o", "link", "show", "dev", &ep.host_veth])?;
+    assert!(
+        host_side.contains(&format!("master {}", net.bridge)),
+        "{host_side}"
+    );
+    Ok(())
+}
