@@ -9,7 +9,6 @@ use crate::bridge::NetworkInfo;
 use crate::error::{Error, Result};
 use crate::names::veth_name;
 use crate::netlink::{Netlink, NetnsRef, VethSpec};
-use crate::sysctl;
 
 /// One container on one network.
 #[derive(Debug, Clone)]
@@ -85,8 +84,11 @@ pub fn attach(spec: &EndpointSpec<'_>, ns: &NetnsRef) -> Result<Endpoint> {
         },
         ns_fd.as_fd(),
     )?;
-    let done =
-        sysctl::enable_hairpin(&host_veth).and_then(|()| configure_peer(spec, ns_fd.as_fd()));
+    let done = host
+        .require_link(&host_veth)
+        .and_then(|index| host.set_hairpin(index, &host_veth))
+        .map_err(Error::from)
+        .and_then(|()| configure_peer(spec, ns_fd.as_fd()));
     if let Err(e) = done {
         let _ = host.delete_link(&host_veth);
         return Err(e);

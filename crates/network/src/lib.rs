@@ -8,8 +8,8 @@
 //!    [`firewall::published_on_host`] as `taken`) before anything is made, then
 //!    [`ipam::allocate_address`] and [`endpoint::attach`] per network (or
 //!    [`endpoint::loopback_up`] for `network_mode: none`);
-//! 3. [`firewall::apply`] with all the project's networks and ports, and
-//!    [`firewall::forward_allow`] for its bridges;
+//! 3. [`firewall::apply`] with all the project's networks and ports (again whenever they
+//!    change: it replaces the table atomically);
 //! 4. [`files`] for `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.
 //!
 //! `down`: [`teardown::teardown`], which keeps going after errors and can be repeated.

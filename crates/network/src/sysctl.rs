@@ -24,10 +24,3 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
     let path = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
     write(PathBuf::from(path), "1")
 }
-
-/// Lets a bridge port send a frame back out of the port it came in on, so a container
-/// reaches its own published port through the host's address (hairpin NAT).
-pub fn enable_hairpin(host_veth: &str) -> Result<()> {
-    let path = format!("/sys/class/net/{host_veth}/brport/hairpin_mode");
-    write(PathBuf::from(path), "1")
-}

@@ -37,10 +37,14 @@ pub(crate) fn nft(args: &[&str], input: Option<&str>, what: &str) -> Result<Stri
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Loads (or replaces) the project's table in one transaction.
+/// Loads (or replaces) the project's table in one transaction, then makes sure an
+/// iptables FORWARD policy of DROP lets the project's bridges through
+/// ([`super::forward_allow`]).
 pub fn apply(spec: &FirewallSpec) -> Result<(), FirewallError> {
     let what = format!("load table {}", table_name(&spec.project));
-    nft(&["-f", "-"], Some(&render(spec)), &what).map(drop)
+    nft(&["-f", "-"], Some(&render(spec)), &what)?;
+    let bridges: Vec<String> = spec.networks.iter().map(|n| n.bridge.clone()).collect();
+    super::forward_allow(&spec.project, &bridges)
 }
 
 /// Deletes the project's table; a missing table is fine (the transaction creates it first).

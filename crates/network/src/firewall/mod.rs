@@ -13,7 +13,7 @@
 //!
 //! Each nftables base chain votes on its own: our `accept` cannot overrule a `drop` in
 //! another table, such as the `FORWARD` policy DROP a host running Docker has in
-//! `ip filter`. For that case [`forward_allow`] adds accept rules for our bridges to that
+//! `ip filter`. For that case [`apply`] calls [`forward_allow`], which adds accept rules for our bridges to that
 //! chain through the `iptables` tool (Docker's `DOCKER-USER` chain if present), tagged with
 //! the project so teardown removes them.
 

@@ -6,7 +6,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 
 use super::{Netlink, NetlinkError, Result, is_missing};
@@ -91,6 +92,24 @@ impl Netlink {
             &format!("create veth {} (peer {})", spec.host_name, spec.peer_name),
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// Turns on hairpin mode of bridge port `index` (`ip link set DEV type bridge_slave
+    /// hairpin on`): frames may leave by the port they came in on, which hairpin NAT needs.
+    pub fn set_hairpin(&mut self, index: u32, what: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        self.ack(
+            &format!("set hairpin on {what}"),
+            RouteNetlinkMessage::NewLink(msg),
+            0,
         )
     }
 
