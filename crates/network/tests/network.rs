@@ -600,3 +600,27 @@ fn attach_replaces_a_leftover_veth_of_the_same_endpoint() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn forwarding_works_on_a_host_whose_iptables_forward_policy_is_drop() -> Result<()> {
+    // A host of its own (a fresh netns) so the DROP policy touches no other test.
+    let host = Netns::new()?;
+    common::in_netns(&host.path(), || -> Result<()> {
+        run("ip", &["link", "set", "lo", "up"])?;
+        run("iptables", &["-P", "FORWARD", "DROP"])?;
+        let outside = Outside::new()?;
+        let _srv = Server::start(&outside.ns, 80, "outside")?;
+        let mut p = Project::new();
+        let net = p.network("default", false)?;
+        let ns = Netns::new()?;
+        p.attach(&net, &ns, "eth0", true)?;
+        let spec = fw_spec(&p, vec![]);
+        firewall::apply(&spec)?;
+        let got = fetch_from(&ns, addr(outside.ip, 80))?;
+        assert_eq!(got, format!("outside {}", outside.gateway));
+        // The control: without our accepts in iptables' FORWARD, the DROP policy wins.
+        firewall::forward_revoke(&p.name).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        assert!(fetch_from(&ns, addr(outside.ip, 80)).is_err());
+        Ok(())
+    })?
+}
