@@ -5,7 +5,8 @@
 //! made. The order of calls for `up`:
 //! 1. per network: [`bridge::create_network`] (or [`bridge::check_external`]);
 //! 2. per container: [`ports::reserve`] for its `ports:` (with
-//!    [`firewall::published_on_host`] as `taken`) before anything is made, then
+//!    [`firewall::published_on_host`] as `taken`; hold [`lock::HostLock`] from there until
+//!    step 3 so two projects cannot pick one port) before anything is made, then
 //!    [`ipam::allocate_address`] and [`endpoint::attach`] per network (or
 //!    [`endpoint::loopback_up`] for `network_mode: none`);
 //! 3. [`firewall::apply`] with all the project's networks and ports (again whenever they

@@ -15,7 +15,15 @@ pub fn published_on_host(
     except_project: Option<&str>,
 ) -> Result<Vec<(HostPort, String)>, FirewallError> {
     let out = nft(&["-j", "list", "ruleset", "inet"], None, "list ruleset")?;
-    let json: Value = serde_json::from_str(&out).map_err(|e| FirewallError::Json(e.to_string()))?;
+    parse(&out, except_project)
+}
+
+/// The published ports in `nft -j list ruleset` output.
+fn parse(
+    out: &str,
+    except_project: Option<&str>,
+) -> Result<Vec<(HostPort, String)>, FirewallError> {
+    let json: Value = serde_json::from_str(out).map_err(|e| FirewallError::Json(e.to_string()))?;
     let skip = except_project.map(table_name);
     let items = json
         .get("nftables")
@@ -56,4 +64,55 @@ fn element(elem: &Value, proto: Proto) -> Option<HostPort> {
         port,
         proto,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sets_of_compose_tables_only() {
+        let out = r#"{"nftables": [{"metainfo": {"json_schema_version": 1}},
+          {"set": {"family": "inet", "name": "tcp_ports", "table": "compose_a",
+                   "type": ["ipv4_addr", "inet_service"],
+                   "elem": [{"concat": ["0.0.0.0", 8080]}, {"concat": ["127.0.0.1", 9090]}]}},
+          {"set": {"family": "inet", "name": "udp_ports", "table": "compose_a",
+                   "type": ["ipv4_addr", "inet_service"], "elem": [{"concat": ["0.0.0.0", 53]}]}},
+          {"set": {"family": "inet", "name": "tcp_ports", "table": "compose_b",
+                   "type": ["ipv4_addr", "inet_service"], "elem": [{"concat": ["0.0.0.0", 1]}]}},
+          {"set": {"family": "inet", "name": "tcp_ports", "table": "other",
+                   "type": ["ipv4_addr", "inet_service"], "elem": [{"concat": ["0.0.0.0", 2]}]}}]}"#;
+        let got = parse(out, Some("b")).unwrap();
+        let a = "compose_a".to_string();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    HostPort {
+                        ip: None,
+                        port: 8080,
+                        proto: Proto::Tcp
+                    },
+                    a.clone()
+                ),
+                (
+                    HostPort {
+                        ip: Some(Ipv4Addr::LOCALHOST),
+                        port: 9090,
+                        proto: Proto::Tcp
+                    },
+                    a.clone()
+                ),
+                (
+                    HostPort {
+                        ip: None,
+                        port: 53,
+                        proto: Proto::Udp
+                    },
+                    a
+                ),
+            ]
+        );
+        assert!(parse("not json", None).is_err());
+    }
 }
