@@ -20,6 +20,44 @@ pub struct NetworkSpec<'a> {
     pub internal: bool,
 }
 
+/// `driver_opts` key for the bridge's MTU, as Docker spells it.
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+
+impl<'a> NetworkSpec<'a> {
+    /// From the Compose model's top-level network: `driver` (bridge only), `ipam.config`
+    /// (its first pool), `driver_opts` MTU and `internal`.
+    pub fn from_model(full_name: &'a str, net: &compose::model::Network) -> Result<Self> {
+        if !matches!(net.driver.as_str(), "" | "bridge") {
+            return Err(Error::Driver {
+                network: full_name.to_string(),
+                driver: net.driver.clone(),
+            });
+        }
+        let ipam = match net.ipam.config.first() {
+            Some(pool) => IpamConfig::parse(&pool.subnet, &pool.ip_range, &pool.gateway)?,
+            None => IpamConfig::default(),
+        };
+        let mtu = match net.driver_opts.get(MTU_OPTION) {
+            None => None,
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|m| (68..=65535).contains(m))
+                    .ok_or_else(|| Error::Mtu {
+                        network: full_name.to_string(),
+                        value: v.clone(),
+                    })?,
+            ),
+        };
+        Ok(Self {
+            full_name,
+            ipam,
+            mtu,
+            internal: net.internal,
+        })
+    }
+}
+
 /// A network as it now exists on the host; the engine stores it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkInfo {
@@ -168,4 +206,40 @@ pub fn check_external(full_name: &str) -> Result<NetworkInfo> {
         mtu: None,
         internal: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compose::model::{Ipam, IpamPool, Network};
+
+    #[test]
+    fn spec_from_the_compose_model() {
+        let mut net = Network {
+            internal: true,
+            ..Network::default()
+        };
+        net.driver_opts.insert(MTU_OPTION.into(), "1400".into());
+        net.ipam = Ipam {
+            config: vec![IpamPool {
+                subnet: "10.7.0.0/16".into(),
+                gateway: "10.7.0.254".into(),
+                ..IpamPool::default()
+            }],
+            ..Ipam::default()
+        };
+        let spec = NetworkSpec::from_model("p_back", &net).unwrap();
+        assert_eq!(spec.mtu, Some(1400));
+        assert!(spec.internal);
+        assert_eq!(spec.ipam.subnet, Some("10.7.0.0/16".parse().unwrap()));
+        assert_eq!(spec.ipam.gateway, Some("10.7.0.254".parse().unwrap()));
+        net.driver_opts.insert(MTU_OPTION.into(), "big".into());
+        let err = NetworkSpec::from_model("p_back", &net).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "network 'p_back': invalid MTU 'big' in driver_opts"
+        );
+        net.driver = "overlay".into();
+        assert!(NetworkSpec::from_model("p_back", &net).is_err());
+    }
 }

@@ -41,6 +41,10 @@ pub enum Error {
         has: crate::cidr::Ipv4Cidr,
         wanted: crate::cidr::Ipv4Cidr,
     },
+    #[error("network '{network}': driver '{driver}' is not supported (bridge only)")]
+    Driver { network: String, driver: String },
+    #[error("network '{network}': invalid MTU '{value}' in driver_opts")]
+    Mtu { network: String, value: String },
     #[error("external network '{network}' not found (no bridge {bridge} on this host)")]
     ExternalMissing { network: String, bridge: String },
 }
