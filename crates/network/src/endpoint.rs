@@ -116,7 +116,8 @@ fn configure_peer(spec: &EndpointSpec<'_>, ns: BorrowedFd<'_>) -> Result<()> {
 }
 
 /// Unplugs a container from a network: deletes the host side of its veth (the kernel
-/// deletes the peer with it). Missing is fine: returns false.
+/// deletes the peer with it). Missing is fine: returns false. When the address goes back to
+/// the pool or a published port moves, also call [`crate::conntrack::forget_flows`].
 pub fn detach(container_id: &str, network_full_name: &str) -> Result<bool> {
     let host_veth = veth_name(container_id, network_full_name);
     Ok(Netlink::open()?.delete_link(&host_veth)?)

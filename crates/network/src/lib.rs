@@ -17,6 +17,7 @@
 
 pub mod bridge;
 pub mod cidr;
+pub mod conntrack;
 pub mod endpoint;
 pub mod error;
 pub mod files;

@@ -13,11 +13,13 @@ pub struct TeardownPlan {
     pub project: String,
     /// (container id, network full name) of every endpoint.
     pub endpoints: Vec<(String, String)>,
+    /// The containers' addresses: their tracked flows are forgotten.
+    pub addresses: Vec<std::net::Ipv4Addr>,
     /// Kernel names of the bridges the project created (never external ones).
     pub bridges: Vec<String>,
 }
 
-/// Removes the endpoints, the project's nftables table and iptables accepts, then the
+/// Removes the endpoints (and the flows conntrack tracks for their addresses), the project's nftables table and iptables accepts, then the
 /// bridges. `Ok(())` only when everything is gone.
 pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
     let mut errors: Vec<Error> = Vec::new();
@@ -25,6 +27,9 @@ pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
         if let Err(e) = endpoint::detach(container, network) {
             errors.push(e);
         }
+    }
+    if let Err(e) = crate::conntrack::forget_flows(&plan.addresses) {
+        errors.push(e.into());
     }
     if let Err(e) = firewall::remove(&plan.project) {
         errors.push(e.into());

@@ -624,3 +624,57 @@ fn forwarding_works_on_a_host_whose_iptables_forward_policy_is_drop() -> Result<
         Ok(())
     })?
 }
+
+/// A UDP socket inside `ns` on port 53, and the one datagram it receives (replied to).
+fn udp_echo_once(ns: &Netns) -> Result<std::net::UdpSocket> {
+    let sock = common::in_netns(&ns.path(), || std::net::UdpSocket::bind("0.0.0.0:53"))??;
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    Ok(sock)
+}
+
+fn echo(sock: &std::net::UdpSocket) -> Result<Vec<u8>> {
+    let mut buf = [0u8; 16];
+    let (n, from) = sock.recv_from(&mut buf)?;
+    sock.send_to(&buf[..n], from)?;
+    Ok(buf[..n].to_vec())
+}
+
+#[test]
+fn a_replaced_container_gets_the_udp_flow_of_its_published_port() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let (ns_a, ns_b) = (Netns::new()?, Netns::new()?);
+    let a = p.attach(&net, &ns_a, "eth0", true)?;
+    let sock_a = udp_echo_once(&ns_a)?;
+    let req = PortRequest {
+        host_ip: Some(Ipv4Addr::LOCALHOST),
+        host_ports: None,
+        container_port: 53,
+        proto: Proto::Udp,
+    };
+    let host = publish(&p, req, a.address)?;
+    let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    client.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    let target = addr(Ipv4Addr::LOCALHOST, host.port);
+    client.send_to(b"one", target)?;
+    assert_eq!(echo(&sock_a)?, b"one");
+    let mut buf = [0u8; 16];
+    client.recv_from(&mut buf)?;
+    // Replace the container: A goes, B (another address) takes the published port.
+    let (id_a, _) = p.endpoints[0].clone();
+    endpoint::detach(&id_a, &net.full_name)?;
+    assert!(compose_network::conntrack::forget_flows(&[a.address])? >= 1);
+    let b = p.attach(&net, &ns_b, "eth0", true)?;
+    assert_ne!(a.address, b.address);
+    let sock_b = udp_echo_once(&ns_b)?;
+    let port = FwPort {
+        host,
+        container_ip: b.address,
+        container_port: 53,
+    };
+    firewall::apply(&fw_spec(&p, vec![port]))?;
+    // The same client socket (same flow) now reaches B.
+    client.send_to(b"two", target)?;
+    assert_eq!(echo(&sock_b)?, b"two");
+    Ok(())
+}

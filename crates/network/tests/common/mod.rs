@@ -217,6 +217,7 @@ impl Project {
         TeardownPlan {
             project: self.name.clone(),
             endpoints: self.endpoints.clone(),
+            addresses: self.allocated.clone(),
             bridges: self.networks.iter().map(|n| n.bridge.clone()).collect(),
         }
     }
