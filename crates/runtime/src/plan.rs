@@ -519,6 +519,13 @@ fn process(
         bounding | effective | permitted | inheritable | ambient,
         host_bounding,
     )?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let filter = seccomp_filter(spec)?;
+    if !nnp && let Some(prog) = &filter {
+        // Without no_new_privs the kernel takes a filter only while we hold CAP_SYS_ADMIN:
+        // install it before the capabilities go (the filter then sees the init's last calls).
+        plan.push("installing the seccomp filter", Step::Seccomp(prog.clone()));
+    }
     plan.push(
         "dropping capabilities from the bounding set",
         Step::BoundingSet {
@@ -548,7 +555,7 @@ fn process(
             last: last_cap,
         },
     );
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         plan.push("prctl(PR_SET_NO_NEW_PRIVS)", Step::NoNewPrivs);
     }
     plan.push(
@@ -563,11 +570,20 @@ fn process(
         format!("chdir {cwd:?} (it must be inside the container's root)"),
         Step::Chdir(cstr(cwd)?),
     );
+    if nnp && let Some(prog) = filter {
+        plan.push("installing the seccomp filter", Step::Seccomp(prog));
+    }
     exec(
         plan,
         p.args().as_deref().unwrap_or_default(),
         p.env().as_deref().unwrap_or_default(),
     )
+}
+
+/// The spec's `linux.seccomp` compiled, if it has one.
+fn seccomp_filter(spec: &Spec) -> Result<Option<crate::seccomp::Program>> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    Ok(profile.map(crate::seccomp::compile).transpose()?)
 }
 
 fn exec(plan: &mut Plan, args: &[String], env: &[String]) -> Result<()> {
