@@ -399,14 +399,17 @@ fn devices(plan: &mut Plan) -> Result<()> {
     ];
     let link =
         |name: &str, to: &str| -> Result<(CString, CString)> { Ok((cstr(name)?, cstr(to)?)) };
-    let links = vec![
+    let mut links = vec![
         link("fd", "/proc/self/fd")?,
         link("stdin", "/proc/self/fd/0")?,
         link("stdout", "/proc/self/fd/1")?,
         link("stderr", "/proc/self/fd/2")?,
         link("ptmx", "pts/ptmx")?,
-        link("core", "/proc/kcore")?,
     ];
+    // As runc: no dangling /dev/core on a kernel without /proc/kcore.
+    if Path::new("/proc/kcore").exists() {
+        links.push(link("core", "/proc/kcore")?);
+    }
     let dev = target("/dev")?;
     plan.push(
         "creating the device nodes in /dev",
