@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const OURS: &str = env!("CARGO_BIN_EXE_compose-oci");
 
@@ -38,17 +38,24 @@ fn podman_runs_a_container_with_compose_oci() {
             .args(args);
         c
     };
-    let tar = Command::new("tar")
+    let tar = tmp.path().join("image.tar");
+    let made = Command::new("tar")
         .arg("-C")
         .arg(&rootfs)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
         .unwrap();
-    let import = podman(&["import", "-q", "-", "localhost/compose-oci-test:1"])
-        .stdin(tar.stdout.unwrap())
-        .output()
-        .expect("podman is needed (apt-get install podman)");
+    assert!(made.success());
+    let import = podman(&[
+        "import",
+        "-q",
+        tar.to_str().unwrap(),
+        "localhost/compose-oci-test:1",
+    ])
+    .output()
+    .expect("podman is needed (apt-get install podman)");
     assert!(import.status.success(), "{import:?}");
     let out = podman(&[
         "run",
