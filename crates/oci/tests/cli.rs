@@ -364,3 +364,28 @@ fn differential_with_runc_under_our_default_profile() {
     assert!(ours.contains("unshare=1"), "{ours}");
     assert!(ours.contains("mkdir=0"), "{ours}");
 }
+
+/// As runc: a created container that never started is deleted without --force.
+#[test]
+fn a_created_container_is_deleted_without_force() {
+    let f = Fixture::new("created", &["true"]);
+    let b = f.bundle();
+    let pid_file = f.tmp.path().join("pid");
+    // SAFETY: prctl with integer arguments (see lifecycle_by_hand).
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let (status, err) = f.ours_detached(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &f.id,
+    ]);
+    assert!(status.success(), "{err}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let out = f.ours(&["delete", &f.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // SAFETY: waitpid on our (adopted) child; a null status pointer is allowed.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
+}

@@ -1,7 +1,8 @@
-//! `delete`: a stopped container removed (--force: killed first; a missing one is fine).
+//! `delete`: a stopped container removed. As runc: a created one (never started) is removed
+//! too; a running one needs --force; with --force a missing one is no error.
 
 use anyhow::Context;
-use compose_runtime::{Error, Runtime};
+use compose_runtime::{Error, Runtime, Status};
 
 pub fn delete(rt: &Runtime, id: &str, force: bool) -> anyhow::Result<()> {
     let c = match rt.load(id) {
@@ -9,5 +10,6 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> anyhow::Result<()> {
         Err(Error::NotFound(_)) if force => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    let force = force || c.status() == Status::Created;
     c.delete(force).with_context(|| format!("delete {id}"))
 }

@@ -76,6 +76,17 @@ pub fn parse_docker_profile(text: &str, caps: &HashSet<Capability>) -> Result<Li
     parse(text, caps, Path::new("(inline)"))
 }
 
+/// The profile a `security_opt` of `seccomp=VALUE` (or Docker's older `seccomp:VALUE`)
+/// asks for, given its VALUE: `unconfined` is no filter (`None`); `builtin` or `default` is
+/// [`super::default_profile`]; anything else is the path of a Docker profile file.
+pub fn from_security_opt(value: &str, caps: &HashSet<Capability>) -> Result<Option<LinuxSeccomp>> {
+    match value {
+        "unconfined" => Ok(None),
+        "builtin" | "default" => Ok(Some(super::default_profile(caps))),
+        path => load_docker_profile(Path::new(path), caps).map(Some),
+    }
+}
+
 fn parse(text: &str, caps: &HashSet<Capability>, path: &Path) -> Result<LinuxSeccomp> {
     let err = |message: String| Error::Parse {
         path: path.to_path_buf(),
@@ -237,6 +248,17 @@ mod tests {
         assert!(n.contains(&"mount".to_string()));
         assert!(!n.contains(&"clone".to_string()));
         assert!(super::super::compile(&p).is_ok());
+    }
+
+    #[test]
+    fn security_opt_values() {
+        let caps = HashSet::new();
+        assert!(from_security_opt("unconfined", &caps).unwrap().is_none());
+        assert!(from_security_opt("builtin", &caps).unwrap().is_some());
+        let err = from_security_opt("/nonexistent/p.json", &caps)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/p.json"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod syscalls;
 use std::path::PathBuf;
 
 pub use bpf::{Insn, Program, compile};
-pub use docker::{load_docker_profile, parse_docker_profile};
+pub use docker::{from_security_opt, load_docker_profile, parse_docker_profile};
 pub use install::install;
 pub use profile::default_profile;
 
