@@ -57,6 +57,8 @@ const OFF_ARCH: u32 = 4;
 const OFF_ARGS: u32 = 16;
 
 const EPERM: u32 = 1;
+/// BPF_MAXINSNS: the most instructions the kernel takes in one classic filter.
+const MAX_INSNS: usize = 4096;
 
 fn stmt(code: u16, k: u32) -> Insn {
     Insn {
@@ -127,6 +129,9 @@ pub(crate) fn compile_for(profile: &LinuxSeccomp, arch: &HostArch) -> Result<Pro
         out.extend(block);
     }
     out.push(stmt(RET_K, default));
+    if out.len() > MAX_INSNS {
+        return Err(Error::TooBig(out.len()));
+    }
     Ok(Program {
         insns: out,
         flags: flags(profile.flags().as_deref().unwrap_or_default()),

@@ -33,6 +33,8 @@ pub enum Error {
     MaskedEqWithoutValueTwo { name: String },
     #[error("seccomp profile: syscall {0}: too many argument rules for one filter jump")]
     TooLong(String),
+    #[error("seccomp profile: {0} BPF instructions, the kernel takes at most 4096")]
+    TooBig(usize),
     #[error("seccomp profile: the host arch {0} has no syscall table here")]
     UnsupportedArch(&'static str),
     #[error("seccomp profile {path}: {source}")]

@@ -301,3 +301,21 @@ fn notify_and_bad_args_are_refused() {
     );
     assert!(compile(&p).unwrap_err().to_string().contains("valueTwo"));
 }
+
+#[test]
+fn a_filter_over_the_kernel_limit_is_refused() {
+    let rules: Vec<_> = (0..1000)
+        .map(|i| {
+            rule(
+                &["read"],
+                A::ScmpActAllow,
+                vec![arg(0, Op::ScmpCmpEq, i, None)],
+            )
+        })
+        .collect();
+    let err = compile(&profile(A::ScmpActErrno, rules))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("4096"), "{err}");
+}
