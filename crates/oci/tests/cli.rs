@@ -389,3 +389,37 @@ fn a_created_container_is_deleted_without_force() {
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
     assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
 }
+
+/// A SIGTERM to a foreground `run` reaches the container, which exits by its trap; the
+/// container is removed and its status is ours.
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let script = "trap 'exit 3' TERM; echo up > /tmp/up; while true; do sleep 0.05; done";
+    let f = Fixture::new("sig", &["sh", "-c", script]);
+    f.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+    });
+    let b = f.bundle();
+    let mut child = Command::new(OURS)
+        .arg("--root")
+        .arg(f.root())
+        .args(["run", "--bundle", b.to_str().unwrap(), &f.id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = f.bundle().join("rootfs/tmp/up");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !up.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
+}
