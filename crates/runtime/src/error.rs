@@ -55,6 +55,8 @@ pub enum Error {
     NotParent(String),
     #[error("cgroup {path}: {message}")]
     Cgroup { path: PathBuf, message: String },
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::Error),
     #[error("state of container {id:?}: {message}")]
     State { id: String, message: String },
 }

@@ -121,6 +121,8 @@ pub enum Step {
         last: u32,
     },
     NoNewPrivs,
+    /// Installs the seccomp filter.
+    Seccomp(crate::seccomp::Program),
     /// Closes every fd but stdio and those listed (sorted). First thing in the child, so
     /// that fds other threads of the parent had open (another container's status pipe...)
     /// are not held while we wait for start; and again before the chdir, keeping only the
@@ -324,6 +326,7 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             // SAFETY: prctl with integer arguments.
             cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
         }
+        Step::Seccomp(prog) => crate::seccomp::install(prog),
         Step::CloseFds(keep) => close_except(keep),
         Step::NotDumpable => {
             // SAFETY: prctl with integer arguments.

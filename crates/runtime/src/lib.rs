@@ -12,6 +12,7 @@ mod container;
 pub mod error;
 mod init;
 mod plan;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 mod sys;

@@ -399,14 +399,17 @@ fn devices(plan: &mut Plan) -> Result<()> {
     ];
     let link =
         |name: &str, to: &str| -> Result<(CString, CString)> { Ok((cstr(name)?, cstr(to)?)) };
-    let links = vec![
+    let mut links = vec![
         link("fd", "/proc/self/fd")?,
         link("stdin", "/proc/self/fd/0")?,
         link("stdout", "/proc/self/fd/1")?,
         link("stderr", "/proc/self/fd/2")?,
         link("ptmx", "pts/ptmx")?,
-        link("core", "/proc/kcore")?,
     ];
+    // As runc: no dangling /dev/core on a kernel without /proc/kcore.
+    if Path::new("/proc/kcore").exists() {
+        links.push(link("core", "/proc/kcore")?);
+    }
     let dev = target("/dev")?;
     plan.push(
         "creating the device nodes in /dev",
@@ -519,6 +522,13 @@ fn process(
         bounding | effective | permitted | inheritable | ambient,
         host_bounding,
     )?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let filter = seccomp_filter(spec)?;
+    if !nnp && let Some(prog) = &filter {
+        // Without no_new_privs the kernel takes a filter only while we hold CAP_SYS_ADMIN:
+        // install it before the capabilities go (the filter then sees the init's last calls).
+        plan.push("installing the seccomp filter", Step::Seccomp(prog.clone()));
+    }
     plan.push(
         "dropping capabilities from the bounding set",
         Step::BoundingSet {
@@ -548,7 +558,7 @@ fn process(
             last: last_cap,
         },
     );
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         plan.push("prctl(PR_SET_NO_NEW_PRIVS)", Step::NoNewPrivs);
     }
     plan.push(
@@ -563,11 +573,20 @@ fn process(
         format!("chdir {cwd:?} (it must be inside the container's root)"),
         Step::Chdir(cstr(cwd)?),
     );
+    if nnp && let Some(prog) = filter {
+        plan.push("installing the seccomp filter", Step::Seccomp(prog));
+    }
     exec(
         plan,
         p.args().as_deref().unwrap_or_default(),
         p.env().as_deref().unwrap_or_default(),
     )
+}
+
+/// The spec's `linux.seccomp` compiled, if it has one.
+fn seccomp_filter(spec: &Spec) -> Result<Option<crate::seccomp::Program>> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    Ok(profile.map(crate::seccomp::compile).transpose()?)
 }
 
 fn exec(plan: &mut Plan, args: &[String], env: &[String]) -> Result<()> {

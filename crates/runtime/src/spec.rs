@@ -97,8 +97,10 @@ pub fn default_capabilities() -> HashSet<Capability> {
 }
 
 /// A spec running `args` as root with Docker's defaults: its namespaces (pid, ipc, uts,
-/// mount, network, cgroup), mounts, capabilities, masked and read-only paths, and
-/// `no_new_privs`.
+/// mount, network, cgroup), mounts, capabilities, masked and read-only paths, its seccomp
+/// profile (made for the default capabilities: a caller that changes them should set
+/// `linux.seccomp` to [`crate::seccomp::default_profile`] of the new set, or `None` for
+/// `seccomp=unconfined`), and `no_new_privs`.
 pub fn docker_default(args: &[&str]) -> Result<Spec> {
     let err = |e: oci_spec::OciSpecError| Error::Invalid(e.to_string());
     let caps = default_capabilities();
@@ -134,6 +136,7 @@ pub fn docker_default(args: &[&str]) -> Result<Spec> {
     .collect::<Result<Vec<_>>>()?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .seccomp(crate::seccomp::default_profile(&default_capabilities()))
         .masked_paths(
             MASKED_PATHS
                 .iter()

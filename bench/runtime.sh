@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `run /bin/true` on one busybox bundle with compose-oci, crun and runc, interleaved, RUNS
+# times each (default 50), with the host's network and with a fresh network namespace.
+# Prints median and p90 per runtime and each one's median over ours (above 1: ours is
+# faster). As root. Every runtime runs alike inside `unshare -m --propagation private` with
+# the cgroup2 mount at /sys/fs/cgroup/unified unmounted (crun 1.8 refuses hybrid hosts
+# otherwise); runc 1.1 would run without that.
+#
+#   bash bench/runtime.sh            # RUNS=50
+#   OURS=path/to/compose-oci RUNS=200 bash bench/runtime.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-50}
+
+for tool in runc crun; do
+  command -v "$tool" >/dev/null || { echo "installing $tool"; apt-get install -y "$tool" >/dev/null; }
+done
+[ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null
+if [ -z "${OURS:-}" ]; then
+  cargo build --release -q -p compose-oci
+  OURS=$PWD/target/release/compose-oci
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs"/{proc,dev,sys,tmp,etc}
+cp /bin/busybox "$tmp/bundle/rootfs/bin/busybox"
+ln -s busybox "$tmp/bundle/rootfs/bin/true"
+(cd "$tmp/bundle" && crun spec)
+# Same work for all: no terminal, /bin/true, no cgroup mount inside (ours skips it).
+python3 - "$tmp/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+json.dump(c, open(p, "w"))
+hostnet = dict(c)
+hostnet["linux"] = dict(c["linux"])
+hostnet["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+json.dump(hostnet, open(p.replace("config.json", "config.hostnet.json"), "w"))
+PY
+
+cat > "$tmp/bench.py" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+ours, runs, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+bundle = os.path.join(tmp, "bundle")
+tools = [("ours", ours), ("crun", shutil.which("crun")), ("runc", shutil.which("runc"))]
+
+def once(name, exe, cid):
+    root = os.path.join(tmp, "root-" + name)
+    t = time.perf_counter()
+    r = subprocess.run([exe, "--root", root, "run", "--bundle", bundle, cid],
+                       stdin=subprocess.DEVNULL, capture_output=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(f"{name} failed: {r.stderr.decode(errors='replace').strip()}")
+    return dt
+
+def series(label):
+    times = {n: [] for n, _ in tools}
+    for n, exe in tools:          # warm-up, and a check that each runs
+        once(n, exe, f"warm-{n}")
+    for i in range(runs):         # interleaved: drift hits all alike
+        for n, exe in tools:
+            times[n].append(once(n, exe, f"b{i}-{n}"))
+    med = {n: statistics.median(v) for n, v in times.items()}
+    print(f"\n{label}: {runs} runs each of `run /bin/true`")
+    print(f"{'runtime':8} {'median ms':>10} {'p90 ms':>8}  {'median / ours':>13}")
+    for n, v in times.items():
+        p90 = sorted(v)[max(0, int(len(v) * 0.9) - 1)]
+        print(f"{n:8} {med[n]*1e3:10.2f} {p90*1e3:8.2f}  {med[n]/med['ours']:13.2f}")
+
+cfg = os.path.join(bundle, "config.json")
+netns = open(cfg).read()
+series("fresh network namespace")
+shutil.copy(os.path.join(bundle, "config.hostnet.json"), cfg)
+series("host network")
+open(cfg, "w").write(netns)
+PY
+
+echo "ours: $OURS"
+echo "crun: $(crun --version | head -1)"
+echo "runc: $(runc --version | head -1)"
+unshare -m --propagation private bash -c '
+  if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+  exec python3 "$1/bench.py" "$2" "$3" "$1"' _ "$tmp" "$OURS" "$RUNS"

@@ -1,0 +1,50 @@
+//! `create`: the container set up from its bundle, its init waiting for `start`.
+
+use anyhow::Context;
+use compose_runtime::{Container, Runtime};
+
+use crate::bundle::Bundle;
+use crate::cli::CreateArgs;
+use crate::meta::Meta;
+
+pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<Container> {
+    if a.console_socket.is_some() {
+        anyhow::bail!(
+            "--console-socket: terminals are not supported yet (process.terminal must be false)"
+        );
+    }
+    let bundle = Bundle::load(&a.bundle)?;
+    let c = rt
+        .create(&a.id, &bundle.spec, &bundle.runtime_rootfs(), &bundle.opts)
+        .with_context(|| format!("create {}", a.id))?;
+    let meta = Meta {
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::time::rfc3339_now(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    };
+    let saved = meta.save(c.dir()).and_then(|()| write_pid_file(a, c.pid()));
+    if let Err(e) = saved {
+        // Not half-made: the container goes if we cannot say where it is.
+        let _ = c.delete(true);
+        return Err(e);
+    }
+    Ok(c)
+}
+
+fn write_pid_file(a: &CreateArgs, pid: i32) -> anyhow::Result<()> {
+    let Some(path) = &a.pid_file else {
+        return Ok(());
+    };
+    // Written whole then renamed: a reader never sees a partial pid.
+    let tmp = path.with_extension("tmp-compose-oci");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("pid file {}", path.display()))
+}

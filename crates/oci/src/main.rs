@@ -1,0 +1,25 @@
+//! `compose-oci`: an OCI runtime command line (create, start, state, kill, delete, run,
+//! list) on compose's runtime, so that tools made for runc and crun can drive it.
+
+mod bundle;
+mod cli;
+mod commands;
+mod log;
+mod meta;
+mod time;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let logger = log::Logger::new(cli.log.clone(), cli.log_format);
+    match commands::dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            logger.error(&format!("{err:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
