@@ -1,0 +1,208 @@
+//! Forwarding of outside names to the upstream servers: UDP first, TCP when the UDP
+//! answer comes back truncated, the next server on a timeout or a failure.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::timeout;
+
+use crate::resolv::Upstreams;
+
+/// The UDP payload we offer upstream: the DNS Flag Day 2020 size, safe from fragmentation.
+const UDP_PAYLOAD: u16 = 1232;
+
+/// Why a forwarded query got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// resolv.conf names no server (or is missing).
+    #[error("no upstream DNS server in {0}")]
+    NoServers(String),
+    /// Every server timed out, refused the connection or sent garbage.
+    #[error("no upstream DNS server answered ({0})")]
+    NoAnswer(String),
+}
+
+/// One exchange with one server that failed.
+#[derive(Debug, thiserror::Error)]
+enum TryError {
+    #[error("{0}: timed out")]
+    Timeout(SocketAddr),
+    #[error("{server}: {source}")]
+    Io {
+        server: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{server}: {message}")]
+    Bad { server: SocketAddr, message: String },
+}
+
+/// Sends outside names upstream.
+#[derive(Debug)]
+pub struct Forwarder {
+    upstreams: Upstreams,
+    try_timeout: Duration,
+}
+
+impl Forwarder {
+    /// Forwards to the servers of `upstreams`, giving each exchange (UDP or TCP) at most
+    /// `try_timeout`.
+    pub fn new(upstreams: Upstreams, try_timeout: Duration) -> Self {
+        Self {
+            upstreams,
+            try_timeout,
+        }
+    }
+
+    /// Asks the servers in turn; the first answer that is not SERVFAIL or REFUSED wins,
+    /// else the last such answer, else an error (the caller answers SERVFAIL).
+    pub async fn forward(
+        &self,
+        query: &Query,
+        recursion_desired: bool,
+        dnssec_ok: bool,
+    ) -> Result<Message, ForwardError> {
+        let servers = self.upstreams.servers();
+        if servers.is_empty() {
+            return Err(ForwardError::NoServers(
+                self.upstreams.path().display().to_string(),
+            ));
+        }
+        let mut failures = Vec::new();
+        let mut fallback = None;
+        for server in servers {
+            match self.ask(server, query, recursion_desired, dnssec_ok).await {
+                Ok(answer) if is_server_failure(&answer) => fallback = Some(answer),
+                Ok(answer) => return Ok(answer),
+                Err(err) => {
+                    tracing::debug!(%err, "upstream try failed");
+                    failures.push(err.to_string());
+                }
+            }
+        }
+        fallback.ok_or_else(|| ForwardError::NoAnswer(failures.join("; ")))
+    }
+
+    /// One server: UDP, then TCP if the answer did not fit.
+    async fn ask(
+        &self,
+        server: SocketAddr,
+        query: &Query,
+        recursion_desired: bool,
+        dnssec_ok: bool,
+    ) -> Result<Message, TryError> {
+        let request = build_request(query, recursion_desired, dnssec_ok);
+        let bytes = request.to_vec().map_err(|e| TryError::Bad {
+            server,
+            message: e.to_string(),
+        })?;
+        let answer = self.over_udp(server, &bytes, &request).await?;
+        if !answer.metadata.truncation {
+            return Ok(answer);
+        }
+        tracing::debug!(%server, "truncated UDP answer, asking again over TCP");
+        self.over_tcp(server, &bytes, &request).await
+    }
+
+    async fn over_udp(
+        &self,
+        server: SocketAddr,
+        bytes: &[u8],
+        request: &Message,
+    ) -> Result<Message, TryError> {
+        let io = |source| TryError::Io { server, source };
+        let exchange = async {
+            // A fresh socket per query: a random source port, and a connected socket so an
+            // ICMP "port unreachable" fails the try at once instead of after the timeout.
+            let local: SocketAddr = if server.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
+            let socket = UdpSocket::bind(local).await.map_err(io)?;
+            socket.connect(server).await.map_err(io)?;
+            socket.send(bytes).await.map_err(io)?;
+            let mut buf = vec![0u8; usize::from(u16::MAX)];
+            loop {
+                let n = socket.recv(&mut buf).await.map_err(io)?;
+                // Stray or spoofed datagrams are dropped; keep waiting for ours.
+                if let Some(answer) = matching_answer(&buf[..n], request) {
+                    return Ok(answer);
+                }
+            }
+        };
+        timeout(self.try_timeout, exchange)
+            .await
+            .map_err(|_| TryError::Timeout(server))?
+    }
+
+    async fn over_tcp(
+        &self,
+        server: SocketAddr,
+        bytes: &[u8],
+        request: &Message,
+    ) -> Result<Message, TryError> {
+        let io = |source| TryError::Io { server, source };
+        let exchange = async {
+            let mut stream = TcpStream::connect(server).await.map_err(io)?;
+            let len = u16::try_from(bytes.len()).map_err(|_| TryError::Bad {
+                server,
+                message: "query too long".into(),
+            })?;
+            let mut framed = Vec::with_capacity(bytes.len() + 2);
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(bytes);
+            stream.write_all(&framed).await.map_err(io)?;
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).await.map_err(io)?;
+            let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut buf).await.map_err(io)?;
+            matching_answer(&buf, request).ok_or_else(|| TryError::Bad {
+                server,
+                message: "answer over TCP does not match the query".into(),
+            })
+        };
+        timeout(self.try_timeout, exchange)
+            .await
+            .map_err(|_| TryError::Timeout(server))?
+    }
+}
+
+fn build_request(query: &Query, recursion_desired: bool, dnssec_ok: bool) -> Message {
+    let mut request = Message::query();
+    request.metadata.recursion_desired = recursion_desired;
+    request.add_query(query.clone());
+    let mut edns = Edns::new();
+    edns.set_max_payload(UDP_PAYLOAD);
+    edns.set_dnssec_ok(dnssec_ok);
+    request.set_edns(edns);
+    request
+}
+
+/// The answer in `bytes` if it answers `request`: same id, a response, the same question.
+fn matching_answer(bytes: &[u8], request: &Message) -> Option<Message> {
+    let answer = Message::from_vec(bytes).ok()?;
+    let same_question = match (answer.queries.first(), request.queries.first()) {
+        (Some(a), Some(q)) => {
+            a.query_type() == q.query_type()
+                && a.query_class() == q.query_class()
+                && a.name() == q.name()
+        }
+        _ => false,
+    };
+    (answer.metadata.id == request.metadata.id
+        && answer.metadata.message_type == MessageType::Response
+        && answer.metadata.op_code == OpCode::Query
+        && same_question)
+        .then_some(answer)
+}
+
+fn is_server_failure(answer: &Message) -> bool {
+    matches!(
+        answer.metadata.response_code,
+        ResponseCode::ServFail | ResponseCode::Refused
+    )
+}
