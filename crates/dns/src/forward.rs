@@ -2,11 +2,14 @@
 //! answer comes back truncated, the next server on a timeout or a failure.
 
 use std::net::SocketAddr;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
 use crate::resolv::Upstreams;
@@ -23,6 +26,9 @@ pub enum ForwardError {
     /// Every server timed out, refused the connection or sent garbage.
     #[error("no upstream DNS server answered ({0})")]
     NoAnswer(String),
+    /// The most queries allowed are already waiting on upstream servers.
+    #[error("too many forwarded queries in flight")]
+    Busy,
 }
 
 /// One exchange with one server that failed.
@@ -45,16 +51,43 @@ enum TryError {
 pub struct Forwarder {
     upstreams: Upstreams,
     try_timeout: Duration,
+    in_flight: Semaphore,
+    /// Our own listening addresses: never upstream servers, or a query would loop
+    /// through us forever (a resolv.conf naming a gateway of ours).
+    own: RwLock<Vec<SocketAddr>>,
+    /// Queries taken for forwarding, for [`crate::Server::forwarded_queries`].
+    count: AtomicU64,
 }
 
 impl Forwarder {
     /// Forwards to the servers of `upstreams`, giving each exchange (UDP or TCP) at most
-    /// `try_timeout`.
-    pub fn new(upstreams: Upstreams, try_timeout: Duration) -> Self {
+    /// `try_timeout`, with at most `max_in_flight` queries waiting at once.
+    pub fn new(upstreams: Upstreams, try_timeout: Duration, max_in_flight: usize) -> Self {
         Self {
             upstreams,
             try_timeout,
+            in_flight: Semaphore::new(max_in_flight),
+            own: RwLock::new(Vec::new()),
+            count: AtomicU64::new(0),
         }
+    }
+
+    /// How many queries were taken for forwarding since start.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Records the addresses we answer on, so that they are never forwarded to.
+    pub fn set_own_addrs(&self, addrs: Vec<SocketAddr>) {
+        *self.own.write().unwrap_or_else(|p| p.into_inner()) = addrs;
+    }
+
+    /// The upstream servers, less our own addresses.
+    fn servers(&self) -> Vec<SocketAddr> {
+        let own = self.own.read().unwrap_or_else(|p| p.into_inner());
+        let mut servers = self.upstreams.servers();
+        servers.retain(|s| !own.contains(s));
+        servers
     }
 
     /// Asks the servers in turn; the first answer that is not SERVFAIL or REFUSED wins,
@@ -65,7 +98,11 @@ impl Forwarder {
         recursion_desired: bool,
         dnssec_ok: bool,
     ) -> Result<Message, ForwardError> {
-        let servers = self.upstreams.servers();
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return Err(ForwardError::Busy);
+        };
+        let servers = self.servers();
         if servers.is_empty() {
             return Err(ForwardError::NoServers(
                 self.upstreams.path().display().to_string(),

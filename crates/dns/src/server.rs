@@ -41,6 +41,9 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// How long an idle TCP client connection is kept.
     pub tcp_idle_timeout: Duration,
+    /// Forwarded queries waiting on upstream at once; past it, SERVFAIL at once. Each holds
+    /// a socket: a flood against a slow upstream must not run us out of descriptors.
+    pub max_forwards_in_flight: usize,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             ttl: 0,
             upstream_timeout: Duration::from_secs(2),
             tcp_idle_timeout: Duration::from_secs(5),
+            max_forwards_in_flight: 1024,
         }
     }
 }
@@ -88,7 +92,11 @@ impl Server {
         let upstreams = Upstreams::new(&config.resolv_conf, config.upstream_port);
         let handler = Handler {
             zone: Arc::clone(&zone),
-            forwarder: Arc::new(Forwarder::new(upstreams, config.upstream_timeout)),
+            forwarder: Arc::new(Forwarder::new(
+                upstreams,
+                config.upstream_timeout,
+                config.max_forwards_in_flight,
+            )),
             ttl: config.ttl,
         };
         let mut server = Self {
@@ -116,6 +124,7 @@ impl Server {
         loops.register_listener(tcp, self.tcp_idle_timeout, TCP_RESPONSE_BUFFER);
         self.records.add_host_address(bound.ip());
         self.listeners.insert(bound, Listener { bound, loops });
+        self.handler.forwarder.set_own_addrs(self.local_addrs());
         tracing::debug!(%bound, "DNS listening");
         Ok(bound)
     }
@@ -133,12 +142,18 @@ impl Server {
         {
             self.records.remove_host_address(listener.bound.ip());
         }
+        self.handler.forwarder.set_own_addrs(self.local_addrs());
         stop(&mut listener).await
     }
 
     /// The addresses answered on, with the ports actually bound.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners.values().map(|l| l.bound).collect()
+    }
+
+    /// How many queries were forwarded upstream (or refused for it) since start.
+    pub fn forwarded_queries(&self) -> u64 {
+        self.handler.forwarder.count()
     }
 
     /// The live records: changes through it are answered from the very next query.

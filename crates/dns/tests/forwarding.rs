@@ -261,3 +261,77 @@ async fn listeners_can_be_added_and_removed() {
         .await
         .expect("port freed");
 }
+
+#[tokio::test]
+async fn our_own_address_in_resolv_conf_is_skipped_not_looped_through() {
+    // A stub on some loopback address and port P; our server on 127.0.0.1:P, with a
+    // resolv.conf naming first 127.0.0.1 (ourselves on P), then the stub. Asking
+    // ourselves would recurse (until the in-flight bound answers SERVFAIL).
+    let other = ip(&format!(
+        "127.{}.{}.{}",
+        100 + fastrand::u8(..100),
+        fastrand::u8(..),
+        fastrand::u8(1..250)
+    ));
+    let stub = Stub::start_on(
+        other,
+        0,
+        StubMode::Answer(STUB_ANSWER.parse().expect("literal")),
+    )
+    .await
+    .expect("stub");
+    let port = stub.addr.port();
+    let text = format!("nameserver 127.0.0.1\nnameserver {other}\n");
+    let h = Harness::start_with(&text, port, |c| {
+        c.listen = vec![std::net::SocketAddr::new(ip("127.0.0.1"), port)];
+        c.upstream_timeout = Duration::from_secs(30);
+    })
+    .await
+    .expect("server on the stub's port");
+    let answer = h
+        .ask(ip("127.0.0.1"), "www.example.test", RecordType::A)
+        .await;
+    assert_eq!(a_records(&answer), vec![ip(STUB_ANSWER)]);
+    assert_eq!(stub.queries(), 1);
+    assert_eq!(
+        h.server.forwarded_queries(),
+        1,
+        "the query went through us once"
+    );
+}
+
+#[tokio::test]
+async fn past_the_in_flight_bound_queries_fail_at_once() {
+    let stub = Stub::start(StubMode::Silent).await.expect("stub");
+    let h = Harness::start_with("nameserver 127.0.0.1\n", stub.addr.port(), |c| {
+        c.max_forwards_in_flight = 2;
+        c.upstream_timeout = Duration::from_secs(3);
+    })
+    .await
+    .expect("server");
+    let addr = h.addr;
+    let waiting: Vec<_> = (0..2)
+        .map(|i| {
+            tokio::spawn(async move {
+                let name = format!("slow-{i}.example.test");
+                query(ip("127.0.0.1"), addr, &name, RecordType::A, Transport::Udp).await
+            })
+        })
+        .collect();
+    // Both are with the (silent) upstream before the third is asked.
+    while stub.queries() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answer = h
+        .ask(ip("127.0.0.1"), "third.example.test", RecordType::A)
+        .await;
+    assert_eq!(rcode(&answer), ResponseCode::ServFail);
+    assert_eq!(stub.queries(), 2, "the third never reached upstream");
+    for task in waiting {
+        let answer = task
+            .await
+            .expect("task")
+            .expect("answer after the try timeout");
+        assert_eq!(rcode(&answer), ResponseCode::ServFail);
+    }
+}

@@ -171,10 +171,10 @@ impl Stub {
         bail!("no port free for both UDP and TCP")
     }
 
-    /// On `ip:port` exactly.
+    /// On `ip:port` exactly (port 0: one the kernel picks, the same for UDP and TCP).
     pub async fn start_on(ip: IpAddr, port: u16, mode: StubMode) -> anyhow::Result<Self> {
         let udp = UdpSocket::bind((ip, port)).await?;
-        let tcp = TcpListener::bind((ip, port)).await?;
+        let tcp = TcpListener::bind(udp.local_addr()?).await?;
         Ok(Self::serve(udp, tcp, mode))
     }
 
