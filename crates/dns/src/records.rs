@@ -40,6 +40,15 @@ impl Records {
         self.write().update_container(record)
     }
 
+    /// Adds or replaces many endpoints at once (re-adopting a running project after a
+    /// restart), all or nothing.
+    pub fn update_containers(
+        &self,
+        records: impl IntoIterator<Item = ContainerRecord>,
+    ) -> Result<()> {
+        self.write().update_containers(records)
+    }
+
     /// Removes container `id` from every network (stopped or removed); returns whether it
     /// was there.
     pub fn remove_container(&self, id: &str) -> bool {

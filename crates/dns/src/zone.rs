@@ -168,6 +168,32 @@ impl Zone {
     /// Adds or replaces the endpoint of `record.id` on `record.network`. Nothing changes
     /// when the network is unknown or a name is not a valid DNS name.
     pub fn update_container(&mut self, record: ContainerRecord) -> Result<()> {
+        self.update_containers(std::iter::once(record))
+    }
+
+    /// Adds or replaces many endpoints at once (re-adopting a running project), all or
+    /// nothing: one bad record changes nothing. One index rebuild for the lot.
+    pub fn update_containers(
+        &mut self,
+        records: impl IntoIterator<Item = ContainerRecord>,
+    ) -> Result<()> {
+        let records = records
+            .into_iter()
+            .map(|r| self.checked(r))
+            .collect::<Result<Vec<_>>>()?;
+        for record in records {
+            self.endpoints
+                .entry(record.id.clone())
+                .or_default()
+                .insert(record.network.clone(), record);
+        }
+        self.reindex();
+        Ok(())
+    }
+
+    /// `record` with its names in canonical form, if its network is known and every
+    /// name is a valid DNS name.
+    fn checked(&self, mut record: ContainerRecord) -> Result<ContainerRecord> {
         if !self.networks.contains_key(&record.network) {
             return Err(Error::UnknownNetwork {
                 container: record.id,
@@ -185,18 +211,12 @@ impl Zone {
                 name: name.clone(),
             });
         }
-        let mut record = record;
         record.names.iter_mut().for_each(|n| *n = canonical(n));
         for link in &mut record.links {
             link.alias = canonical(&link.alias);
             link.target = canonical(&link.target);
         }
-        self.endpoints
-            .entry(record.id.clone())
-            .or_default()
-            .insert(record.network.clone(), record);
-        self.reindex();
-        Ok(())
+        Ok(record)
     }
 
     /// Removes every endpoint of container `id`; returns whether it had any.

@@ -236,3 +236,28 @@ fn order_is_shuffled() {
     let firsts: HashSet<IpAddr> = (0..200).map(first).collect();
     assert!(firsts.len() > 1, "always {firsts:?} first");
 }
+
+#[test]
+fn batch_updates_are_all_or_nothing() {
+    let mut z = zone();
+    let err = z
+        .update_containers([
+            record("n1", "front", "10.0.1.30", &["new-1", "new"]),
+            record("n2", "front", "10.0.1.31", &["bad name"]),
+        ])
+        .expect_err("one bad record");
+    assert!(err.to_string().contains("n2"), "{err}");
+    assert_eq!(
+        z.resolve(ip("10.0.1.2"), "new", QueryKind::A),
+        Resolution::NxDomain
+    );
+    z.update_containers([
+        record("n1", "front", "10.0.1.30", &["new-1", "new"]),
+        record("n2", "front", "10.0.1.31", &["new-2", "new"]),
+    ])
+    .expect("valid batch");
+    assert_eq!(
+        addrs(&z, "10.0.1.2", "new"),
+        vec![ip("10.0.1.30"), ip("10.0.1.31")]
+    );
+}
