@@ -17,6 +17,11 @@ use crate::resolv::Upstreams;
 /// The UDP payload we offer upstream: the DNS Flag Day 2020 size, safe from fragmentation.
 const UDP_PAYLOAD: u16 = 1232;
 
+/// The receive buffer for UDP answers: room for any answer within the payload we offer.
+/// A datagram that fills it may have been cut, and is asked again over TCP. (A 64 KiB
+/// buffer per query cost a third of the CPU in page faults and memset.)
+const UDP_BUFFER: usize = 4096;
+
 /// Why a forwarded query got no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
@@ -123,7 +128,8 @@ impl Forwarder {
         fallback.ok_or_else(|| ForwardError::NoAnswer(failures.join("; ")))
     }
 
-    /// One server: UDP, then TCP if the answer did not fit.
+    /// One server: UDP, then TCP if the answer did not fit (TC set, or a datagram as big
+    /// as our buffer).
     async fn ask(
         &self,
         server: SocketAddr,
@@ -136,8 +142,9 @@ impl Forwarder {
             server,
             message: e.to_string(),
         })?;
-        let answer = self.over_udp(server, &bytes, &request).await?;
-        if !answer.metadata.truncation {
+        if let Some(answer) = self.over_udp(server, &bytes, &request).await?
+            && !answer.metadata.truncation
+        {
             return Ok(answer);
         }
         tracing::debug!(%server, "truncated UDP answer, asking again over TCP");
@@ -149,7 +156,7 @@ impl Forwarder {
         server: SocketAddr,
         bytes: &[u8],
         request: &Message,
-    ) -> Result<Message, TryError> {
+    ) -> Result<Option<Message>, TryError> {
         let io = |source| TryError::Io { server, source };
         let exchange = async {
             // A fresh socket per query: a random source port, and a connected socket so an
@@ -162,12 +169,15 @@ impl Forwarder {
             let socket = UdpSocket::bind(local).await.map_err(io)?;
             socket.connect(server).await.map_err(io)?;
             socket.send(bytes).await.map_err(io)?;
-            let mut buf = vec![0u8; usize::from(u16::MAX)];
+            let mut buf = vec![0u8; UDP_BUFFER];
             loop {
                 let n = socket.recv(&mut buf).await.map_err(io)?;
+                if n == buf.len() {
+                    return Ok(None);
+                }
                 // Stray or spoofed datagrams are dropped; keep waiting for ours.
                 if let Some(answer) = matching_answer(&buf[..n], request) {
-                    return Ok(answer);
+                    return Ok(Some(answer));
                 }
             }
         };
