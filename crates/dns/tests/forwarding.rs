@@ -335,3 +335,27 @@ async fn past_the_in_flight_bound_queries_fail_at_once() {
         assert_eq!(rcode(&answer), ResponseCode::ServFail);
     }
 }
+
+#[tokio::test]
+async fn an_oversized_udp_answer_without_tc_is_asked_again_over_tcp() {
+    // 255 A records of a long name (over 4 KiB) do not fit the forwarder's UDP buffer;
+    // the stub sends them anyway, TC unset, as a broken upstream might.
+    let stub = Stub::start(StubMode::Oversize { count: 255 })
+        .await
+        .expect("stub");
+    let h = harness(stub.addr.port()).await;
+    let name = format!("{}.example.test", "x".repeat(60));
+    let answer = query(ip(CLIENT), h.addr, &name, RecordType::A, Transport::Tcp)
+        .await
+        .expect("TCP answer");
+    assert_eq!(rcode(&answer), ResponseCode::NoError);
+    assert_eq!(a_records(&answer).len(), 255);
+    assert_eq!(
+        stub.udp_queries.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(
+        stub.tcp_queries.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}

@@ -138,6 +138,9 @@ pub enum StubMode {
     Answer(Ipv4Addr),
     /// UDP answers are empty with TC set; TCP answers carry `count` A records.
     TruncateUdp { count: u8 },
+    /// UDP and TCP answers both carry `count` A records, TC never set: over UDP the
+    /// datagram can be bigger than the client's buffer.
+    Oversize { count: u8 },
     /// Never answers.
     Silent,
 }
@@ -253,14 +256,23 @@ fn stub_reply(bytes: &[u8], mode: StubMode, tcp: bool) -> Option<Vec<u8>> {
             if !tcp {
                 reply.metadata.truncation = true;
             } else if is_a {
-                for i in 1..=count {
-                    let addr = Ipv4Addr::new(198, 51, 100, i);
-                    reply.add_answer(Record::from_rdata(owner.clone(), 30, RData::A(A(addr))));
-                }
+                add_many(&mut reply, &owner, count);
+            }
+        }
+        StubMode::Oversize { count } => {
+            if is_a {
+                add_many(&mut reply, &owner, count);
             }
         }
     }
     reply.to_vec().ok()
+}
+
+fn add_many(reply: &mut Message, owner: &Name, count: u8) {
+    for i in 1..=count {
+        let addr = Ipv4Addr::new(198, 51, 100, i);
+        reply.add_answer(Record::from_rdata(owner.clone(), 30, RData::A(A(addr))));
+    }
 }
 
 /// A server on 127.0.0.1 (port of its own) forwarding to `upstream_port` on the servers
