@@ -72,12 +72,9 @@ impl Handler {
         };
         let source = request.src().ip().to_canonical();
         let name = info.query.name().to_string();
-        let resolution = match self.zone.read() {
-            Ok(zone) => zone.resolve(source, &name, kind),
-            // A writer panicked mid-update; answer nothing rather than guess.
-            Err(_) => return Plan::Error(ResponseCode::ServFail),
-        };
-        match resolution {
+        // As for writers (records.rs): a zone change either completes or changes nothing.
+        let zone = self.zone.read().unwrap_or_else(|p| p.into_inner());
+        match zone.resolve(source, &name, kind) {
             Resolution::Forward => Plan::Forward,
             local => Plan::Local(local),
         }

@@ -9,6 +9,9 @@
 //! - One of the server's own listening addresses (a gateway, i.e. the host itself) sees the
 //!   names of every network: the project's owner debugging with `dig @gateway` is trusted.
 //! - Any other address sees no project name; it is still forwarded for outside names.
+//!
+//! A forged UDP source gains nothing: the answer goes to the address claimed, and TCP
+//! needs a handshake from it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

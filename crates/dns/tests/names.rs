@@ -303,3 +303,41 @@ async fn records_on_unknown_networks_are_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn other_classes_and_opcodes_get_clear_errors() {
+    use hickory_proto::op::{Message, OpCode, Query};
+    use hickory_proto::rr::{DNSClass, Name};
+    let (h, stub) = project().await;
+    let socket = tokio::net::UdpSocket::bind((ip(APP), 0))
+        .await
+        .expect("bind");
+    let mut buf = vec![0u8; 4096];
+    let mut ask = async |request: Message| {
+        socket
+            .send_to(&request.to_vec().expect("encode"), h.addr)
+            .await
+            .expect("send");
+        let n = tokio::time::timeout(common::CLIENT_TIMEOUT, socket.recv(&mut buf))
+            .await
+            .expect("answer in time")
+            .expect("recv");
+        Message::from_vec(&buf[..n]).expect("decode")
+    };
+    let mut chaos = Message::query();
+    let mut q = Query::query(
+        Name::from_ascii("version.bind.").expect("name"),
+        RecordType::TXT,
+    );
+    q.set_query_class(DNSClass::CH);
+    chaos.add_query(q);
+    assert_eq!(rcode(&ask(chaos).await), ResponseCode::Refused);
+    let mut status = Message::query();
+    status.metadata.op_code = OpCode::Status;
+    status.add_query(Query::query(
+        Name::from_ascii("web.").expect("name"),
+        RecordType::A,
+    ));
+    assert_eq!(rcode(&ask(status).await), ResponseCode::NotImp);
+    assert_eq!(stub.queries(), 0);
+}
