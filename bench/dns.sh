@@ -3,7 +3,8 @@
 # dnsmasq (names from a hosts file) and aardvark-dns (podman's), on the same names, with the
 # same upstream stub and the same load generator (dnsperf).
 #
-#   bash bench/dns.sh          # DURATION=5 s per throughput run, RATE=2000 q/s for latency
+#   bash bench/dns.sh   # ROUNDS=3 DURATION=3 (s per run) RATE=2000 (q/s, latency runs)
+#                       # SERVICES=50 THREADS=2 (our tokio workers)
 #
 # Two kinds of names, each asked from one client address that every server knows as a
 # container (127.0.1.10):
@@ -12,7 +13,8 @@
 # No server caches forwarded answers (dnsmasq --cache-size=0; ours and aardvark have none).
 #
 # For each server and kind: queries/s at saturation (dnsperf, 4 clients, 64 outstanding),
-# then p50/p99 latency at a fixed rate (RATE q/s, per-query times from dnsperf -v).
+# then p50/p99 latency at a fixed rate (RATE q/s, per-query times from dnsperf -v); the
+# servers take turns, ROUNDS times, and each figure is the median of its rounds.
 # Ratios are theirs/ours for q/s (below 1: ours is faster) and theirs/ours for latency
 # (above 1: ours is faster).
 #
@@ -38,7 +40,8 @@ if [[ "${DNS_BENCH_INSIDE:-}" != 1 ]]; then
   exec env DNS_BENCH_INSIDE=1 unshare -n -- bash "$0" "$@"
 fi
 
-DURATION="${DURATION:-5}"
+DURATION="${DURATION:-3}"
+ROUNDS="${ROUNDS:-3}"
 RATE="${RATE:-2000}"
 SERVICES="${SERVICES:-50}"
 THREADS="${THREADS:-2}"
@@ -134,19 +137,31 @@ latency() {
          printf "%.3f %.3f", v[i50], v[i99] }'
 }
 
-declare -A QPS P50 P99
+# Rounds interleave the servers, and each figure is the median over rounds: on a shared
+# machine the load moves, and a server measured alone in a busy minute would look slow.
+median() { tr ' ' '\n' | grep -v '^$' | grep -v 'n/a' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
+declare -A QPS P50 P99 OK
 for entry in "${servers[@]}"; do
   name="${entry%%:*}" port="${entry##*:}"
   for kind in project forwarded; do
-    if ! ready "$port" "$work/$kind.txt"; then
+    if ready "$port" "$work/$kind.txt"; then OK[$name.$kind]=1; else
       echo "$name does not answer $kind names: left out" >&2
-      QPS[$name.$kind]=n/a P50[$name.$kind]=n/a P99[$name.$kind]=n/a
-      continue
     fi
-    QPS[$name.$kind]="$(throughput "$port" "$work/$kind.txt")"
-    read -r p50 p99 <<<"$(latency "$port" "$work/$kind.txt")"
-    P50[$name.$kind]="$p50" P99[$name.$kind]="$p99"
   done
+done
+for round in $(seq 1 "$ROUNDS"); do
+  for kind in project forwarded; do
+    for entry in "${servers[@]}"; do
+      name="${entry%%:*}" port="${entry##*:}" k="$name.$kind"
+      [[ -n "${OK[$k]:-}" ]] || continue
+      QPS[$k]+=" $(throughput "$port" "$work/$kind.txt")"
+      read -r p50 p99 <<<"$(latency "$port" "$work/$kind.txt")"
+      P50[$k]+=" $p50" P99[$k]+=" $p99"
+    done
+  done
+done
+for k in "${!QPS[@]}"; do
+  QPS[$k]="$(median <<<"${QPS[$k]}")" P50[$k]="$(median <<<"${P50[$k]}")" P99[$k]="$(median <<<"${P99[$k]}")"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -155,9 +170,9 @@ for entry in "${servers[@]}"; do
   name="${entry%%:*}"
   for kind in project forwarded; do
     k="$name.$kind"
-    printf '%-13s %-9s %10s %9s %9s %10s %10s\n' "$name" "$kind" "${QPS[$k]}" "${P50[$k]}" "${P99[$k]}" \
-      "$(ratio "${QPS[$k]}" "${QPS[ours.$kind]}")" "$(ratio "${P50[$k]}" "${P50[ours.$kind]}")"
+    printf '%-13s %-9s %10s %9s %9s %10s %10s\n' "$name" "$kind" "${QPS[$k]:-n/a}" "${P50[$k]:-n/a}" "${P99[$k]:-n/a}" \
+      "$(ratio "${QPS[$k]:-}" "${QPS[ours.$kind]:-}")" "$(ratio "${P50[$k]:-}" "${P50[ours.$kind]:-}")"
   done
 done
 echo
-echo "ratios: theirs / ours (q/s below 1 and p50 above 1: ours is faster); RATE=$RATE q/s for latency, ${DURATION}s runs, $THREADS tokio workers"
+echo "ratios: theirs / ours (q/s below 1 and p50 above 1: ours is faster); medians of $ROUNDS interleaved rounds of ${DURATION}s runs; RATE=$RATE q/s for latency; $THREADS tokio workers"
