@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
 use crate::resolv::Upstreams;
+use crate::sockets::SocketPool;
 
 /// The UDP payload we offer upstream: the DNS Flag Day 2020 size, safe from fragmentation.
 const UDP_PAYLOAD: u16 = 1232;
@@ -62,6 +63,7 @@ pub struct Forwarder {
     own: RwLock<Vec<SocketAddr>>,
     /// Queries taken for forwarding, for [`crate::Server::forwarded_queries`].
     count: AtomicU64,
+    sockets: SocketPool,
 }
 
 impl Forwarder {
@@ -74,6 +76,7 @@ impl Forwarder {
             in_flight: Semaphore::new(max_in_flight),
             own: RwLock::new(Vec::new()),
             count: AtomicU64::new(0),
+            sockets: SocketPool::default(),
         }
     }
 
@@ -92,6 +95,7 @@ impl Forwarder {
         let own = self.own.read().unwrap_or_else(|p| p.into_inner());
         let mut servers = self.upstreams.servers();
         servers.retain(|s| !own.contains(s));
+        self.sockets.keep_only(&servers);
         servers
     }
 
@@ -158,32 +162,30 @@ impl Forwarder {
         request: &Message,
     ) -> Result<Option<Message>, TryError> {
         let io = |source| TryError::Io { server, source };
+        let pooled = self.sockets.take(server).await.map_err(io)?;
         let exchange = async {
-            // A fresh socket per query: a random source port, and a connected socket so an
-            // ICMP "port unreachable" fails the try at once instead of after the timeout.
-            let local: SocketAddr = if server.is_ipv4() {
-                ([0, 0, 0, 0], 0).into()
-            } else {
-                ([0u16; 8], 0).into()
-            };
-            let socket = UdpSocket::bind(local).await.map_err(io)?;
-            socket.connect(server).await.map_err(io)?;
-            socket.send(bytes).await.map_err(io)?;
+            pooled.socket.send(bytes).await.map_err(io)?;
             let mut buf = vec![0u8; UDP_BUFFER];
             loop {
-                let n = socket.recv(&mut buf).await.map_err(io)?;
+                let n = pooled.socket.recv(&mut buf).await.map_err(io)?;
                 if n == buf.len() {
                     return Ok(None);
                 }
-                // Stray or spoofed datagrams are dropped; keep waiting for ours.
+                // Stray, late or spoofed datagrams are dropped; keep waiting for ours.
                 if let Some(answer) = matching_answer(&buf[..n], request) {
                     return Ok(Some(answer));
                 }
             }
         };
-        timeout(self.try_timeout, exchange)
+        let outcome = timeout(self.try_timeout, exchange)
             .await
-            .map_err(|_| TryError::Timeout(server))?
+            .map_err(|_| TryError::Timeout(server))?;
+        // Only a socket that saw a clean exchange is used again; on an error or a timeout
+        // it is dropped here, with whatever may still arrive on it.
+        if outcome.is_ok() {
+            self.sockets.give_back(server, pooled);
+        }
+        outcome
     }
 
     async fn over_tcp(

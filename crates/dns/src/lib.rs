@@ -1,6 +1,18 @@
 //! The embedded DNS server of a project (hickory): per-network views of service names,
 //! aliases and replicas, and forwarding of other names. Knows nothing of the rest.
 //!
+//! What it answers (details in [`zone`]):
+//! - project names (service name = every running replica, shuffled; container name;
+//!   hostname; aliases; `links` aliases for the linking container only), plain and with
+//!   each configured search domain, any case, TTL 0; AAAA with no IPv6 is NOERROR and
+//!   empty; PTR for container addresses;
+//! - by the query's source address: a container sees the networks it is on; the host (a
+//!   listening gateway address) sees all; anyone else sees no project name;
+//! - other names go to the upstream servers of resolv.conf (re-read when it changes; at
+//!   most 3; UDP, then TCP when truncated; SERVFAIL when none answers), except for a
+//!   client only on `internal` networks (NXDOMAIN), and single-label or search-domain
+//!   names, which are local by nature (NXDOMAIN, never leaked upstream).
+//!
 //! The supervisor starts one [`Server`] per project inside its tokio runtime, listening on
 //! each network's gateway (port 53, UDP and TCP), keeps its [`Records`] in step with the
 //! containers, and calls [`Server::shutdown`] on `down`:
@@ -36,6 +48,7 @@ pub mod names;
 mod records;
 pub mod resolv;
 mod server;
+mod sockets;
 pub mod zone;
 
 pub use error::{Error, Result};

@@ -359,3 +359,29 @@ async fn an_oversized_udp_answer_without_tc_is_asked_again_over_tcp() {
         1
     );
 }
+
+#[tokio::test]
+async fn concurrent_forwarded_queries_each_get_their_own_answer() {
+    // Upstream sockets are reused across queries: answers must never cross.
+    let stub = Stub::start(StubMode::Numbered).await.expect("stub");
+    let h = harness(stub.addr.port()).await;
+    let addr = h.addr;
+    for _ in 0..3 {
+        let tasks: Vec<_> = (1..=60u8)
+            .map(|k| {
+                tokio::spawn(async move {
+                    let name = format!("n{k}.example.test");
+                    let answer =
+                        query(ip(CLIENT), addr, &name, RecordType::A, Transport::Udp).await;
+                    (k, answer)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (k, answer) = task.await.expect("task");
+            let answer = answer.expect("answer");
+            assert_eq!(a_records(&answer), vec![ip(&format!("198.51.100.{k}"))]);
+        }
+    }
+    assert_eq!(stub.queries(), 180);
+}

@@ -141,6 +141,8 @@ pub enum StubMode {
     /// UDP and TCP answers both carry `count` A records, TC never set: over UDP the
     /// datagram can be bigger than the client's buffer.
     Oversize { count: u8 },
+    /// `n<K>.<anything>` answers 198.51.100.K: each name its own answer.
+    Numbered,
     /// Never answers.
     Silent,
 }
@@ -257,6 +259,20 @@ fn stub_reply(bytes: &[u8], mode: StubMode, tcp: bool) -> Option<Vec<u8>> {
                 reply.metadata.truncation = true;
             } else if is_a {
                 add_many(&mut reply, &owner, count);
+            }
+        }
+        StubMode::Numbered => {
+            let label = owner
+                .iter()
+                .next()
+                .map(|l| String::from_utf8_lossy(l).into_owned());
+            let k = label
+                .as_deref()
+                .and_then(|l| l.strip_prefix('n'))
+                .and_then(|k| k.parse().ok());
+            if let (true, Some(k)) = (is_a, k) {
+                let addr = Ipv4Addr::new(198, 51, 100, k);
+                reply.add_answer(Record::from_rdata(owner, 30, RData::A(A(addr))));
             }
         }
         StubMode::Oversize { count } => {
