@@ -17,6 +17,8 @@ use crate::sys::{self, Errno, SysResult};
 pub const RECORD_LEN: usize = 8;
 /// The step index that means "set up, waiting for start".
 pub const READY: u32 = u32::MAX;
+/// The step index of a record whose second field is the pid of the forked sibling.
+pub const PID_RECORD: u32 = u32::MAX - 1;
 
 /// A path inside the container's rootfs, precomputed for a walk without allocation.
 #[derive(Debug)]
@@ -130,6 +132,17 @@ pub enum Step {
     NotDumpable,
     /// `chdir`, then checks with `getcwd` that the cwd is inside the root.
     Chdir(CString),
+    /// A new session whose controlling terminal is stdin (a pty slave).
+    Terminal,
+    /// `dup2(from, to)`: the process's stdio (`from` is a high fd the parent made).
+    Dup2 {
+        from: RawFd,
+        to: RawFd,
+    },
+    /// For `exec`: forks a sibling (CLONE_PARENT, so the caller is its parent and reaps
+    /// it) that goes on with the next steps, born in the pid namespace joined before; this
+    /// process reports the sibling's pid as a [`PID_RECORD`] and exits.
+    ForkSibling,
     /// `execve` of each candidate path in turn (the PATH lookup, done in the parent).
     Exec {
         candidates: Vec<CString>,
@@ -330,12 +343,33 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
         }
         Step::Chdir(dir) => chdir_checked(dir),
+        // SAFETY: dup2 on fds the plan owns.
+        Step::Dup2 { from, to } => cvt(unsafe { libc::dup2(*from, *to) }).map(drop),
+        Step::ForkSibling => fork_sibling(status_fd),
+        Step::Terminal => {
+            // SAFETY: setsid and ioctl with integer arguments.
+            cvt(unsafe { libc::setsid() })?;
+            // SAFETY: as above.
+            cvt(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }).map(drop)
+        }
         Step::Exec {
             candidates,
             argv,
             env,
         } => exec(candidates, argv, env),
     }
+}
+
+fn fork_sibling(status_fd: RawFd) -> SysResult<()> {
+    // SAFETY: as the clone of the init: only raw syscalls follow in the new process.
+    let (pid, pidfd) = unsafe { sys::clone3(libc::CLONE_PARENT as u64) }?;
+    if pid > 0 {
+        close(pidfd);
+        report(status_fd, PID_RECORD, Errno(pid));
+        // SAFETY: _exit ends this middle process; the sibling goes on.
+        unsafe { libc::_exit(0) };
+    }
+    Ok(())
 }
 
 /// Creates a detached mount for `source`.

@@ -11,7 +11,10 @@ pub mod cgroups;
 mod container;
 pub mod error;
 mod init;
+pub mod logs;
 mod plan;
+pub mod pty;
+pub mod shim;
 pub mod spec;
 pub mod state;
 mod sys;
@@ -21,10 +24,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecProcess, ExecStdio, ShimOptions};
 pub use error::{Error, Result};
 pub use plan::Rootfs;
-pub use state::{ExitStatus, State, Status};
+pub use state::{ExitStatus, ProcRef, State, Status};
 
 /// The runtime: a state root (one dir per container) and the cgroup parent its containers
 /// go under.
@@ -65,15 +68,27 @@ impl Runtime {
         opts: &CreateOptions,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
-        container::create(
+        container::make_dir(&dir, id)?;
+        if let Some(shim_opts) = &opts.shim {
+            let req = shim::Request {
+                id: id.to_string(),
+                cgroup_parent: self.cgroup_parent.clone(),
+                spec: spec.clone(),
+                rootfs: rootfs.clone(),
+                netns: opts.netns.clone(),
+                shim: shim_opts.clone(),
+            };
+            shim::launch(&dir, &req)?;
+            return self.load(id);
+        }
+        let target = container::Target {
             dir,
             id,
-            self.hierarchy,
-            &self.cgroup_parent,
-            spec,
-            rootfs,
-            opts,
-        )
+            h: self.hierarchy,
+            cgroup_parent: &self.cgroup_parent,
+            terminal: false,
+        };
+        container::create(target, spec, rootfs, opts.netns.as_deref())
     }
 
     /// Finds container `id` from its state dir.

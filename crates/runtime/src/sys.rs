@@ -95,7 +95,12 @@ pub unsafe fn clone3(flags: u64) -> SysResult<(libc::pid_t, RawFd)> {
     let args = CloneArgs {
         flags: flags | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the kernel wants 0 and gives the child our own exit signal.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..CloneArgs::default()
     };
     // SAFETY: args is a valid clone_args of the size passed; a null stack gives fork
@@ -357,4 +362,21 @@ pub fn read_full(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
         n += r as usize;
     }
     Ok(n)
+}
+
+/// A pipe, both ends close-on-exec: `(read, write)`.
+pub fn pipe_cloexec() -> SysResult<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int buffer.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
 }
