@@ -14,11 +14,17 @@ use compose_runtime::logs::{self, Stream};
 use compose_runtime::{CreateOptions, Rootfs, ShimOptions, Status};
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxResourcesBuilder, Spec};
 
-const SHIM: &str = env!("CARGO_BIN_EXE_compose-runtime-shim");
+/// The runtime's own shim binary; `COMPOSE_TEST_SHIM_EXE` runs the suite with another
+/// (e.g. the `compose` binary, or a release build to measure its RSS).
+fn shim_exe() -> PathBuf {
+    std::env::var_os("COMPOSE_TEST_SHIM_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_compose-runtime-shim").into())
+}
 
 fn shim_opts(f: &Fixture) -> ShimOptions {
     ShimOptions {
-        exe: SHIM.into(),
+        exe: shim_exe(),
         log: log_path(f),
         log_max_size: None,
         log_max_files: 1,
@@ -81,7 +87,7 @@ fn helper_create_start_and_exit() {
     ));
     spec.set_mounts(Some(mounts));
     let shim = ShimOptions {
-        exe: SHIM.into(),
+        exe: shim_exe(),
         log: log.into(),
         log_max_size: None,
         log_max_files: 1,
