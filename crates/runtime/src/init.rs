@@ -143,6 +143,9 @@ pub enum Step {
     /// it) that goes on with the next steps, born in the pid namespace joined before; this
     /// process reports the sibling's pid as a [`PID_RECORD`] and exits.
     ForkSibling,
+    /// `init: true`: forks; the child goes on to exec the process, this one stays as PID
+    /// 1, forwarding signals to it and reaping every zombie, and exits as it does.
+    Reaper,
     /// `execve` of each candidate path in turn (the PATH lookup, done in the parent).
     Exec {
         candidates: Vec<CString>,
@@ -346,6 +349,7 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
         // SAFETY: dup2 on fds the plan owns.
         Step::Dup2 { from, to } => cvt(unsafe { libc::dup2(*from, *to) }).map(drop),
         Step::ForkSibling => fork_sibling(status_fd),
+        Step::Reaper => reaper(status_fd),
         Step::Terminal => {
             // SAFETY: setsid and ioctl with integer arguments.
             cvt(unsafe { libc::setsid() })?;
@@ -370,6 +374,65 @@ fn fork_sibling(status_fd: RawFd) -> SysResult<()> {
         unsafe { libc::_exit(0) };
     }
     Ok(())
+}
+
+/// The in-process init (no binary copied into the container): a fork of the init that
+/// never execs. It stays non-dumpable (NotDumpable was an early step and there is no exec
+/// to reset it), so nothing in the container can read its memory or open its
+/// `/proc/1/exe`, the host binary (which, being executed, can't be opened for writing
+/// anyway).
+fn reaper(status_fd: RawFd) -> SysResult<()> {
+    // SAFETY: sigset_t is plain data, initialised by sigfillset/sigemptyset before use.
+    let (mut all, mut none): (libc::sigset_t, libc::sigset_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: valid sigset pointers. Blocked before the fork: no signal is lost between
+    // the fork and the wait loop.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    // SAFETY: as the clone of the init: only raw syscalls follow in both processes.
+    let (pid, pidfd) = unsafe { sys::clone3(0) }?;
+    if pid == 0 {
+        // SAFETY: a valid sigset pointer.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) };
+        return Ok(());
+    }
+    close(pidfd);
+    // The child's exec closes its copy: ours must go for the runtime to see it.
+    close(status_fd);
+    loop {
+        // SAFETY: all is a valid sigset; a null siginfo is allowed.
+        let sig = unsafe { libc::sigwaitinfo(&all, std::ptr::null_mut()) };
+        if sig == libc::SIGCHLD {
+            reap_all(pid);
+        } else if sig > 0 {
+            // SAFETY: kill with integer arguments, to our own child.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+}
+
+/// Reaps every exited child; exits as the process did once it is among them.
+fn reap_all(main: libc::pid_t) {
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: st is a valid int.
+        let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+        if r <= 0 {
+            return;
+        }
+        if r == main {
+            let code = if libc::WIFEXITED(st) {
+                libc::WEXITSTATUS(st)
+            } else {
+                128 + libc::WTERMSIG(st)
+            };
+            // SAFETY: _exit ends the reaper, and with it the container.
+            unsafe { libc::_exit(code) };
+        }
+    }
 }
 
 /// Creates a detached mount for `source`.

@@ -76,6 +76,7 @@ impl Runtime {
                 spec: spec.clone(),
                 rootfs: rootfs.clone(),
                 netns: opts.netns.clone(),
+                init: opts.init,
                 shim: shim_opts.clone(),
             };
             shim::launch(&dir, &req)?;
@@ -87,6 +88,7 @@ impl Runtime {
             h: self.hierarchy,
             cgroup_parent: &self.cgroup_parent,
             terminal: false,
+            init: opts.init,
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }

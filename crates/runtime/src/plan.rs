@@ -51,6 +51,8 @@ pub struct Input<'a> {
     pub last_cap: u32,
     /// Stdio is a terminal: the init makes it its controlling terminal.
     pub terminal: bool,
+    /// A reaper stays PID 1 and the process runs as its child.
+    pub init: bool,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -233,6 +235,14 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         input.last_cap,
         input.status_fd,
     )?;
+    if input.init {
+        // Last before the exec: the reaper is set up exactly as the process (user, caps,
+        // no_new_privs, and whatever else comes before the exec).
+        let at = plan.steps.len().saturating_sub(1);
+        plan.steps.insert(at, Step::Reaper);
+        let what = "forking the process under the init reaper".to_string();
+        plan.what.insert(at, what);
+    }
     Ok(plan)
 }
 

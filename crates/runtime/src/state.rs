@@ -26,6 +26,8 @@ pub enum Status {
     /// Set up, waiting for `start`.
     Created,
     Running,
+    /// Running, its processes frozen by [`crate::Container::pause`].
+    Paused,
     Stopped,
 }
 
@@ -34,6 +36,7 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }

@@ -39,8 +39,8 @@ fn log_path(f: &Fixture) -> PathBuf {
 
 fn create(f: &Fixture, spec: &Spec, shim: ShimOptions) -> compose_runtime::Result<Guard> {
     let opts = CreateOptions {
-        netns: None,
         shim: Some(shim),
+        ..Default::default()
     };
     let c = f.rt.create(&f.id, spec, &Rootfs::Dir(f.rootfs()), &opts)?;
     Ok(Guard(Some(c)))
@@ -95,8 +95,8 @@ fn helper_create_start_and_exit() {
         stdin: false,
     };
     let opts = CreateOptions {
-        netns: None,
         shim: Some(shim),
+        ..Default::default()
     };
     let c = rt
         .create(&id, &spec, &Rootfs::Dir(rootfs.into()), &opts)
@@ -168,7 +168,7 @@ fn exit_codes_and_signals_are_recorded() -> TestResult {
 fn logs_keep_order_streams_partials_and_times() -> TestResult {
     let f = Fixture::new("shimlogs");
     let before = std::time::SystemTime::now();
-    let script = "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo; \
+    let script = "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo; \
                   head -c 40000 /dev/zero | tr '\\0' a; echo; sleep 0.1; printf tail";
     let mut g = create(&f, &f.spec(script), shim_opts(&f))?;
     g.c().start()?;
@@ -368,5 +368,22 @@ fn the_shim_is_small() -> TestResult {
     eprintln!("shim VmRSS {rss} kB: anon {anon} kB, file {file} kB (the binary's pages, shared)");
     // What each shim costs on its own; its code is the page cache's, shared by all shims.
     assert!(anon < 1024, "shim anonymous RSS {anon} kB");
+    Ok(())
+}
+
+#[test]
+fn exec_works_from_any_process_on_a_shim_container() -> TestResult {
+    let f = Fixture::new("shimexec");
+    let mut g = create(&f, &f.spec("touch /out/up; exec sleep 1000"), shim_opts(&f))?;
+    g.c().start()?;
+    wait_for(|| f.out().join("up").exists());
+    let p = oci_spec::runtime::ProcessBuilder::default()
+        .args(vec!["sh".into(), "-c".into(), "exit 6".into()])
+        .cwd("/")
+        .build()?;
+    let st =
+        f.rt.load(&f.id)?
+            .exec(&p, compose_runtime::ExecStdio::default())?;
+    assert_eq!(st.code, 6);
     Ok(())
 }

@@ -27,6 +27,9 @@ pub struct CreateOptions {
     /// recording its exit), so that it outlives the creating process. Without one, the
     /// init inherits this process's stdio and this process is its parent.
     pub shim: Option<ShimOptions>,
+    /// Run a small reaper as the container's PID 1 (as `docker run --init`): it forwards
+    /// signals to the process and reaps the zombies orphans leave.
+    pub init: bool,
 }
 
 /// How the shim runs the container.
@@ -121,6 +124,7 @@ pub(crate) struct Target<'a> {
     pub h: Hierarchy,
     pub cgroup_parent: &'a str,
     pub terminal: bool,
+    pub init: bool,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -137,6 +141,7 @@ pub(crate) fn create(
         h,
         cgroup_parent,
         terminal,
+        init,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -179,6 +184,7 @@ pub(crate) fn create(
         host_bounding: caps::own_status_mask("CapBnd")?,
         last_cap: caps::last_cap(),
         terminal,
+        init,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw

@@ -5,6 +5,7 @@ pub(crate) use create::{Target, create, make_dir};
 mod delete;
 mod exec;
 mod kill;
+mod pause;
 mod start;
 mod wait;
 
@@ -81,6 +82,8 @@ impl Container {
             Status::Stopped
         } else if self.dir.join(create::FIFO).exists() {
             Status::Created
+        } else if self.cgroup.is_frozen() {
+            Status::Paused
         } else {
             Status::Running
         }

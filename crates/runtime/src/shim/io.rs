@@ -55,13 +55,21 @@ impl Stream {
         }
         self.pending.extend_from_slice(&chunk[..n as usize]);
         let mut start = 0;
-        while let Some(i) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let _ = log.write(self.kind, false, &self.pending[start..start + i]);
-            start += i + 1;
-        }
-        while self.pending.len() - start >= LINE_MAX {
-            let _ = log.write(self.kind, true, &self.pending[start..start + LINE_MAX]);
-            start += LINE_MAX;
+        loop {
+            let rest = &self.pending[start..];
+            match rest.iter().position(|&b| b == b'\n') {
+                // A whole line, short enough.
+                Some(i) if i <= LINE_MAX => {
+                    let _ = log.write(self.kind, false, &rest[..i]);
+                    start += i + 1;
+                }
+                // Too long, whether its end is here yet or not: a piece of it.
+                _ if rest.len() > LINE_MAX => {
+                    let _ = log.write(self.kind, true, &rest[..LINE_MAX]);
+                    start += LINE_MAX;
+                }
+                _ => break,
+            }
         }
         self.pending.drain(..start);
     }

@@ -46,6 +46,7 @@ pub(crate) struct Request {
     pub spec: Spec,
     pub rootfs: Rootfs,
     pub netns: Option<PathBuf>,
+    pub init: bool,
     pub shim: ShimOptions,
 }
 
