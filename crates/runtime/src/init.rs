@@ -392,14 +392,13 @@ fn reaper(status_fd: RawFd) -> SysResult<()> {
         libc::sigemptyset(&mut none);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
     }
-    // SAFETY: as the clone of the init: only raw syscalls follow in both processes.
-    let (pid, pidfd) = unsafe { sys::clone3(0) }?;
+    // Not clone3: a seccomp filter may be on already, and Docker's refuses clone3.
+    let pid = sys::fork_raw()?;
     if pid == 0 {
         // SAFETY: a valid sigset pointer.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) };
         return Ok(());
     }
-    close(pidfd);
     // The child's exec closes its copy: ours must go for the runtime to see it.
     close(status_fd);
     loop {

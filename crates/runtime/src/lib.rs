@@ -5,6 +5,12 @@
 //! sets up the rootfs and waits; [`Container::start`] lets it exec the process. The state
 //! dir records the init's pid and start time so a later process can [`Runtime::load`] the
 //! container and act on it.
+//!
+//! With [`CreateOptions::shim`], the init's parent is a [`shim`] instead of the caller: a
+//! small detached process that holds the container's stdio, writes its log in CRI format
+//! (read it with [`logs`]) and records its exit, so the container outlives the command that
+//! made it and every verb works from any process. [`Container::exec`] runs another process
+//! in a running container; [`CreateOptions::init`] puts a reaper at its PID 1.
 
 pub mod caps;
 pub mod cgroups;

@@ -380,3 +380,22 @@ pub fn pipe_cloexec() -> SysResult<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>
         )
     })
 }
+
+/// A plain fork by the raw `clone` syscall: no atfork handlers, no locks, and allowed by
+/// seccomp profiles that refuse clone3 (Docker's answers it ENOSYS). `0` in the child.
+pub fn fork_raw() -> SysResult<libc::pid_t> {
+    let null = std::ptr::null::<c_void>();
+    // SAFETY: clone with only an exit signal and no stack is fork(2); the caller keeps to
+    // raw syscalls in the child as with clone3.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as c_long,
+            null,
+            null,
+            null,
+            0,
+        )
+    };
+    check(r).map(|pid| pid as libc::pid_t)
+}

@@ -97,3 +97,24 @@ fn pause_freezes_and_resume_thaws() -> TestResult {
     assert_eq!(g.c().wait()?.code, 137);
     Ok(())
 }
+
+#[test]
+fn the_reaper_does_not_expose_the_host_binary() -> TestResult {
+    let f = Fixture::new("initexe");
+    // PID 1 is a fork of the runtime's process that never exec'd: its /proc/1/exe is the
+    // host binary (CVE-2019-5736). It is non-dumpable, so even root in the container
+    // can't open it; its own exe it can.
+    let script = "cat /proc/self/exe > /dev/null; echo $? > /out/self; \
+                  cat /proc/1/exe > /dev/null 2> /out/err; echo $? > /out/one";
+    let mut g = create(&f, script, true)?;
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert_eq!(f.read_out("self").trim(), "0");
+    assert_eq!(f.read_out("one").trim(), "1");
+    assert!(
+        f.read_out("err").contains("Permission denied"),
+        "{}",
+        f.read_out("err")
+    );
+    Ok(())
+}

@@ -238,7 +238,7 @@ fn follow_reads_until_the_exit_is_recorded() -> TestResult {
     let c = f.rt.load(&f.id)?;
     let log = log_path(&f);
     let reader = std::thread::spawn(move || {
-        logs::follow(&log, || c.exit_status().is_some())
+        logs::follow(&log, || c.finished())
             .map(|l| String::from_utf8_lossy(&l.unwrap().bytes).into_owned())
             .collect::<Vec<_>>()
     });

@@ -106,4 +106,18 @@ impl Container {
             .exit
             .or_else(|| Record::load(&self.dir, &self.id).ok()?.exit)
     }
+
+    /// Whether the container is over for good: its exit recorded, or nothing left that
+    /// could record it (its shim gone, or without a shim, its init). What
+    /// [`crate::logs::follow`] wants as its `done`: the shim records the exit only after
+    /// its last log line.
+    pub fn finished(&self) -> bool {
+        if self.exit_status().is_some() {
+            return true;
+        }
+        match self.record.shim {
+            Some(shim) => !shim.is_alive(),
+            None => !self.record.is_alive(),
+        }
+    }
 }
