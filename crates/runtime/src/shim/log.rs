@@ -99,3 +99,53 @@ impl LogWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(p: &std::path::Path) -> Vec<String> {
+        crate::logs::read_all(p)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn one_file_only_starts_over() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", "/tmp", e))?;
+        let p = tmp.path().join("a").join("c.log");
+        let mut w = LogWriter::new(p.clone(), Some(100), 1)?;
+        for i in 0..10 {
+            w.write(Stream::Stdout, false, format!("line {i}").as_bytes())?;
+        }
+        assert!(!crate::logs::numbered_exists(&p, 1));
+        let got = lines(&p);
+        assert!(!got.is_empty() && got.len() < 10, "{got:?}");
+        assert_eq!(got.last().map(String::as_str), Some("line 9"));
+        Ok(())
+    }
+
+    #[test]
+    fn rotation_keeps_max_files_and_appends_to_an_existing_log() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", "/tmp", e))?;
+        let p = tmp.path().join("c.log");
+        let mut w = LogWriter::new(p.clone(), None, 3)?;
+        w.write(Stream::Stderr, true, b"first")?;
+        drop(w);
+        // A new writer (a restarted container) appends, then rotates.
+        let mut w = LogWriter::new(p.clone(), Some(120), 3)?;
+        for i in 0..20 {
+            w.write(Stream::Stdout, false, format!("n{i}").as_bytes())?;
+        }
+        let all = crate::logs::read_all(&p)?;
+        assert!(crate::logs::numbered_exists(&p, 2) && !crate::logs::numbered_exists(&p, 3));
+        assert_eq!(all.last().map(|l| l.bytes.clone()), Some(b"n19".to_vec()));
+        assert!(
+            all.iter().all(|l| l.bytes != b"first"),
+            "the oldest file went"
+        );
+        Ok(())
+    }
+}
