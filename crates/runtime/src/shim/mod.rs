@@ -173,6 +173,7 @@ pub fn main() -> ! {
             let _ = sys::write_all(report.as_raw_fd(), b"created");
             drop(report);
             trim_heap();
+            trim_code();
             let code = match session.run() {
                 Ok(()) => 0,
                 Err(e) => {
@@ -209,6 +210,44 @@ fn daemonize() {
         libc::setsid();
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::chdir(c"/".as_ptr());
+    }
+}
+
+/// Unmaps the code pages setup touched (the kernel maps whole folios of a binary at each
+/// fault): the loop refaults the few it runs. Only read-only executable file mappings,
+/// which hold nothing of ours (the page cache keeps them for every other shim), and the
+/// dead part of the stack.
+fn trim_code() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let here = 0u8;
+    // Well below anything live on the stack (our frame, the red zone).
+    let below_sp = (std::ptr::addr_of!(here) as usize).saturating_sub(16 * 1024) & !4095;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(path)) = (f.next(), f.next(), f.nth(3)) else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        let len = if perms == "r-xp" && path.starts_with('/') {
+            b - a
+        } else if path == "[stack]" && below_sp > a && below_sp < b {
+            // The setup's deep frames, below the stack pointer: dead.
+            below_sp - a
+        } else {
+            continue;
+        };
+        // SAFETY: either a read-only, never-written file mapping (dropping its pages only
+        // makes the next access fault them in again from the page cache) or stack below
+        // the stack pointer of this single-threaded process (no live data, no signal
+        // handler that could be running on it).
+        unsafe { libc::madvise(a as *mut libc::c_void, len, libc::MADV_DONTNEED) };
     }
 }
 
