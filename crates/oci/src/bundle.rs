@@ -37,6 +37,7 @@ impl Bundle {
         default_home(&mut spec, &rootfs);
         let opts = CreateOptions {
             netns: network_path(&spec),
+            ..CreateOptions::default()
         };
         Ok(Bundle {
             dir,
