@@ -87,6 +87,12 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    // A container's shim is this binary re-executed: dispatch it before anything heavy.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(compose_runtime::shim::ARG))
+    {
+        compose_runtime::shim::main();
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli.global, args),

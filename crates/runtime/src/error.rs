@@ -43,6 +43,8 @@ pub enum Error {
     Sys { syscall: String, errno: Errno },
     #[error("container init failed at {step}: {errno}")]
     Init { step: String, errno: Errno },
+    #[error("exec in the container failed at {step}: {errno}")]
+    Exec { step: String, errno: Errno },
     #[error("container init exited during setup without saying why")]
     InitDied,
     #[error("container {id:?} is {status}, it must be {expected}")]
@@ -53,6 +55,12 @@ pub enum Error {
     },
     #[error("the exit status of container {0:?} is known only to the process that created it")]
     NotParent(String),
+    #[error("container {id:?}: {message}")]
+    Shim { id: String, message: String },
+    #[error("starting container {id:?}: {message}")]
+    Start { id: String, message: String },
+    #[error("log {path}: not a CRI log line: {line:?}")]
+    BadLogLine { path: PathBuf, line: String },
     #[error("cgroup {path}: {message}")]
     Cgroup { path: PathBuf, message: String },
     #[error("state of container {id:?}: {message}")]

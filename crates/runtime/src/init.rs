@@ -17,6 +17,8 @@ use crate::sys::{self, Errno, SysResult};
 pub const RECORD_LEN: usize = 8;
 /// The step index that means "set up, waiting for start".
 pub const READY: u32 = u32::MAX;
+/// The step index of a record whose second field is the pid of the forked sibling.
+pub const PID_RECORD: u32 = u32::MAX - 1;
 
 /// A path inside the container's rootfs, precomputed for a walk without allocation.
 #[derive(Debug)]
@@ -130,6 +132,20 @@ pub enum Step {
     NotDumpable,
     /// `chdir`, then checks with `getcwd` that the cwd is inside the root.
     Chdir(CString),
+    /// A new session whose controlling terminal is stdin (a pty slave).
+    Terminal,
+    /// `dup2(from, to)`: the process's stdio (`from` is a high fd the parent made).
+    Dup2 {
+        from: RawFd,
+        to: RawFd,
+    },
+    /// For `exec`: forks a sibling (CLONE_PARENT, so the caller is its parent and reaps
+    /// it) that goes on with the next steps, born in the pid namespace joined before; this
+    /// process reports the sibling's pid as a [`PID_RECORD`] and exits.
+    ForkSibling,
+    /// `init: true`: forks; the child goes on to exec the process, this one stays as PID
+    /// 1, forwarding signals to it and reaping every zombie, and exits as it does.
+    Reaper,
     /// `execve` of each candidate path in turn (the PATH lookup, done in the parent).
     Exec {
         candidates: Vec<CString>,
@@ -330,11 +346,91 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
         }
         Step::Chdir(dir) => chdir_checked(dir),
+        // SAFETY: dup2 on fds the plan owns.
+        Step::Dup2 { from, to } => cvt(unsafe { libc::dup2(*from, *to) }).map(drop),
+        Step::ForkSibling => fork_sibling(status_fd),
+        Step::Reaper => reaper(status_fd),
+        Step::Terminal => {
+            // SAFETY: setsid and ioctl with integer arguments.
+            cvt(unsafe { libc::setsid() })?;
+            // SAFETY: as above.
+            cvt(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }).map(drop)
+        }
         Step::Exec {
             candidates,
             argv,
             env,
         } => exec(candidates, argv, env),
+    }
+}
+
+fn fork_sibling(status_fd: RawFd) -> SysResult<()> {
+    // SAFETY: as the clone of the init: only raw syscalls follow in the new process.
+    let (pid, pidfd) = unsafe { sys::clone3(libc::CLONE_PARENT as u64) }?;
+    if pid > 0 {
+        close(pidfd);
+        report(status_fd, PID_RECORD, Errno(pid));
+        // SAFETY: _exit ends this middle process; the sibling goes on.
+        unsafe { libc::_exit(0) };
+    }
+    Ok(())
+}
+
+/// The in-process init (no binary copied into the container): a fork of the init that
+/// never execs. It stays non-dumpable (NotDumpable was an early step and there is no exec
+/// to reset it), so nothing in the container can read its memory or open its
+/// `/proc/1/exe`, the host binary (which, being executed, can't be opened for writing
+/// anyway).
+fn reaper(status_fd: RawFd) -> SysResult<()> {
+    // SAFETY: sigset_t is plain data, initialised by sigfillset/sigemptyset before use.
+    let (mut all, mut none): (libc::sigset_t, libc::sigset_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: valid sigset pointers. Blocked before the fork: no signal is lost between
+    // the fork and the wait loop.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    // Not clone3: a seccomp filter may be on already, and Docker's refuses clone3.
+    let pid = sys::fork_raw()?;
+    if pid == 0 {
+        // SAFETY: a valid sigset pointer.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) };
+        return Ok(());
+    }
+    // The child's exec closes its copy: ours must go for the runtime to see it.
+    close(status_fd);
+    loop {
+        // SAFETY: all is a valid sigset; a null siginfo is allowed.
+        let sig = unsafe { libc::sigwaitinfo(&all, std::ptr::null_mut()) };
+        if sig == libc::SIGCHLD {
+            reap_all(pid);
+        } else if sig > 0 {
+            // SAFETY: kill with integer arguments, to our own child.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+}
+
+/// Reaps every exited child; exits as the process did once it is among them.
+fn reap_all(main: libc::pid_t) {
+    loop {
+        let mut st: c_int = 0;
+        // SAFETY: st is a valid int.
+        let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+        if r <= 0 {
+            return;
+        }
+        if r == main {
+            let code = if libc::WIFEXITED(st) {
+                libc::WEXITSTATUS(st)
+            } else {
+                128 + libc::WTERMSIG(st)
+            };
+            // SAFETY: _exit ends the reaper, and with it the container.
+            unsafe { libc::_exit(code) };
+        }
     }
 }
 

@@ -5,13 +5,22 @@
 //! sets up the rootfs and waits; [`Container::start`] lets it exec the process. The state
 //! dir records the init's pid and start time so a later process can [`Runtime::load`] the
 //! container and act on it.
+//!
+//! With [`CreateOptions::shim`], the init's parent is a [`shim`] instead of the caller: a
+//! small detached process that holds the container's stdio, writes its log in CRI format
+//! (read it with [`logs`]) and records its exit, so the container outlives the command that
+//! made it and every verb works from any process. [`Container::exec`] runs another process
+//! in a running container; [`CreateOptions::init`] puts a reaper at its PID 1.
 
 pub mod caps;
 pub mod cgroups;
 mod container;
 pub mod error;
 mod init;
+pub mod logs;
 mod plan;
+pub mod pty;
+pub mod shim;
 pub mod spec;
 pub mod state;
 mod sys;
@@ -21,10 +30,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecProcess, ExecStdio, ShimOptions};
 pub use error::{Error, Result};
 pub use plan::Rootfs;
-pub use state::{ExitStatus, State, Status};
+pub use state::{ExitStatus, ProcRef, State, Status};
 
 /// The runtime: a state root (one dir per container) and the cgroup parent its containers
 /// go under.
@@ -65,15 +74,29 @@ impl Runtime {
         opts: &CreateOptions,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
-        container::create(
+        container::make_dir(&dir, id)?;
+        if let Some(shim_opts) = &opts.shim {
+            let req = shim::Request {
+                id: id.to_string(),
+                cgroup_parent: self.cgroup_parent.clone(),
+                spec: spec.clone(),
+                rootfs: rootfs.clone(),
+                netns: opts.netns.clone(),
+                init: opts.init,
+                shim: shim_opts.clone(),
+            };
+            shim::launch(&dir, &req)?;
+            return self.load(id);
+        }
+        let target = container::Target {
             dir,
             id,
-            self.hierarchy,
-            &self.cgroup_parent,
-            spec,
-            rootfs,
-            opts,
-        )
+            h: self.hierarchy,
+            cgroup_parent: &self.cgroup_parent,
+            terminal: false,
+            init: opts.init,
+        };
+        container::create(target, spec, rootfs, opts.netns.as_deref())
     }
 
     /// Finds container `id` from its state dir.

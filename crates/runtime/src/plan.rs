@@ -13,7 +13,7 @@ use crate::init::{Source, Step, Target};
 use crate::sys;
 
 /// The container's root filesystem.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Rootfs {
     /// A directory, bind-mounted as the root.
     Dir(PathBuf),
@@ -49,12 +49,16 @@ pub struct Input<'a> {
     /// The host's capability bounding set and last cap.
     pub host_bounding: u64,
     pub last_cap: u32,
+    /// Stdio is a terminal: the init makes it its controlling terminal.
+    pub terminal: bool,
+    /// A reaper stays PID 1 and the process runs as its child.
+    pub init: bool,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Plan {
-    fn push(&mut self, what: impl Into<String>, step: Step) {
+    pub fn push(&mut self, what: impl Into<String>, step: Step) {
         self.what.push(what.into());
         self.steps.push(step);
     }
@@ -142,6 +146,12 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
     plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
+    if input.terminal {
+        plan.push(
+            "making stdin the controlling terminal (setsid, TIOCSCTTY)",
+            Step::Terminal,
+        );
+    }
     for fd in input.cgroup_procs {
         plan.push(
             "joining the container's cgroup",
@@ -220,11 +230,19 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     );
     process(
         &mut plan,
-        spec,
+        spec.process().as_ref(),
         input.host_bounding,
         input.last_cap,
         input.status_fd,
     )?;
+    if input.init {
+        // Last before the exec: the reaper is set up exactly as the process (user, caps,
+        // no_new_privs, and whatever else comes before the exec).
+        let at = plan.steps.len().saturating_sub(1);
+        plan.steps.insert(at, Step::Reaper);
+        let what = "forking the process under the init reaper".to_string();
+        plan.what.insert(at, what);
+    }
     Ok(plan)
 }
 
@@ -471,17 +489,15 @@ fn check_rlimit(
     Ok(())
 }
 
-fn process(
+/// The process's own steps, from rlimits to exec: the same for the init and for `exec`.
+pub fn process(
     plan: &mut Plan,
-    spec: &Spec,
+    p: Option<&oci_spec::runtime::Process>,
     host_bounding: u64,
     last_cap: u32,
     status_fd: RawFd,
 ) -> Result<()> {
-    let p = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::Invalid("no process".into()))?;
+    let p = p.ok_or_else(|| Error::Invalid("no process".into()))?;
     let can_raise = caps::own_status_mask("CapEff")? & (1 << 24) != 0;
     for r in p.rlimits().as_deref().unwrap_or_default() {
         let (resource, name) = rlimit_resource(r.typ());

@@ -26,6 +26,8 @@ pub enum Status {
     /// Set up, waiting for `start`.
     Created,
     Running,
+    /// Running, its processes frozen by [`crate::Container::pause`].
+    Paused,
     Stopped,
 }
 
@@ -34,6 +36,7 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -62,6 +65,30 @@ pub struct Record {
     /// The cgroup parent the container's cgroup is under.
     pub cgroup_parent: String,
     pub exit: Option<ExitStatus>,
+    /// The shim holding the container's stdio and recording its exit, when it has one.
+    #[serde(default)]
+    pub shim: Option<ProcRef>,
+}
+
+/// A process by pid and start time, so that a reused pid is not taken for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcRef {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcRef {
+    /// This process.
+    pub fn me() -> Option<ProcRef> {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        proc_start(pid).map(|(start_time, _)| ProcRef { pid, start_time })
+    }
+
+    /// Whether it still runs (not a zombie, not another process under its pid).
+    pub fn is_alive(&self) -> bool {
+        proc_start(self.pid).is_some_and(|(s, st)| s == self.start_time && st != 'Z')
+    }
 }
 
 const FILE: &str = "state.json";
@@ -81,7 +108,8 @@ impl Record {
 
     /// Writes the record atomically (a new file renamed over the old).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(".state.json.tmp");
+        // Per writer: the shim and a creator may write at once; rename stays atomic.
+        let tmp = dir.join(format!(".state.json.{}.tmp", std::process::id()));
         let text = serde_json::to_vec(self).map_err(|e| Error::State {
             id: self.id.clone(),
             message: e.to_string(),
@@ -143,6 +171,7 @@ mod tests {
             boot_id: boot_id()?,
             cgroup_parent: "compose".into(),
             exit: None,
+            shim: None,
         };
         assert!(r.is_alive());
         r.start_time += 1;

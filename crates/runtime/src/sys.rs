@@ -95,7 +95,12 @@ pub unsafe fn clone3(flags: u64) -> SysResult<(libc::pid_t, RawFd)> {
     let args = CloneArgs {
         flags: flags | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the kernel wants 0 and gives the child our own exit signal.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..CloneArgs::default()
     };
     // SAFETY: args is a valid clone_args of the size passed; a null stack gives fork
@@ -357,4 +362,40 @@ pub fn read_full(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
         n += r as usize;
     }
     Ok(n)
+}
+
+/// A pipe, both ends close-on-exec: `(read, write)`.
+pub fn pipe_cloexec() -> SysResult<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int buffer.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// A plain fork by the raw `clone` syscall: no atfork handlers, no locks, and allowed by
+/// seccomp profiles that refuse clone3 (Docker's answers it ENOSYS). `0` in the child.
+pub fn fork_raw() -> SysResult<libc::pid_t> {
+    let null = std::ptr::null::<c_void>();
+    // SAFETY: clone with only an exit signal and no stack is fork(2); the caller keeps to
+    // raw syscalls in the child as with clone3.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as c_long,
+            null,
+            null,
+            null,
+            0,
+        )
+    };
+    check(r).map(|pid| pid as libc::pid_t)
 }

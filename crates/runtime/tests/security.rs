@@ -258,6 +258,7 @@ fn joins_a_given_network_namespace() {
     let spec = f.spec("readlink /proc/self/ns/net > /out/ns");
     let opts = compose_runtime::CreateOptions {
         netns: Some("/proc/self/ns/net".into()),
+        ..Default::default()
     };
     let rootfs = compose_runtime::Rootfs::Dir(f.rootfs());
     let c = f.rt.create(&f.id, &spec, &rootfs, &opts).unwrap();

@@ -88,6 +88,8 @@ pub trait Cgroup: Send + Sync + std::fmt::Debug {
     fn kill_all(&self) -> Result<()>;
     /// Freezes or thaws every process in the cgroup.
     fn set_frozen(&self, frozen: bool) -> Result<()>;
+    /// Whether the cgroup is frozen.
+    fn is_frozen(&self) -> bool;
     /// Whether the OOM killer has killed a process of this cgroup.
     fn oom_killed(&self) -> bool;
     /// Removes the cgroup (it must be empty), and its parent if nothing else uses it.

@@ -203,6 +203,10 @@ impl Cgroup for V1 {
         self.wait_freezer(state)
     }
 
+    fn is_frozen(&self) -> bool {
+        read(&self.dir("freezer"), "freezer.state").is_ok_and(|s| s.trim() == "FROZEN")
+    }
+
     fn oom_killed(&self) -> bool {
         read(&self.dir("memory"), "memory.oom_control")
             .ok()

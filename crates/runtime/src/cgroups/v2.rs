@@ -158,6 +158,10 @@ impl Cgroup for V2 {
         Ok(())
     }
 
+    fn is_frozen(&self) -> bool {
+        read(&self.dir, "cgroup.events").is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+    }
+
     fn oom_killed(&self) -> bool {
         read(&self.dir, "memory.events")
             .ok()

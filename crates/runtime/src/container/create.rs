@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
 
 use super::{Container, ParentSide};
 use crate::cgroups::{self, Cgroup, Hierarchy, Limits};
@@ -18,13 +19,38 @@ use crate::{caps, sys};
 pub(super) const FIFO: &str = "exec.fifo";
 
 /// What `create` takes besides the spec and the rootfs.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CreateOptions {
     /// Join this network namespace (e.g. `/run/netns/x`) instead of making a new one.
     pub netns: Option<PathBuf>,
+    /// Run the container under a shim (its init's parent, holding its stdio and log, and
+    /// recording its exit), so that it outlives the creating process. Without one, the
+    /// init inherits this process's stdio and this process is its parent.
+    pub shim: Option<ShimOptions>,
+    /// Run a small reaper as the container's PID 1 (as `docker run --init`): it forwards
+    /// signals to the process and reaps the zombies orphans leave.
+    pub init: bool,
 }
 
-fn open_fd(path: &Path, flags: libc::c_int) -> Result<OwnedFd> {
+/// How the shim runs the container.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShimOptions {
+    /// The program re-executed as the shim, with [`crate::shim::ARG`] and the state dir
+    /// as its arguments; its `main` must call [`crate::shim::main`] on that argument.
+    pub exe: PathBuf,
+    /// The container's log, in CRI format.
+    pub log: PathBuf,
+    /// Rotate the log when it would grow past this many bytes.
+    pub log_max_size: Option<u64>,
+    /// How many log files to keep, the current one included (0 and 1: only the current).
+    pub log_max_files: u32,
+    /// Give the process a terminal (the shim holds its master; output logged as stdout).
+    pub terminal: bool,
+    /// Keep the process's stdin open (a pipe the shim holds) rather than /dev/null.
+    pub stdin: bool,
+}
+
+pub(super) fn open_fd(path: &Path, flags: libc::c_int) -> Result<OwnedFd> {
     let c = CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::Invalid(format!("NUL in {}", path.display())))?;
     // SAFETY: c is NUL-terminated.
@@ -80,22 +106,43 @@ impl Drop for Undo<'_> {
     }
 }
 
+/// Makes the container's state dir; an existing one is another container of that id.
+pub(crate) fn make_dir(dir: &Path, id: &str) -> Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::Exists(id.to_string()))
+        }
+        Err(e) => Err(Error::io("mkdir", dir, e)),
+    }
+}
+
+/// Where `create` works: the container, and whether its stdio is a terminal.
+pub(crate) struct Target<'a> {
+    pub dir: PathBuf,
+    pub id: &'a str,
+    pub h: Hierarchy,
+    pub cgroup_parent: &'a str,
+    pub terminal: bool,
+    pub init: bool,
+}
+
+/// Creates the container in its (already made) state dir, its init a child of this
+/// process with this process's stdio.
 pub(crate) fn create(
-    dir: PathBuf,
-    id: &str,
-    h: Hierarchy,
-    cgroup_parent: &str,
+    t: Target<'_>,
     spec: &Spec,
     rootfs: &Rootfs,
-    opts: &CreateOptions,
+    netns: Option<&Path>,
 ) -> Result<Container> {
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Exists(id.to_string()));
-        }
-        Err(e) => return Err(Error::io("mkdir", &dir, e)),
-    }
+    let Target {
+        dir,
+        id,
+        h,
+        cgroup_parent,
+        terminal,
+        init,
+    } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
         dir: &dir,
@@ -125,11 +172,7 @@ pub(crate) fn create(
         .map(|p| open_fd(p, libc::O_WRONLY))
         .collect::<Result<Vec<_>>>()?;
     let (status_r, status_w) = pipe()?;
-    let netns = opts
-        .netns
-        .as_deref()
-        .map(|p| open_fd(p, libc::O_RDONLY))
-        .transpose()?;
+    let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
     let plan = plan::build(Input {
         spec,
         rootfs,
@@ -140,6 +183,8 @@ pub(crate) fn create(
         status_fd: status_w.as_raw_fd(),
         host_bounding: caps::own_status_mask("CapBnd")?,
         last_cap: caps::last_cap(),
+        terminal,
+        init,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -174,6 +219,7 @@ pub(crate) fn create(
         boot_id: state::boot_id()?,
         cgroup_parent: cgroup_parent.to_string(),
         exit: None,
+        shim: None,
     };
     record.save(&dir)?;
     match read_status(&status_r, &what)? {
@@ -198,7 +244,7 @@ pub(crate) fn create(
 
 /// Reads one status record: `Ok(None)` on EOF (the init exec'd), `Ok(Some(READY))` when set
 /// up, an error for a failed step.
-pub(super) fn read_status(fd: &OwnedFd, what: &[String]) -> Result<Option<u32>> {
+pub(crate) fn read_status(fd: &OwnedFd, what: &[String]) -> Result<Option<u32>> {
     let mut rec = [0u8; RECORD_LEN];
     let n =
         sys::read_full(fd.as_raw_fd(), &mut rec).map_err(|e| Error::sys("read status pipe", e))?;

@@ -18,6 +18,9 @@ impl Container {
         }
         if self.parent.as_ref().is_some_and(|p| !p.reaped) {
             self.wait()?;
+        } else if let Some(shim) = self.record.shim {
+            // Let it record the exit and let go of the container's stdio first.
+            super::wait::wait_proc(shim)?;
         }
         let mut first = self.cgroup.kill_all().err();
         if let Err(e) = self.cgroup.remove() {

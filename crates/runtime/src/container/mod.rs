@@ -1,9 +1,11 @@
 //! One container and its verbs, one file each.
 
-mod create;
-pub(crate) use create::create;
+pub(crate) mod create;
+pub(crate) use create::{Target, create, make_dir};
 mod delete;
+mod exec;
 mod kill;
+mod pause;
 mod start;
 mod wait;
 
@@ -15,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::state::{Record, State, Status};
 use crate::sys;
 
-pub use create::CreateOptions;
+pub use create::{CreateOptions, ShimOptions};
+pub use exec::{ExecProcess, ExecStdio};
 
 /// A container: made by [`crate::Runtime::create`] (then this process is its parent and can
 /// learn its exit status), or found again by [`crate::Runtime::load`].
@@ -23,21 +26,21 @@ pub use create::CreateOptions;
 pub struct Container {
     id: String,
     dir: PathBuf,
-    record: Record,
+    pub(crate) record: Record,
     cgroup: Box<dyn Cgroup>,
     /// Set when this process created the container.
-    parent: Option<ParentSide>,
+    pub(crate) parent: Option<ParentSide>,
 }
 
 /// What only the creating process holds.
 #[derive(Debug)]
-struct ParentSide {
-    pidfd: OwnedFd,
+pub(crate) struct ParentSide {
+    pub(crate) pidfd: OwnedFd,
     /// The read end of the init's status pipe: EOF once it has exec'd.
-    status: Option<OwnedFd>,
+    pub(crate) status: Option<OwnedFd>,
     /// A description of each step of the init, for its error records.
-    what: Vec<String>,
-    reaped: bool,
+    pub(crate) what: Vec<String>,
+    pub(crate) reaped: bool,
 }
 
 impl Container {
@@ -79,6 +82,8 @@ impl Container {
             Status::Stopped
         } else if self.dir.join(create::FIFO).exists() {
             Status::Created
+        } else if self.cgroup.is_frozen() {
+            Status::Paused
         } else {
             Status::Running
         }
@@ -91,7 +96,7 @@ impl Container {
             id: self.id.clone(),
             status,
             pid: (status != Status::Stopped).then_some(self.record.pid),
-            exit: self.record.exit,
+            exit: self.exit_status(),
         }
     }
 

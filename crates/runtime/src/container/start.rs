@@ -9,8 +9,9 @@ use crate::state::Status;
 use crate::sys;
 
 impl Container {
-    /// Starts the process. From the creating process, also waits for the exec and reports
-    /// its failure (e.g. a missing binary or a cwd outside the root).
+    /// Starts the process. From the creating process, or from any process when a shim
+    /// runs the container, also waits for the exec and reports its failure (e.g. a missing
+    /// binary or a cwd outside the root).
     pub fn start(&mut self) -> Result<()> {
         let status = self.status();
         if status != Status::Created {
@@ -38,6 +39,8 @@ impl Container {
             && let Some(status) = p.status.take()
         {
             read_status(&status, &p.what)?;
+        } else if let Some(shim) = self.record.shim {
+            crate::shim::await_started(&self.dir, &self.id, shim)?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::{Container, wait_exit};
 use crate::error::{Error, Result};
-use crate::state::{ExitStatus, Record};
+use crate::state::{ExitStatus, ProcRef, Record};
 use crate::sys;
 
 const P_PIDFD: libc::idtype_t = 3;
@@ -42,13 +42,27 @@ pub(super) fn reap(pidfd: &OwnedFd) -> Result<(i32, Option<i32>)> {
 
 impl Container {
     /// Waits for the init to exit and returns how it ended (also recorded in the state
-    /// dir). Only the creating process can learn the exit status; another gets it from the
-    /// record once the creator has written it, else [`Error::NotParent`].
+    /// dir). Under a shim, any process can: it blocks until the shim has recorded the exit.
+    /// Without one, only the creating process can learn the exit status; another gets it
+    /// from the record once the creator has written it, else [`Error::NotParent`].
     pub fn wait(&mut self) -> Result<ExitStatus> {
         if let Some(exit) = self.record.exit {
             return Ok(exit);
         }
         let Some(p) = &mut self.parent else {
+            self.record = Record::load(&self.dir, &self.id)?;
+            if let Some(exit) = self.record.exit {
+                return Ok(exit);
+            }
+            if let Some(shim) = self.record.shim {
+                // The shim records the exit, then exits: its end is our signal.
+                wait_proc(shim)?;
+                self.record = Record::load(&self.dir, &self.id)?;
+                return self.record.exit.ok_or_else(|| Error::Shim {
+                    id: self.id.clone(),
+                    message: "the shim exited without recording the exit status".into(),
+                });
+            }
             if let Some(fd) = self.pidfd()? {
                 wait_exit(&fd, -1)?;
             }
@@ -65,5 +79,45 @@ impl Container {
         self.record.exit = Some(exit);
         self.record.save(&self.dir)?;
         Ok(exit)
+    }
+}
+
+/// Waits until `p` (not necessarily our child) has exited.
+pub(super) fn wait_proc(p: ProcRef) -> Result<()> {
+    let fd = match sys::pidfd_open(p.pid) {
+        Ok(fd) => fd,
+        Err(sys::Errno(libc::ESRCH)) => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("pidfd_open {}", p.pid), e)),
+    };
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // Checked after opening: the pidfd pins this exact process.
+    if p.is_alive() {
+        wait_exit(&fd, -1)?;
+    }
+    Ok(())
+}
+
+impl Container {
+    /// How the container ended, once recorded (re-read from the state dir: works from any
+    /// process, at any time).
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.record
+            .exit
+            .or_else(|| Record::load(&self.dir, &self.id).ok()?.exit)
+    }
+
+    /// Whether the container is over for good: its exit recorded, or nothing left that
+    /// could record it (its shim gone, or without a shim, its init). What
+    /// [`crate::logs::follow`] wants as its `done`: the shim records the exit only after
+    /// its last log line.
+    pub fn finished(&self) -> bool {
+        if self.exit_status().is_some() {
+            return true;
+        }
+        match self.record.shim {
+            Some(shim) => !shim.is_alive(),
+            None => !self.record.is_alive(),
+        }
     }
 }

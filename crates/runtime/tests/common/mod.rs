@@ -141,7 +141,7 @@ impl Drop for Guard {
 }
 
 /// Polls `cond` for up to 10 s.
-pub fn wait_for(cond: impl Fn() -> bool) {
+pub fn wait_for(mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !cond() {
         assert!(std::time::Instant::now() < deadline, "timed out");
