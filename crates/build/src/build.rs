@@ -363,7 +363,7 @@ impl StageRun<'_, '_> {
             }
         }
         for ins in &self.stage.instructions {
-            instructions.push((instruction_text(&ins.kind), ins.kind.clone()));
+            instructions.push((squeeze(&ins.text), ins.kind.clone()));
         }
         for (n, (text, kind)) in instructions.iter().enumerate() {
             let step = self.step_name(n + 2, text);
@@ -775,17 +775,9 @@ fn history_of(op: &FsOp<'_>, st: &StageState) -> String {
     }
 }
 
-fn instruction_text(kind: &Kind) -> String {
-    match kind {
-        Kind::Run(r) => match &r.command {
-            Command::Exec(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
-            Command::Shell(s) => format!("RUN {s}"),
-        },
-        Kind::Copy(c) | Kind::Add(c) => {
-            format!("{} {} {}", kind.keyword(), c.sources.join(" "), c.dest)
-        }
-        other => other.keyword().to_string(),
-    }
+/// An instruction's text on one line, runs of whitespace as one space.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn arg_text(decls: &[crate::dockerfile::ArgDecl]) -> String {

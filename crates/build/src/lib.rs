@@ -16,4 +16,5 @@ pub mod ignore;
 pub mod image;
 pub mod mount;
 pub mod project;
+pub mod runner;
 pub mod user;

@@ -80,6 +80,8 @@ pub enum Ansi {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build or rebuild services.
+    Build(commands::build::BuildArgs),
     /// Parse, resolve and render the compose file in canonical format.
     Config(commands::config::ConfigArgs),
     /// Manage images in the local store.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),
         Command::Image(args) => commands::image::run(&cli.global, args),
     };

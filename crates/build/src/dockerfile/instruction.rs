@@ -21,6 +21,8 @@ pub struct Stage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instruction {
     pub line: usize,
+    /// The instruction as written (continuations joined), for progress and history.
+    pub text: String,
     pub kind: Kind,
 }
 
@@ -251,7 +253,11 @@ pub(crate) fn parse(
         "ONBUILD" => onbuild(rest, line, words)?,
         _ => return Err(unknown(keyword)),
     };
-    Ok(Instruction { line, kind })
+    Ok(Instruction {
+        line,
+        text: text.to_string(),
+        kind,
+    })
 }
 
 fn unknown(keyword: &str) -> String {

@@ -81,6 +81,7 @@ impl Dockerfile {
                 }
                 (kind, Some(stage)) => stage.instructions.push(Instruction {
                     line: ins.line,
+                    text: ins.text,
                     kind,
                 }),
             }

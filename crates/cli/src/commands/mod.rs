@@ -1,4 +1,5 @@
 //! One module per command.
 
+pub mod build;
 pub mod config;
 pub mod image;

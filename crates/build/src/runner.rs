@@ -1,0 +1,124 @@
+//! RUN steps in our runtime: the step's process in a container whose root is the stage's
+//! merged overlay (mounted in the calling thread's private mount namespace, which the shim
+//! and the container inherit), under the runtime's default hardening, with no network
+//! unless the build asks for the host's. Its output comes back from the container's log.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use compose_runtime::{CreateOptions, Rootfs, Runtime, ShimOptions};
+use oci_spec::runtime::{LinuxNamespaceType, UserBuilder};
+
+use crate::build::{RunOutcome, RunRequest, RunStep};
+
+/// Runs RUN steps as containers of `runtime`.
+pub struct RuntimeRunner {
+    pub runtime: Runtime,
+    /// The program re-executed as the shim (the `compose` binary).
+    pub shim_exe: PathBuf,
+    /// Where step logs are written (removed after each step).
+    pub log_dir: PathBuf,
+}
+
+static STEP: AtomicU64 = AtomicU64::new(0);
+
+impl RunStep for RuntimeRunner {
+    fn run(&self, req: &RunRequest<'_>) -> Result<RunOutcome, String> {
+        let id = format!(
+            "build-{}-{}",
+            std::process::id(),
+            STEP.fetch_add(1, Ordering::Relaxed)
+        );
+        let spec = self.spec(req)?;
+        std::fs::create_dir_all(&self.log_dir)
+            .map_err(|e| format!("{}: {e}", self.log_dir.display()))?;
+        let log = self.log_dir.join(format!("{id}.log"));
+        let opts = CreateOptions {
+            shim: Some(ShimOptions {
+                exe: self.shim_exe.clone(),
+                log: log.clone(),
+                log_max_size: None,
+                log_max_files: 1,
+                terminal: false,
+                stdin: false,
+            }),
+            ..CreateOptions::default()
+        };
+        let rootfs = Rootfs::Dir(req.rootfs.to_path_buf());
+        let mut c = self
+            .runtime
+            .create(&id, &spec, &rootfs, &opts)
+            .map_err(|e| format!("creating the step's container: {e}"))?;
+        let result = c
+            .start()
+            .and_then(|()| c.wait())
+            .map_err(|e| format!("running the step: {e}"));
+        let output = read_output(&log);
+        let _ = c.delete(true);
+        let _ = std::fs::remove_file(&log);
+        let status = result?;
+        Ok(RunOutcome {
+            exit_code: status.code,
+            output,
+        })
+    }
+}
+
+impl RuntimeRunner {
+    fn spec(&self, req: &RunRequest<'_>) -> Result<oci_spec::runtime::Spec, String> {
+        let args: Vec<&str> = req.args.iter().map(String::as_str).collect();
+        let mut spec = compose_runtime::spec::docker_default(&args).map_err(|e| e.to_string())?;
+        let (uid, gid) = match req.user {
+            Some(u) if !u.is_empty() => crate::user::resolve_owner(req.rootfs, u)
+                .map_err(|e| e.replace("--chown", "USER"))?,
+            _ => (0, 0),
+        };
+        let mut process = spec.process().clone().unwrap_or_default();
+        let mut env = req.env.to_vec();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            );
+        }
+        process.set_env(Some(env));
+        process.set_cwd(PathBuf::from(req.cwd));
+        process.set_user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+        spec.set_process(Some(process));
+        if req.network == Some("host") {
+            if let Some(linux) = spec.linux_mut() {
+                let ns = linux.namespaces().clone().unwrap_or_default();
+                linux.set_namespaces(Some(
+                    ns.into_iter()
+                        .filter(|n| n.typ() != LinuxNamespaceType::Network)
+                        .collect(),
+                ));
+            }
+        } else if let Some(other) = req.network.filter(|n| *n != "none" && *n != "default") {
+            return Err(format!(
+                "RUN --network={other}: only none, default (no network) and host are supported"
+            ));
+        }
+        Ok(spec)
+    }
+}
+
+/// The step's output: stdout and stderr lines in the order the shim read them.
+fn read_output(log: &std::path::Path) -> Vec<u8> {
+    let Ok(lines) = compose_runtime::logs::read_all(log) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(&l.bytes);
+        if !l.partial {
+            out.push(b'\n');
+        }
+    }
+    out
+}

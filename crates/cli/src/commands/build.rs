@@ -1,0 +1,177 @@
+//! `compose build`: the project's images from their Dockerfiles, on our builder (RUN steps
+//! in our runtime), as Docker Compose v2 spells the command.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use compose::load;
+use compose_build::build::{Builder, StepEvent};
+use compose_build::project::{ServiceBuild, plan};
+use compose_build::runner::RuntimeRunner;
+use compose_image::Store;
+use compose_runtime::Runtime;
+
+use crate::{Global, Progress};
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Services to build (default: every service with a build section).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Set build-time variables for services (`KEY=VALUE`, or `KEY` to take it from the
+    /// environment).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Do not use cache when building the image.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// Don't print anything to standard output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Also build the dependencies of the selected services.
+    #[arg(long)]
+    pub with_dependencies: bool,
+    /// Print what would be built, as JSON, and don't build.
+    #[arg(long)]
+    pub print: bool,
+}
+
+pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let opts = super::config::options(global, &[], false)?;
+    let loaded = load::load(&opts, true)?;
+    for w in &loaded.warnings {
+        eprintln!("WARN[0000] {w}");
+    }
+    let Some(project) = &loaded.model else {
+        bail!("the project could not be typed");
+    };
+    let services = selected(project, &args.services, args.with_dependencies)?;
+    let build_args = parse_build_args(&args.build_args);
+    let builds =
+        plan(project, &services, &build_args, args.no_cache).map_err(anyhow::Error::msg)?;
+    if args.print {
+        print_plan(&builds)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.pull {
+        eprintln!("WARN[0000] --pull: base images are taken from the local store");
+    }
+    let store = Store::open(&global.data_root).with_context(|| {
+        format!(
+            "cannot open the image store at {}",
+            global.data_root.display()
+        )
+    })?;
+    let work = global.data_root.join("build");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let runner = RuntimeRunner {
+        runtime: Runtime::new(work.join("run"), "compose-build")?,
+        shim_exe: std::env::current_exe().context("finding the compose binary")?,
+        log_dir: work.join("logs"),
+    };
+    let builder = Builder {
+        store: &store,
+        runner: Some(&runner),
+        work_dir: work,
+    };
+    let quiet = args.quiet || global.progress == Progress::Quiet;
+    for b in &builds {
+        let label = b.services.join(", ");
+        let mut n = 0usize;
+        let mut on_event = |e: &StepEvent| {
+            if !quiet {
+                progress_line(&label, &mut n, e);
+            }
+        };
+        builder
+            .build(&b.options, &mut on_event)
+            .with_context(|| format!("failed to build service {label}"))?;
+        if !quiet {
+            for s in &b.services {
+                println!(" Service {s}  Built");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The services to build: as given (with what they depend on when asked), or all.
+fn selected(
+    project: &compose::model::Project,
+    services: &[String],
+    with_dependencies: bool,
+) -> anyhow::Result<Vec<String>> {
+    if services.is_empty() || !with_dependencies {
+        return Ok(services.to_vec());
+    }
+    let graph = compose::graph::Graph::from_project(project)
+        .map_err(|c| anyhow::anyhow!("dependency cycle: {c:?}"))?;
+    let names: Vec<&str> = services.iter().map(String::as_str).collect();
+    Ok(graph
+        .with_dependencies(&names)
+        .into_iter()
+        .filter(|s| {
+            project
+                .services
+                .get(*s)
+                .is_some_and(|svc| svc.build.is_some())
+        })
+        .map(str::to_string)
+        .collect())
+}
+
+fn parse_build_args(raw: &[String]) -> BTreeMap<String, String> {
+    raw.iter()
+        .filter_map(|a| match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+fn progress_line(label: &str, n: &mut usize, e: &StepEvent) {
+    let mut out = std::io::stdout().lock();
+    let _ = match e {
+        StepEvent::Start { step } => {
+            *n += 1;
+            writeln!(out, "#{n} [{label}] {step}")
+        }
+        StepEvent::Cached { .. } => writeln!(out, "#{n} CACHED"),
+        StepEvent::Done { .. } => writeln!(out, "#{n} DONE"),
+        StepEvent::Output { text, .. } => text.lines().try_for_each(|l| writeln!(out, "#{n} {l}")),
+    };
+}
+
+fn print_plan(builds: &[ServiceBuild]) -> anyhow::Result<()> {
+    let targets: serde_json::Map<String, serde_json::Value> = builds
+        .iter()
+        .map(|b| {
+            let o = &b.options;
+            (
+                b.services.join("_"),
+                serde_json::json!({
+                    "context": o.context,
+                    "dockerfile": o.dockerfile,
+                    "dockerfile-inline": o.dockerfile_inline,
+                    "args": o.build_args,
+                    "labels": o.labels,
+                    "tags": o.tags,
+                    "target": o.target,
+                    "network": o.network,
+                    "no-cache": o.no_cache,
+                }),
+            )
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "group": {"default": {"targets": targets.keys().collect::<Vec<_>>()}},
+        "target": targets,
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
