@@ -601,7 +601,6 @@ pub fn process(
     )
 }
 
-
 fn exec(plan: &mut Plan, args: &[String], env: &[String]) -> Result<()> {
     let arg0 = args
         .first()

@@ -121,3 +121,27 @@ fn exec_errors_are_clear() -> TestResult {
     wait_for(|| c.pids().unwrap().len() == 1);
     Ok(())
 }
+
+/// An exec'd process is under the container's seccomp filter, as its init is.
+#[test]
+fn exec_gets_the_containers_seccomp_filter() -> TestResult {
+    let f = Fixture::new("execsecc");
+    let spec = f.spec("touch /out/up; exec sleep 1000");
+    assert!(
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .is_some(),
+        "the default spec has the default profile"
+    );
+    let mut g = f.create(&spec)?;
+    g.c().start()?;
+    wait_for(|| f.out().join("up").exists());
+    let (code, out) = exec_capture(g.c(), "grep '^Seccomp:' /proc/self/status");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "2"]
+    );
+    Ok(())
+}
