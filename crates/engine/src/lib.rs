@@ -5,3 +5,4 @@ pub mod image_config;
 pub mod naming;
 pub mod signal;
 pub mod spec;
+pub mod store;
