@@ -6,3 +6,7 @@ pub mod naming;
 pub mod signal;
 pub mod spec;
 pub mod store;
+pub mod image;
+pub mod logs;
+pub mod runner;
+pub mod volumes;
