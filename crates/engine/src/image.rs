@@ -19,7 +19,7 @@ pub enum ImageError {
         service: String,
         reference: String,
         #[source]
-        source: compose_image::StoreError,
+        source: Box<compose_image::StoreError>,
     },
     #[error("service {service}: image {reference}: {reason}")]
     Bad {
@@ -63,7 +63,7 @@ pub fn resolve(store: &Store, service: &str, reference: &str) -> Result<Resolved
     let serr = |source| ImageError::Store {
         service: service.to_string(),
         reference: reference.to_string(),
-        source,
+        source: Box::new(source),
     };
     let bad = |reason: String| ImageError::Bad {
         service: service.to_string(),

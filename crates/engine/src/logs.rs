@@ -194,7 +194,12 @@ mod tests {
     #[test]
     fn raw_lines_are_stdout_without_time() {
         let mut p = Parser::default();
-        for raw in ["plain text", "2026 stdout F x", "2026-01-02T03:04:05Z stdin F x", ""] {
+        for raw in [
+            "plain text",
+            "2026 stdout F x",
+            "2026-01-02T03:04:05Z stdin F x",
+            "",
+        ] {
             let l = p.feed(raw);
             assert_eq!(
                 l,

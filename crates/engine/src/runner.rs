@@ -137,6 +137,11 @@ impl Runner {
         made.map(Handle).map_err(err(c.name))
     }
 
+    /// A handle on a container another process created (it can be started, not waited).
+    pub fn load(&self, id: &str, name: &str) -> Result<Handle> {
+        self.rt.load(id).map(Handle).map_err(err(name))
+    }
+
     /// The container's live status.
     pub fn status(&self, id: &str) -> Live {
         match self.rt.load(id) {
@@ -218,7 +223,11 @@ impl Redirect {
         let mut r = Redirect {
             saved: [None, None, None],
         };
-        for (fd, to) in [(0, stdin.as_raw_fd()), (1, out.as_raw_fd()), (2, out.as_raw_fd())] {
+        for (fd, to) in [
+            (0, stdin.as_raw_fd()),
+            (1, out.as_raw_fd()),
+            (2, out.as_raw_fd()),
+        ] {
             // A closed std fd has nothing to save: leave the slot empty and close it again.
             r.saved[fd as usize] = dup(fd).ok();
             dup2(to, fd)?;

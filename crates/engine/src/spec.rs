@@ -417,7 +417,7 @@ fn rlimit_type(name: &str) -> Option<PosixRlimitType> {
 fn rlimits(input: &Input<'_>) -> Result<Vec<PosixRlimit>> {
     let mut out = Vec::new();
     for (name, limit) in &input.service.ulimits {
-        let (soft, hard) = limit.clone().limits();
+        let (soft, hard) = limit.limits();
         let text = format!("{name}={soft}:{hard}");
         let typ = rlimit_type(name).ok_or_else(|| invalid(input, "ulimit", &text, "unknown"))?;
         let as_u64 = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
@@ -447,7 +447,12 @@ fn set_shm_size(input: &Input<'_>, mounts: &mut [Mount]) -> Result<()> {
         return Ok(());
     };
     if size.bytes() < 0 {
-        return Err(invalid(input, "shm_size", &size.bytes().to_string(), "negative"));
+        return Err(invalid(
+            input,
+            "shm_size",
+            &size.bytes().to_string(),
+            "negative",
+        ));
     }
     for m in mounts.iter_mut() {
         if m.destination().as_os_str() == "/dev/shm" {
@@ -470,7 +475,12 @@ fn check_target(input: &Input<'_>, field: &'static str, target: &str) -> Result<
         return Err(invalid(input, field, target, "the target must be absolute"));
     }
     if target.split('/').any(|c| c == "..") {
-        return Err(invalid(input, field, target, "the target must not hold '..'"));
+        return Err(invalid(
+            input,
+            field,
+            target,
+            "the target must not hold '..'",
+        ));
     }
     Ok(())
 }
@@ -576,19 +586,18 @@ fn bind_request(input: &Input<'_>, v: &ServiceVolume) -> Result<MountRequest> {
 /// Resources, sysctls: the `linux` section.
 fn linux(input: &Input<'_>, spec: &mut Spec) -> Result<()> {
     let svc = input.service;
-    let limits = svc
-        .deploy
-        .as_ref()
-        .and_then(|d| d.resources.limits.clone());
+    let limits = svc.deploy.as_ref().and_then(|d| d.resources.limits.clone());
     let reservations = svc
         .deploy
         .as_ref()
         .and_then(|d| d.resources.reservations.clone());
-    let err = |field: &'static str| move |e: oci_spec::OciSpecError| SpecError::Invalid {
-        service: input.service_name.to_string(),
-        field,
-        value: String::new(),
-        reason: e.to_string(),
+    let err = |field: &'static str| {
+        move |e: oci_spec::OciSpecError| SpecError::Invalid {
+            service: input.service_name.to_string(),
+            field,
+            value: String::new(),
+            reason: e.to_string(),
+        }
     };
 
     let mem_limit = svc
@@ -632,7 +641,9 @@ fn linux(input: &Input<'_>, spec: &mut Spec) -> Result<()> {
         .or_else(|| limits.as_ref().map(|l| l.cpus.value()).filter(|c| *c > 0.0));
     let mut cpu = LinuxCpuBuilder::default();
     if let Some(c) = cpus {
-        cpu = cpu.quota((f64::from(c) * 100_000.0).round() as i64).period(100_000u64);
+        cpu = cpu
+            .quota((f64::from(c) * 100_000.0).round() as i64)
+            .period(100_000u64);
     } else if svc.cpu_quota != 0 {
         cpu = cpu.quota(svc.cpu_quota);
     }
@@ -652,7 +663,12 @@ fn linux(input: &Input<'_>, spec: &mut Spec) -> Result<()> {
         .or_else(|| limits.as_ref().map(|l| l.pids).filter(|p| *p != 0));
     let mut res = LinuxResourcesBuilder::default().memory(mem).cpu(cpu);
     if let Some(p) = pids {
-        res = res.pids(LinuxPidsBuilder::default().limit(p).build().map_err(err("pids_limit"))?);
+        res = res.pids(
+            LinuxPidsBuilder::default()
+                .limit(p)
+                .build()
+                .map_err(err("pids_limit"))?,
+        );
     }
     let res = res.build().map_err(err("resources"))?;
     let Some(linux) = spec.linux_mut().as_mut() else {
@@ -681,7 +697,9 @@ fn stop_signal(input: &Input<'_>) -> Result<i32> {
         .find(|s| !s.is_empty());
     match raw {
         None => Ok(libc::SIGTERM),
-        Some(s) => signal::parse(s).ok_or_else(|| invalid(input, "stop_signal", s, "unknown signal")),
+        Some(s) => {
+            signal::parse(s).ok_or_else(|| invalid(input, "stop_signal", s, "unknown signal"))
+        }
     }
 }
 

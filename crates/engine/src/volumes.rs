@@ -187,7 +187,10 @@ mod tests {
         std::fs::write(low.join("data/a"), "low")?;
         std::fs::write(low.join("data/gone"), "x")?;
         std::fs::write(low.join("data/sub/s"), "s")?;
-        std::fs::set_permissions(low.join("data/sub/s"), std::fs::Permissions::from_mode(0o640))?;
+        std::fs::set_permissions(
+            low.join("data/sub/s"),
+            std::fs::Permissions::from_mode(0o640),
+        )?;
         std::fs::create_dir_all(up.join("data"))?;
         std::fs::write(up.join("data/a"), "up")?;
         std::os::unix::fs::symlink("a", up.join("data/link"))?;

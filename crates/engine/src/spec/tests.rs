@@ -138,7 +138,10 @@ fn default_path_and_tty_term() -> TestResult {
     let img = ImageConfig::default();
     let c = build(&input(&s, &img))?;
     let e = env(&c);
-    assert!(e.iter().any(|v| v.starts_with("PATH=/usr/local/sbin")), "{e:?}");
+    assert!(
+        e.iter().any(|v| v.starts_with("PATH=/usr/local/sbin")),
+        "{e:?}"
+    );
     assert!(e.contains(&"TERM=xterm".to_string()));
     assert!(c.tty);
     Ok(())
@@ -174,7 +177,10 @@ fn user_forms() -> TestResult {
     assert_eq!(uid_gid("4242")?, (4242, 0));
     assert_eq!(uid_gid("4242:7")?, (4242, 7));
     assert_eq!(uid_gid("app:wheel")?, (1000, 10));
-    let e = uid_gid("nobody").err().map(|e| e.to_string()).unwrap_or_default();
+    let e = uid_gid("nobody")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("service web: invalid user \"nobody\""), "{e}");
     assert!(uid_gid("app:nogroup").is_err());
     Ok(())
@@ -182,7 +188,8 @@ fn user_forms() -> TestResult {
 
 #[test]
 fn caps_add_drop_and_privileged() -> TestResult {
-    let c = built(serde_json::json!({"cap_add": ["SYS_ADMIN"], "cap_drop": ["CAP_CHOWN", "net_raw"]}))?;
+    let c =
+        built(serde_json::json!({"cap_add": ["SYS_ADMIN"], "cap_drop": ["CAP_CHOWN", "net_raw"]}))?;
     let set = caps(&c);
     assert!(set.contains(&Capability::SysAdmin));
     assert!(!set.contains(&Capability::Chown));
@@ -194,12 +201,15 @@ fn caps_add_drop_and_privileged() -> TestResult {
     assert_eq!(caps(&c).len(), 0, "drop ALL applies after add");
 
     let c = built(serde_json::json!({"privileged": true}))?;
-    let want: HashSet<Capability> = [Capability::Chown, Capability::SysAdmin, Capability::Kill].into();
+    let want: HashSet<Capability> =
+        [Capability::Chown, Capability::SysAdmin, Capability::Kill].into();
     assert_eq!(caps(&c), want, "privileged: what the host can grant");
     let linux = c.spec.linux().clone().unwrap_or_default();
     assert_eq!(linux.masked_paths().clone().unwrap_or_default().len(), 0);
 
-    let e = built(serde_json::json!({"cap_add": ["NOPE"]})).err().map(|e| e.to_string());
+    let e = built(serde_json::json!({"cap_add": ["NOPE"]}))
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         e.as_deref(),
         Some("service web: invalid capability \"NOPE\": unknown capability")
@@ -215,16 +225,30 @@ fn read_only_tmpfs_and_shm_size() -> TestResult {
         "shm_size": "128m",
         "volumes": [{"type": "tmpfs", "target": "/t", "tmpfs": {"size": 4096, "mode": 448}}]
     }))?;
-    assert_eq!(c.spec.root().as_ref().and_then(|r| r.readonly()), Some(true));
-    let run = mount_at(&c, "/run").and_then(|m| m.options().clone()).unwrap_or_default();
+    assert_eq!(
+        c.spec.root().as_ref().and_then(|r| r.readonly()),
+        Some(true)
+    );
+    let run = mount_at(&c, "/run")
+        .and_then(|m| m.options().clone())
+        .unwrap_or_default();
     assert_eq!(run, ["noexec", "nosuid", "nodev"]);
-    let cache = mount_at(&c, "/cache").and_then(|m| m.options().clone()).unwrap_or_default();
+    let cache = mount_at(&c, "/cache")
+        .and_then(|m| m.options().clone())
+        .unwrap_or_default();
     assert!(cache.contains(&"size=1m".to_string()) && cache.contains(&"mode=700".to_string()));
-    let shm = mount_at(&c, "/dev/shm").and_then(|m| m.options().clone()).unwrap_or_default();
+    let shm = mount_at(&c, "/dev/shm")
+        .and_then(|m| m.options().clone())
+        .unwrap_or_default();
     assert!(shm.contains(&format!("size={}", 128 << 20)), "{shm:?}");
     assert_eq!(shm.iter().filter(|o| o.starts_with("size=")).count(), 1);
-    let t = mount_at(&c, "/t").and_then(|m| m.options().clone()).unwrap_or_default();
-    assert!(t.contains(&"size=4096".to_string()) && t.contains(&"mode=700".to_string()), "{t:?}");
+    let t = mount_at(&c, "/t")
+        .and_then(|m| m.options().clone())
+        .unwrap_or_default();
+    assert!(
+        t.contains(&"size=4096".to_string()) && t.contains(&"mode=700".to_string()),
+        "{t:?}"
+    );
     assert!(built(serde_json::json!({"tmpfs": ["relative"]})).is_err());
     Ok(())
 }
@@ -269,9 +293,16 @@ fn volumes_and_binds_become_requests_and_image_volumes_anonymous() -> TestResult
             },
         ]
     );
-    let c = built(serde_json::json!({"volumes": [{"type": "volume", "source": "d", "target": "/data/"}]}))?;
-    assert_eq!(c.mounts.len(), 1, "a service mount covers the image's VOLUME");
-    let e = built(serde_json::json!({"volumes": [{"type": "bind", "source": "/x", "target": "rel"}]}));
+    let c = built(
+        serde_json::json!({"volumes": [{"type": "volume", "source": "d", "target": "/data/"}]}),
+    )?;
+    assert_eq!(
+        c.mounts.len(),
+        1,
+        "a service mount covers the image's VOLUME"
+    );
+    let e =
+        built(serde_json::json!({"volumes": [{"type": "bind", "source": "/x", "target": "rel"}]}));
     assert!(e.is_err());
     Ok(())
 }
@@ -288,7 +319,7 @@ fn resources() -> TestResult {
         .clone()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let m = r.memory().clone().unwrap_or_default();
+    let m = r.memory().unwrap_or_default();
     assert_eq!(m.limit(), Some(64 << 20));
     assert_eq!(m.swap(), Some(128 << 20));
     assert_eq!(m.reservation(), Some(32 << 20));
@@ -298,9 +329,16 @@ fn resources() -> TestResult {
     assert_eq!(cpu.cpus().as_deref(), Some("0"));
     assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(50));
 
-    let c = built(serde_json::json!({"deploy": {"resources": {"limits": {"memory": "10m", "cpus": "0.5", "pids": 7}}}}))?;
-    let r = c.spec.linux().clone().and_then(|l| l.resources().clone()).unwrap_or_default();
-    assert_eq!(r.memory().clone().unwrap_or_default().limit(), Some(10 << 20));
+    let c = built(
+        serde_json::json!({"deploy": {"resources": {"limits": {"memory": "10m", "cpus": "0.5", "pids": 7}}}}),
+    )?;
+    let r = c
+        .spec
+        .linux()
+        .clone()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    assert_eq!(r.memory().unwrap_or_default().limit(), Some(10 << 20));
     assert_eq!(r.cpu().clone().unwrap_or_default().quota(), Some(50_000));
     assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(7));
 
@@ -314,15 +352,33 @@ fn ulimits_and_sysctls() -> TestResult {
         "ulimits": {"nofile": {"soft": 100, "hard": 200}, "nproc": 64},
         "sysctls": {"net.core.somaxconn": "1024"}
     }))?;
-    let rl = c.spec.process().clone().and_then(|p| p.rlimits().clone()).unwrap_or_default();
+    let rl = c
+        .spec
+        .process()
+        .clone()
+        .and_then(|p| p.rlimits().clone())
+        .unwrap_or_default();
     let nofile = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNofile);
     assert_eq!(nofile.map(|r| (r.soft(), r.hard())), Some((100, 200)));
     let nproc = rl.iter().find(|r| r.typ() == PosixRlimitType::RlimitNproc);
     assert_eq!(nproc.map(|r| (r.soft(), r.hard())), Some((64, 64)));
-    let sysctl = c.spec.linux().clone().and_then(|l| l.sysctl().clone()).unwrap_or_default();
-    assert_eq!(sysctl.get("net.core.somaxconn").map(String::as_str), Some("1024"));
-    let e = built(serde_json::json!({"ulimits": {"bogus": 1}})).err().map(|e| e.to_string());
-    assert_eq!(e.as_deref(), Some("service web: invalid ulimit \"bogus=1:1\": unknown"));
+    let sysctl = c
+        .spec
+        .linux()
+        .clone()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default();
+    assert_eq!(
+        sysctl.get("net.core.somaxconn").map(String::as_str),
+        Some("1024")
+    );
+    let e = built(serde_json::json!({"ulimits": {"bogus": 1}}))
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("service web: invalid ulimit \"bogus=1:1\": unknown")
+    );
     Ok(())
 }
 
@@ -360,7 +416,9 @@ fn labels_image_service_then_compose() -> TestResult {
 
 #[test]
 fn init_is_refused_clearly() {
-    let e = built(serde_json::json!({"init": true})).err().map(|e| e.to_string());
+    let e = built(serde_json::json!({"init": true}))
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         e.as_deref(),
         Some("service web: init: true (no init binary is shipped) is not supported yet")

@@ -278,7 +278,10 @@ impl Store {
     pub fn set_info(&self, id: &str, info: &ContainerInfo) -> Result<()> {
         let info = serde_json::to_string(info).unwrap_or_else(|_| "{}".into());
         self.conn()
-            .execute("UPDATE containers SET info = ?2 WHERE id = ?1", params![id, info])
+            .execute(
+                "UPDATE containers SET info = ?2 WHERE id = ?1",
+                params![id, info],
+            )
             .map_err(self.err("update container"))?;
         Ok(())
     }

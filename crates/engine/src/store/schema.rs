@@ -85,7 +85,11 @@ pub fn open(path: &Path) -> Result<Connection> {
     tx.execute_batch("CREATE TABLE IF NOT EXISTS engine_schema (version INTEGER NOT NULL)")
         .map_err(e("create engine_schema"))?;
     let found: i64 = tx
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM engine_schema", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM engine_schema",
+            [],
+            |r| r.get(0),
+        )
         .map_err(e("read engine schema version"))?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -99,8 +103,11 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     tx.execute("DELETE FROM engine_schema", [])
         .map_err(e("write engine schema version"))?;
-    tx.execute("INSERT INTO engine_schema (version) VALUES (?1)", [SCHEMA_VERSION])
-        .map_err(e("write engine schema version"))?;
+    tx.execute(
+        "INSERT INTO engine_schema (version) VALUES (?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(e("write engine schema version"))?;
     tx.commit().map_err(e("commit migration"))?;
     Ok(conn)
 }

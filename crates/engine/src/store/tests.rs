@@ -34,16 +34,25 @@ fn containers_round_trip_and_states() -> TestResult {
     s.insert_container(&row("b1", "q-web-1", "q"))?;
     let got = s.containers("p")?;
     assert_eq!(got, vec![row("a1", "p-web-1", "p")]);
-    assert!(s.insert_container(&row("a2", "p-web-1", "p")).is_err(), "names are unique");
+    assert!(
+        s.insert_container(&row("a2", "p-web-1", "p")).is_err(),
+        "names are unique"
+    );
 
     s.set_state("a1", RecordedState::Running, Some(5), None)?;
     s.set_state("a1", RecordedState::Exited, None, Some(3))?;
     let c = s.container_by_name("p-web-1")?.ok_or("missing")?;
-    assert_eq!((c.state, c.started_at, c.exit_code), (RecordedState::Exited, Some(5), Some(3)));
+    assert_eq!(
+        (c.state, c.started_at, c.exit_code),
+        (RecordedState::Exited, Some(5), Some(3))
+    );
     assert!(c.finished_at.is_some());
     s.set_state("a1", RecordedState::Running, Some(9), None)?;
     let c = s.container_by_name("p-web-1")?.ok_or("missing")?;
-    assert_eq!((c.exit_code, c.finished_at, c.started_at), (None, None, Some(9)));
+    assert_eq!(
+        (c.exit_code, c.finished_at, c.started_at),
+        (None, None, Some(9))
+    );
 
     s.remove_container("a1")?;
     assert!(s.containers("p")?.is_empty());
