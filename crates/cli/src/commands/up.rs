@@ -1,0 +1,159 @@
+//! `compose up`: create and start the project's containers. Also the project loading and
+//! progress printing the other lifecycle commands share.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use compose::load::{self, Loaded};
+use compose_engine::ops::up::UpOptions;
+use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
+
+use crate::{Global, Progress};
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Only these services (and what they depend on).
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Detached mode: run containers in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Scale SERVICE to NUM instances (overrides `scale` in the file).
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    /// Recreate containers even if their configuration hasn't changed.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them.
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Don't start the services after creating them.
+    #[arg(long)]
+    pub no_start: bool,
+    /// Remove containers for services not defined in the Compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Use this timeout in seconds for container shutdown when containers are replaced.
+    #[arg(short, long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// A loaded project and the engine of the data root.
+pub struct Session {
+    pub loaded: Loaded,
+    pub engine: Engine,
+}
+
+impl Session {
+    /// Loads the project (only `services` and their dependencies when given) and opens the
+    /// engine.
+    pub fn open(global: &Global, services: &[String]) -> anyhow::Result<Session> {
+        let opts = super::config::options(global, services, false)?;
+        let loaded = load::load(&opts, true)?;
+        for w in &loaded.warnings {
+            eprintln!("WARN[0000] {w}");
+        }
+        if loaded.model.is_none() {
+            bail!("project {}: no model", loaded.name);
+        }
+        let engine = Engine::open(&global.data_root)?;
+        Ok(Session { loaded, engine })
+    }
+
+    /// The engine's view of the project.
+    pub fn project(&self) -> anyhow::Result<Project<'_>> {
+        let model = self.loaded.model.as_ref().context("no model")?;
+        let hashes: BTreeMap<String, String> = model
+            .services
+            .keys()
+            .filter_map(|s| Some((s.clone(), self.loaded.config_hash(s)?)))
+            .collect();
+        let files: Vec<String> = self
+            .loaded
+            .sources
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        Ok(Project {
+            name: &self.loaded.name,
+            model,
+            hashes,
+            working_dir: self.loaded.sources.project_dir.display().to_string(),
+            config_files: files.join(","),
+        })
+    }
+}
+
+/// Docker Compose v2's plain progress on stderr: ` Container p-web-1  Started`.
+pub struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    pub fn new(global: &Global) -> Printer {
+        Printer {
+            quiet: global.progress == Progress::Quiet,
+        }
+    }
+}
+
+impl EngineProgress for Printer {
+    fn event(&self, kind: Kind, name: &str, status: &str) {
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, " {} {name}  {status}", kind.as_str());
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "WARN[0000] {message}");
+    }
+}
+
+/// `-t SECONDS` as a duration.
+pub fn timeout(t: Option<u64>) -> Option<Duration> {
+    t.map(Duration::from_secs)
+}
+
+fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut out = BTreeMap::new();
+    for s in args {
+        let (name, n) = s
+            .split_once('=')
+            .with_context(|| format!("invalid --scale {s:?}: expected SERVICE=NUM"))?;
+        let n: u32 = n
+            .parse()
+            .with_context(|| format!("invalid --scale {s:?}: {n:?} is not a number"))?;
+        out.insert(name.to_string(), n);
+    }
+    Ok(out)
+}
+
+pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    if !args.detach {
+        bail!(
+            "attached `up` (streaming logs, Ctrl-C stops) needs the container shim, which is not there yet: use `up -d`, then `logs -f`"
+        );
+    }
+    let session = Session::open(global, &args.services)?;
+    let project = session.project()?;
+    let opts = UpOptions {
+        scale: scale(&args.scale)?,
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        remove_orphans: args.remove_orphans,
+        no_start: args.no_start,
+        timeout: timeout(args.timeout),
+    };
+    for name in opts.scale.keys() {
+        if !project.model.services.contains_key(name) {
+            bail!("no such service: {name}");
+        }
+    }
+    session.engine.up(&project, &opts, &Printer::new(global))?;
+    Ok(ExitCode::SUCCESS)
+}
