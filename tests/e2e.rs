@@ -1,0 +1,363 @@
+//! The engine end to end: the real `compose` binary brings stacks of busybox containers up
+//! and down on real namespaces, cgroups, overlays and volumes, as root, each test in its own
+//! data root with its own project name.
+
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+
+use engine::{LOOP, Stack, alive, cgroup_dirs, entries, line_of, mounts_under};
+
+fn three_tier(init_exit: i32) -> String {
+    format!(
+        r#"
+services:
+  init:
+    image: busybox
+    command: ["sh", "-c", "echo init ran; echo seeded > /vol/seed; exit {init_exit}"]
+    volumes: [data:/vol]
+  db:
+    image: busybox
+    command: ["sh", "-c", "echo db up; {LOOP}"]
+    depends_on:
+      init: {{condition: service_completed_successfully}}
+    volumes: [data:/vol]
+    labels: {{tier: db}}
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo web up; cat /vol/seed; {LOOP}"]
+    depends_on: [db]
+    volumes: [data:/vol]
+volumes:
+  data:
+"#
+    )
+}
+
+#[test]
+fn up_follows_dependencies_and_ps_shows_the_stack() {
+    let s = Stack::new("order", &three_tier(0));
+    let (_, err) = s.ok(&["up", "-d"]);
+    let p = &s.name;
+    // init ran to completion before db started; db started before web.
+    let init_exited = line_of(&err, &format!("Container {p}-init-1  Exited"));
+    let db_starting = line_of(&err, &format!("Container {p}-db-1  Starting"));
+    let db_started = line_of(&err, &format!("Container {p}-db-1  Started"));
+    let web_starting = line_of(&err, &format!("Container {p}-web-1  Starting"));
+    assert!(
+        init_exited < db_starting && db_started < web_starting,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(" Volume \"{p}_data\"  Created")),
+        "{err}"
+    );
+
+    let (table, _) = s.ok(&["ps"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("IMAGE") && lines[0].ends_with("PORTS"),
+        "{table}"
+    );
+    for col in ["COMMAND", "SERVICE", "CREATED", "STATUS"] {
+        assert!(lines[0].contains(col), "{table}");
+    }
+    assert_eq!(lines.len(), 3, "running only:\n{table}");
+    assert!(
+        lines[1].starts_with(&format!("{p}-db-1 ")) && lines[1].contains("Up "),
+        "{table}"
+    );
+    assert!(lines[2].starts_with(&format!("{p}-web-1 ")), "{table}");
+
+    let all = s.ps_json();
+    assert_eq!(all.len(), 3);
+    let init = all.iter().find(|c| c["Service"] == "init").unwrap();
+    assert_eq!(init["State"], "exited");
+    assert_eq!(init["ExitCode"], 0);
+    assert!(
+        init["Status"].as_str().unwrap().starts_with("Exited (0)"),
+        "{init}"
+    );
+    let db = all.iter().find(|c| c["Service"] == "db").unwrap();
+    assert_eq!(db["Name"], format!("{p}-db-1"));
+    let labels = db["Labels"].as_str().unwrap();
+    for l in [
+        format!("com.docker.compose.project={p}"),
+        "com.docker.compose.service=db".into(),
+        "com.docker.compose.container-number=1".into(),
+        "com.docker.compose.oneoff=False".into(),
+        "tier=db".into(),
+    ] {
+        assert!(labels.contains(&l), "{l} not in {labels}");
+    }
+    let (services, _) = s.ok(&["ps", "--services"]);
+    assert_eq!(services, "db\nweb\n");
+    assert_eq!(s.ok(&["ps", "-q"]).0.lines().count(), 2);
+
+    // web read what init wrote into the shared volume; logs carry `name  | ` prefixes.
+    s.wait_for("web's output", || {
+        s.ok(&["logs", "web"]).0.contains("seeded")
+    });
+    let (logs, _) = s.ok(&["logs", "web"]);
+    assert_eq!(logs, "web-1  | web up\nweb-1  | seeded\n");
+    let (init_log, _) = s.ok(&["logs", "--no-log-prefix", "init"]);
+    assert_eq!(init_log, "init ran\n");
+    let (tail, _) = s.ok(&["logs", "-n", "1", "--no-log-prefix", "web"]);
+    assert_eq!(tail, "seeded\n");
+
+    // A second up changes nothing.
+    let (_, again) = s.ok(&["up", "-d"]);
+    assert!(
+        again.contains(&format!("Container {p}-web-1  Running")),
+        "{again}"
+    );
+    assert!(!again.contains("Creating"), "{again}");
+}
+
+#[test]
+fn a_failed_completion_dependency_names_its_exit_code() {
+    let s = Stack::new("fail", &three_tier(3));
+    let out = s.compose(&["up", "-d"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains("service \"init\" didn't complete successfully: exit 3"),
+        "{}",
+        out.stderr
+    );
+    let all = s.ps_json();
+    let db = all.iter().find(|c| c["Service"] == "db").unwrap();
+    assert_eq!(db["State"], "created", "db never started");
+    s.ok(&["down", "-v", "-t", "1"]);
+    assert!(s.ids().is_empty());
+}
+
+#[test]
+fn a_named_volume_survives_down_and_goes_with_down_v() {
+    let yaml = format!(
+        r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "echo run >> /data/runs; {LOOP}"]
+    volumes: [store:/data, etc:/etc]
+volumes:
+  store:
+  etc:
+"#
+    );
+    let s = Stack::new("vol", &yaml);
+    let vol = s.root().join("volumes").join(format!("{}_store", s.name));
+    let runs = vol.join("_data").join("runs");
+    s.ok(&["up", "-d"]);
+    s.wait_for("first run", || {
+        std::fs::read_to_string(&runs).is_ok_and(|t| t == "run\n")
+    });
+    // An empty volume is filled from the image at its mount path.
+    let etc = s
+        .root()
+        .join("volumes")
+        .join(format!("{}_etc", s.name))
+        .join("_data");
+    assert!(etc.join("passwd").is_file(), "{:?}", entries(&etc));
+
+    s.ok(&["down", "-t", "1"]);
+    assert!(vol.is_dir(), "down keeps volumes");
+    s.ok(&["up", "-d"]);
+    s.wait_for("second run", || {
+        std::fs::read_to_string(&runs).is_ok_and(|t| t == "run\nrun\n")
+    });
+    let (_, err) = s.ok(&["down", "-v", "-t", "1"]);
+    assert!(
+        err.contains(&format!(" Volume \"{}_store\"  Removed", s.name)),
+        "{err}"
+    );
+    assert!(!vol.exists(), "down -v removes it");
+    s.ok(&["up", "-d"]);
+    s.wait_for("fresh run", || {
+        std::fs::read_to_string(&runs).is_ok_and(|t| t == "run\n")
+    });
+}
+
+#[test]
+fn bind_mounts_are_relative_to_the_project_dir() {
+    let yaml = format!(
+        r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "cat /conf/in > /out/copy; touch /conf/x 2>/dev/null && echo rw > /out/ro || echo ro > /out/ro; {LOOP}"]
+    volumes: ["./made:/out", "./conf:/conf:ro"]
+"#
+    );
+    let s = Stack::new("bind", &yaml);
+    std::fs::create_dir(s.proj().join("conf")).unwrap();
+    std::fs::write(s.proj().join("conf").join("in"), "hello\n").unwrap();
+    s.ok(&["up", "-d"]);
+    let made = s.proj().join("made");
+    assert!(made.is_dir(), "the short syntax makes a missing host dir");
+    s.wait_for("the copy", || {
+        std::fs::read_to_string(made.join("ro")).is_ok_and(|t| t == "ro\n")
+    });
+    assert_eq!(
+        std::fs::read_to_string(made.join("copy")).unwrap(),
+        "hello\n"
+    );
+    assert!(
+        !s.proj().join("conf").join("x").exists(),
+        ":ro is read-only"
+    );
+}
+
+#[test]
+fn down_leaves_no_process_cgroup_mount_or_state() {
+    let yaml = format!(
+        r#"
+services:
+  a:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    volumes: [vol:/v]
+    tmpfs: [/scratch]
+  b:
+    image: busybox
+    command: ["sh", "-c", "sleep 1000 & {LOOP}"]
+    depends_on: [a]
+volumes:
+  vol:
+"#
+    );
+    let s = Stack::new("clean", &yaml);
+    s.ok(&["up", "-d", "--scale", "b=2"]);
+    let ids = s.ids();
+    assert_eq!(ids.len(), 3);
+    let pids = s.pids(&ids);
+    assert!(pids.len() >= 4, "inits and b's background sleeps: {pids:?}");
+    assert!(pids.iter().all(|p| alive(*p)));
+    assert!(ids.iter().all(|id| !cgroup_dirs(id).is_empty()));
+
+    let (_, err) = s.ok(&["down", "-v", "-t", "1"]);
+    // Dependents stop first.
+    let p = &s.name;
+    assert!(
+        line_of(&err, &format!("Container {p}-b-1  Stopped"))
+            < line_of(&err, &format!("Container {p}-a-1  Stopping")),
+        "{err}"
+    );
+    for pid in &pids {
+        assert!(!alive(*pid), "process {pid} survived down");
+    }
+    for id in &ids {
+        assert!(
+            cgroup_dirs(id).is_empty(),
+            "cgroup of {id} left: {:?}",
+            cgroup_dirs(id)
+        );
+    }
+    assert!(
+        mounts_under(&s.root()).is_empty(),
+        "{:?}",
+        mounts_under(&s.root())
+    );
+    assert!(entries(&s.root().join("containers")).is_empty());
+    assert!(entries(&s.root().join("logs")).is_empty());
+    assert!(entries(&s.root().join("volumes")).is_empty());
+    assert!(s.ids().is_empty());
+}
+
+#[test]
+fn two_projects_with_the_same_services_run_side_by_side() {
+    let yaml = format!(
+        "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n"
+    );
+    let s = Stack::new("twin", &yaml);
+    let other = s.sibling("twin");
+    s.ok(&["up", "-d"]);
+    other.ok(&["up", "-d"]);
+    let mine = s.ok(&["ps", "--format", "json"]).0;
+    let theirs = other.ok(&["ps", "--format", "json"]);
+    assert!(mine.contains(&format!("\"{}-web-1\"", s.name)) && !mine.contains(&other.name));
+    assert!(theirs.contains(&format!("\"{}-web-1\"", other.name)) && !theirs.contains(&s.name));
+    other.ok(&["down", "-t", "1"]);
+    let (still, _) = s.ok(&["ps", "-q"]);
+    assert_eq!(
+        still.lines().count(),
+        1,
+        "the other project's down left ours running"
+    );
+}
+
+#[test]
+fn a_missing_image_is_one_clear_error_and_down_still_cleans() {
+    let yaml = format!(
+        "services:\n  ok:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n  bad:\n    image: nosuch/thing:1\n"
+    );
+    let s = Stack::new("badimg", &yaml);
+    let out = s.compose(&["up", "-d"]);
+    assert!(!out.success());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "service bad: image nosuch/thing:1 is not in the local store (load it with `compose image load`)"
+        ],
+        "{}",
+        out.stderr
+    );
+    s.ok(&["down", "-v"]);
+    assert!(s.ids().is_empty());
+    assert!(entries(&s.root().join("containers")).is_empty());
+}
+
+#[test]
+fn stop_start_kill_rm_and_recreate_on_change() {
+    let yaml = |word: &str| {
+        format!(
+            "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo {word}; {LOOP}\"]\n"
+        )
+    };
+    let s = Stack::new("verbs", &yaml("one"));
+    let p = s.name.clone();
+    s.ok(&["up", "-d", "--scale", "web=2"]);
+    assert_eq!(s.ids().len(), 2);
+    let (_, err) = s.ok(&["stop", "-t", "1"]);
+    assert!(
+        err.contains(&format!("Container {p}-web-2  Stopped")),
+        "{err}"
+    );
+    assert_eq!(s.ok(&["ps", "-q"]).0, "");
+    let (_, err) = s.ok(&["start"]);
+    assert!(
+        err.contains(&format!("Container {p}-web-1  Started")),
+        "{err}"
+    );
+    assert_eq!(s.ok(&["ps", "-q"]).0.lines().count(), 2);
+
+    let (_, err) = s.ok(&["kill", "-s", "SIGKILL", "web"]);
+    assert!(
+        err.contains(&format!("Container {p}-web-1  Killed")),
+        "{err}"
+    );
+    s.wait_for("both dead", || s.ok(&["ps", "-q"]).0.is_empty());
+    let (_, err) = s.ok(&["rm", "-f"]);
+    assert!(
+        err.contains(&format!("Container {p}-web-2  Removed")),
+        "{err}"
+    );
+    assert!(s.ids().is_empty());
+
+    s.ok(&["up", "-d"]);
+    let before = s.ids();
+    s.write(&yaml("two"));
+    let (_, err) = s.ok(&["up", "-d"]);
+    assert!(
+        err.contains(&format!("Container {p}-web-1  Recreated")),
+        "{err}"
+    );
+    let after = s.ids();
+    assert_eq!(after.len(), 1);
+    assert_ne!(before, after, "a changed config makes a new container");
+    s.wait_for("new output", || {
+        s.ok(&["logs", "--no-log-prefix"]).0 == "two\n"
+    });
+}
