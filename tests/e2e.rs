@@ -361,3 +361,60 @@ fn stop_start_kill_rm_and_recreate_on_change() {
         s.ok(&["logs", "--no-log-prefix"]).0 == "two\n"
     });
 }
+
+#[test]
+fn without_a_compose_file_p_name_still_lists_and_takes_down() {
+    let yaml = format!(
+        "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n    volumes: [keep:/k]\nvolumes:\n  keep:\n"
+    );
+    let s = Stack::new("nofile", &yaml);
+    s.ok(&["up", "-d"]);
+    std::fs::remove_file(s.proj().join("compose.yaml")).unwrap();
+    let (ps, _) = s.ok(&["ps", "-a", "--format", "json"]);
+    assert!(ps.contains(&format!("\"{}-web-1\"", s.name)), "{ps}");
+    let (logs, _) = s.ok(&["logs"]);
+    assert_eq!(logs, "");
+    s.ok(&["down", "-v", "-t", "1"]);
+    assert!(s.ids().is_empty());
+    assert!(entries(&s.root().join("volumes")).is_empty());
+    assert!(entries(&s.root().join("containers")).is_empty());
+}
+
+#[test]
+fn a_create_that_fails_midway_is_recorded_and_down_removes_it() {
+    // The long syntax does not make a missing bind source: the create fails after the
+    // container's record is written and before the runtime has a container.
+    let yaml = format!(
+        r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    volumes:
+      - type: bind
+        source: ./missing
+        target: /m
+"#
+    );
+    let s = Stack::new("midway", &yaml);
+    let out = s.compose(&["up", "-d"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains("service app: bind source path does not exist:"),
+        "{}",
+        out.stderr
+    );
+    let all = s.ps_json();
+    assert_eq!(all.len(), 1, "the intent is recorded");
+    assert_eq!(all[0]["State"], "dead");
+    std::fs::create_dir(s.proj().join("missing")).unwrap();
+    let (_, err) = s.ok(&["up", "-d"]);
+    assert!(
+        err.contains("Recreated"),
+        "the broken record is replaced: {err}"
+    );
+    assert_eq!(s.ps_json()[0]["State"], "running");
+    s.ok(&["down", "-t", "1"]);
+    assert!(s.ids().is_empty());
+}

@@ -26,7 +26,8 @@ pub fn run(global: &Global, args: &DownArgs) -> anyhow::Result<ExitCode> {
     let project = session.project()?;
     let opts = DownOptions {
         volumes: args.volumes,
-        remove_orphans: args.remove_orphans,
+        // Without a compose file every container of the project is an orphan.
+        remove_orphans: args.remove_orphans || !session.from_file,
         timeout: timeout(args.timeout),
     };
     session

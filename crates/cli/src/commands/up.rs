@@ -43,47 +43,89 @@ pub struct UpArgs {
 
 /// A loaded project and the engine of the data root.
 pub struct Session {
-    pub loaded: Loaded,
+    pub name: String,
+    pub model: compose::model::Project,
+    hashes: BTreeMap<String, String>,
+    working_dir: String,
+    config_files: String,
+    /// False when no compose file was found and `-p NAME` names the project: the engine
+    /// then acts on what its state records (every container is an orphan).
+    pub from_file: bool,
     pub engine: Engine,
 }
 
 impl Session {
     /// Loads the project (only `services` and their dependencies when given) and opens the
-    /// engine.
+    /// engine. With `-p NAME` and no compose file anywhere, the project is NAME with no
+    /// services, as Docker Compose allows for `down`, `ps`, `logs`...
     pub fn open(global: &Global, services: &[String]) -> anyhow::Result<Session> {
         let opts = super::config::options(global, services, false)?;
-        let loaded = load::load(&opts, true)?;
+        let loaded = match load::load(&opts, true) {
+            Ok(l) => l,
+            Err(e) => return Self::without_file(global, e),
+        };
         for w in &loaded.warnings {
             eprintln!("WARN[0000] {w}");
         }
-        if loaded.model.is_none() {
-            bail!("project {}: no model", loaded.name);
-        }
         let engine = Engine::open(&global.data_root)?;
-        Ok(Session { loaded, engine })
+        Self::from_loaded(loaded, engine)
     }
 
-    /// The engine's view of the project.
-    pub fn project(&self) -> anyhow::Result<Project<'_>> {
-        let model = self.loaded.model.as_ref().context("no model")?;
-        let hashes: BTreeMap<String, String> = model
+    fn from_loaded(loaded: Loaded, engine: Engine) -> anyhow::Result<Session> {
+        let Some(model) = loaded.model.clone() else {
+            bail!("project {}: no model", loaded.name);
+        };
+        let hashes = model
             .services
             .keys()
-            .filter_map(|s| Some((s.clone(), self.loaded.config_hash(s)?)))
+            .filter_map(|s| Some((s.clone(), loaded.config_hash(s)?)))
             .collect();
-        let files: Vec<String> = self
-            .loaded
+        let files: Vec<String> = loaded
             .sources
             .files
             .iter()
             .map(|f| f.display().to_string())
             .collect();
-        Ok(Project {
-            name: &self.loaded.name,
+        Ok(Session {
+            name: loaded.name.clone(),
             model,
             hashes,
-            working_dir: self.loaded.sources.project_dir.display().to_string(),
+            working_dir: loaded.sources.project_dir.display().to_string(),
             config_files: files.join(","),
+            from_file: true,
+            engine,
+        })
+    }
+
+    fn without_file(global: &Global, e: compose::Error) -> anyhow::Result<Session> {
+        let no_file = e.to_string().starts_with("no configuration file provided");
+        let name = match &global.project_name {
+            Some(n) if no_file && global.files.is_empty() => load::normalize_project_name(n),
+            _ => return Err(e.into()),
+        };
+        let model = compose::model::Project {
+            name: name.clone(),
+            ..compose::model::Project::default()
+        };
+        Ok(Session {
+            name,
+            model,
+            hashes: BTreeMap::new(),
+            working_dir: String::new(),
+            config_files: String::new(),
+            from_file: false,
+            engine: Engine::open(&global.data_root)?,
+        })
+    }
+
+    /// The engine's view of the project.
+    pub fn project(&self) -> anyhow::Result<Project<'_>> {
+        Ok(Project {
+            name: &self.name,
+            model: &self.model,
+            hashes: self.hashes.clone(),
+            working_dir: self.working_dir.clone(),
+            config_files: self.config_files.clone(),
         })
     }
 }
