@@ -418,3 +418,35 @@ services:
     s.ok(&["down", "-t", "1"]);
     assert!(s.ids().is_empty());
 }
+
+#[test]
+fn up_of_one_service_brings_its_dependencies_only_and_no_orphan_warning() {
+    let yaml = format!(
+        r#"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+  web:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    depends_on: [db]
+  tool:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+"#
+    );
+    let s = Stack::new("select", &yaml);
+    s.ok(&["up", "-d", "tool"]);
+    let (_, err) = s.ok(&["up", "-d", "web"]);
+    assert!(!err.contains("orphan"), "{err}");
+    let (services, _) = s.ok(&["ps", "--services"]);
+    assert_eq!(services, "db\ntool\nweb\n");
+    let out = s.compose(&["up", "-d", "nope"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("no such service: nope"),
+        "{}",
+        out.stderr
+    );
+}

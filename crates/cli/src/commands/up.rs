@@ -181,9 +181,11 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             "attached `up` (streaming logs, Ctrl-C stops) needs the container shim, which is not there yet: use `up -d`, then `logs -f`"
         );
     }
-    let session = Session::open(global, &args.services)?;
+    // The whole project: orphans are judged against every service, not the selection.
+    let session = Session::open(global, &[])?;
     let project = session.project()?;
     let opts = UpOptions {
+        services: args.services.clone(),
         scale: scale(&args.scale)?,
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,

@@ -2,7 +2,7 @@
 //! along the dependency graph, independent services in parallel, honoring `depends_on`
 //! conditions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,9 @@ use crate::volumes;
 /// `up`'s flags.
 #[derive(Debug, Clone, Default)]
 pub struct UpOptions {
+    /// Only these services and what they depend on (all when empty); orphans are still
+    /// judged against the whole project.
+    pub services: Vec<String>,
     /// `--scale SERVICE=N`, over `scale:` and `deploy.replicas`.
     pub scale: BTreeMap<String, u32>,
     pub force_recreate: bool,
@@ -59,9 +62,11 @@ impl Engine {
     /// Brings the project up.
     pub fn up(&self, p: &Project<'_>, opts: &UpOptions, progress: &dyn Progress) -> Result<()> {
         let _lock = self.lock(p.name)?;
-        check_supported(p, progress)?;
+        super::check_services(p, &opts.services)?;
         let g = graph(p)?;
-        let images = self.resolve_images(p)?;
+        let selected = selection(&g, &opts.services);
+        check_supported(p, &selected, progress)?;
+        let images = self.resolve_images(p, &selected)?;
         self.store.put_project(&ProjectRow {
             name: p.name.to_string(),
             working_dir: p.working_dir.clone(),
@@ -69,14 +74,16 @@ impl Engine {
             created_at: now(),
         })?;
         let have = self.containers(p.name)?;
-        let plan = plan::plan(&wants(p, opts)?, &haves(&have), plan_options(opts));
+        let mut plan = plan::plan(&wants(p, opts)?, &haves(&have), plan_options(opts));
         self.orphans(&plan.orphans, &have, opts, progress)?;
-        self.project_volumes(p, progress)?;
+        plan.services.retain(|s, _| selected.contains(s));
+        self.project_volumes(p, &selected, progress)?;
         let run = Run::default();
         let rows: HashMap<String, ContainerRow> =
             have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
-        for level in g.start_levels() {
-            parallel(&level, |svc| {
+        let levels = selected_levels(&g, &selected);
+        for level in &levels {
+            parallel(level, |svc| {
                 let actions = plan.services.get(*svc).cloned().unwrap_or_default();
                 let img = images
                     .get(*svc)
@@ -87,8 +94,8 @@ impl Engine {
         if opts.no_start {
             return Ok(());
         }
-        for level in g.start_levels() {
-            parallel(&level, |svc| {
+        for level in &levels {
+            parallel(level, |svc| {
                 self.await_dependencies(&g, svc, &run, progress)?;
                 let pending = lock(&run.pending).remove(*svc).unwrap_or_default();
                 for (row, mut handle) in pending {
@@ -101,9 +108,16 @@ impl Engine {
         Ok(())
     }
 
-    fn resolve_images(&self, p: &Project<'_>) -> Result<BTreeMap<String, Resolved>> {
+    fn resolve_images(
+        &self,
+        p: &Project<'_>,
+        selected: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Resolved>> {
         let mut out = BTreeMap::new();
         for (name, svc) in &p.model.services {
+            if !selected.contains(name) {
+                continue;
+            }
             if svc.image.is_empty() {
                 return Err(Error::Service {
                     service: name.clone(),
@@ -152,9 +166,17 @@ impl Engine {
     }
 
     /// Makes the project volumes the services use.
-    fn project_volumes(&self, p: &Project<'_>, progress: &dyn Progress) -> Result<()> {
+    fn project_volumes(
+        &self,
+        p: &Project<'_>,
+        selected: &BTreeSet<String>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let mut keys: Vec<(&str, &str)> = Vec::new();
         for (name, svc) in &p.model.services {
+            if !selected.contains(name) {
+                continue;
+            }
             for v in &svc.volumes {
                 if v.kind == VolumeType::Volume && !v.source.is_empty() {
                     keys.push((name, &v.source));
@@ -320,6 +342,31 @@ impl Engine {
     }
 }
 
+/// The services `up` acts on: the named ones and their dependencies, or all.
+fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
+    if services.is_empty() {
+        return g.services().into_iter().map(String::from).collect();
+    }
+    let names: Vec<&str> = services.iter().map(String::as_str).collect();
+    g.with_dependencies(&names)
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// The start levels restricted to `selected`.
+fn selected_levels<'g>(g: &'g Graph, selected: &BTreeSet<String>) -> Vec<Vec<&'g str>> {
+    g.start_levels()
+        .into_iter()
+        .map(|l| {
+            l.into_iter()
+                .filter(|s| selected.contains(*s))
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 fn plan_options(o: &UpOptions) -> plan::Options {
     plan::Options {
         force_recreate: o.force_recreate,
@@ -373,8 +420,15 @@ fn haves(have: &[(ContainerRow, Live)]) -> Vec<Have> {
 
 /// Refuses, before anything is made, what the engine cannot do yet; warns about what it
 /// ignores.
-fn check_supported(p: &Project<'_>, progress: &dyn Progress) -> Result<()> {
+fn check_supported(
+    p: &Project<'_>,
+    selected: &BTreeSet<String>,
+    progress: &dyn Progress,
+) -> Result<()> {
     for (name, svc) in &p.model.services {
+        if !selected.contains(name) {
+            continue;
+        }
         let err = |message: String| Error::Service {
             service: name.clone(),
             message,
