@@ -450,3 +450,29 @@ services:
         out.stderr
     );
 }
+
+#[test]
+fn anonymous_volumes_outlive_a_recreate_and_go_with_rm_v() {
+    let yaml = |word: &str| {
+        format!(
+            "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo {word} >> /cache/words; {LOOP}\"]\n    volumes: [/cache]\n"
+        )
+    };
+    let s = Stack::new("anon", &yaml("one"));
+    s.ok(&["up", "-d"]);
+    let vols = s.root().join("volumes");
+    assert_eq!(entries(&vols).len(), 1);
+    let words = vols.join(&entries(&vols)[0]).join("_data").join("words");
+    s.wait_for("one", || {
+        std::fs::read_to_string(&words).is_ok_and(|t| t == "one\n")
+    });
+    s.write(&yaml("two"));
+    let (_, err) = s.ok(&["up", "-d"]);
+    assert!(err.contains("Recreated"), "{err}");
+    s.wait_for("two", || {
+        std::fs::read_to_string(&words).is_ok_and(|t| t == "one\ntwo\n")
+    });
+    assert_eq!(entries(&vols).len(), 1, "the same volume, not a new one");
+    s.ok(&["rm", "-s", "-f", "-v"]);
+    assert!(entries(&vols).is_empty(), "rm -v removes anonymous volumes");
+}

@@ -17,7 +17,11 @@ use crate::{naming, volumes};
 /// Which container to make: a new one, or an existing record made again in place (same id,
 /// name and number; a stopped container restarts this way until the runtime can restart).
 pub(crate) enum Target<'a> {
-    New { number: u32 },
+    /// A new container; `inherit`: anonymous volumes of the one it replaces.
+    New {
+        number: u32,
+        inherit: Vec<String>,
+    },
     Again(&'a ContainerRow),
 }
 
@@ -72,20 +76,20 @@ impl Engine {
         target: Target<'_>,
         progress: &dyn Progress,
     ) -> Result<(ContainerRow, Handle)> {
-        let (id, number, name, again, old_volumes) = match target {
-            Target::New { number } => (
+        let (id, number, name, again, inherit) = match target {
+            Target::New { number, inherit } => (
                 new_id()?,
                 number,
                 self.container_name(p, service, number),
                 false,
-                Vec::new(),
+                inherit,
             ),
             Target::Again(row) => (
                 row.id.clone(),
                 row.number,
                 row.name.clone(),
                 true,
-                row.info.volumes.clone(),
+                row.info.anonymous.clone(),
             ),
         };
         if !again {
@@ -110,7 +114,8 @@ impl Engine {
                 stop_signal: cs.stop_signal,
                 stop_grace_ms: cs.stop_grace.as_millis() as u64,
                 log: log.clone(),
-                volumes: old_volumes,
+                volumes: Vec::new(),
+                anonymous: inherit,
             },
             created_at: now(),
             started_at: None,
@@ -134,8 +139,9 @@ impl Engine {
             })?;
         }
         let mut row = row;
-        let (mounts, vols) = self.mounts(p, &row, image, &cs.mounts)?;
+        let (mounts, vols, anon) = self.mounts(p, &row, image, &cs.mounts)?;
         row.info.volumes = vols;
+        row.info.anonymous = anon;
         self.store.set_info(&id, &row.info)?;
         let mut spec = cs.spec;
         let mut all = spec.mounts().clone().unwrap_or_default();
@@ -176,15 +182,11 @@ impl Engine {
         row: &ContainerRow,
         image: &Resolved,
         reqs: &[MountRequest],
-    ) -> Result<(Vec<Mount>, Vec<String>)> {
+    ) -> Result<(Vec<Mount>, Vec<String>, Vec<String>)> {
         let mut out = Vec::new();
         let mut names = Vec::new();
-        let mut anon = row
-            .info
-            .volumes
-            .iter()
-            .filter(|n| n.starts_with(&row.id[..12]))
-            .cloned();
+        let mut anonymous = Vec::new();
+        let mut inherited = row.info.anonymous.iter().cloned();
         for r in reqs {
             match r {
                 MountRequest::Volume {
@@ -196,11 +198,14 @@ impl Engine {
                 } => {
                     let (name, external) = match key {
                         Some(k) => self.volume_name(p, &row.service, k)?,
-                        None => match anon.next() {
+                        None => match inherited.next() {
                             Some(n) => (n, false),
-                            None => (format!("{}-{}", &row.id[..12], &new_id()?[..16]), false),
+                            None => (new_id()?, false),
                         },
                     };
+                    if key.is_none() {
+                        anonymous.push(name.clone());
+                    }
                     self.store.insert_volume(&VolumeRow {
                         name: name.clone(),
                         project: p.name.to_string(),
@@ -209,6 +214,10 @@ impl Engine {
                         external,
                         created_at: now(),
                     })?;
+                    if key.is_none() {
+                        // An inherited one still names the container it came from.
+                        self.store.set_volume_container(&name, &row.id)?;
+                    }
                     let made = volumes::ensure(&self.root, &name, external)?;
                     if (made || volumes::is_empty(&self.root, &name)?) && !nocopy {
                         volumes::copy_up(&self.root, &name, &image.lowers, target)?;
@@ -255,7 +264,7 @@ impl Engine {
                 }
             }
         }
-        Ok((out, names))
+        Ok((out, names, anonymous))
     }
 
     /// The engine name of a project volume key, and whether it is external.

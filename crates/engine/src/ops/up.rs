@@ -232,8 +232,11 @@ impl Engine {
         for a in actions {
             match a {
                 Action::Create { number } => {
-                    let (row, h) =
-                        self.create(p, svc, img, Target::New { number: *number }, progress)?;
+                    let target = Target::New {
+                        number: *number,
+                        inherit: Vec::new(),
+                    };
+                    let (row, h) = self.create(p, svc, img, target, progress)?;
                     all.push(row.clone());
                     pending.push((row, h));
                 }
@@ -242,8 +245,12 @@ impl Engine {
                     emit(progress, Kind::Container, &old.name, "Recreate");
                     self.stop(&old, opts.timeout, &Quiet)?;
                     self.remove(&old, false, &Quiet)?;
-                    let (row, h) =
-                        self.create(p, svc, img, Target::New { number: *number }, &Quiet)?;
+                    // Docker Compose keeps anonymous volumes' data across a recreate.
+                    let target = Target::New {
+                        number: *number,
+                        inherit: old.info.anonymous.clone(),
+                    };
+                    let (row, h) = self.create(p, svc, img, target, &Quiet)?;
                     emit(progress, Kind::Container, &row.name, "Recreated");
                     all.push(row.clone());
                     pending.push((row, h));

@@ -98,6 +98,9 @@ pub struct ContainerInfo {
     pub log: PathBuf,
     /// Volume names the container mounts (named and anonymous).
     pub volumes: Vec<String>,
+    /// Its anonymous volumes, in mount order: a recreated container takes them over.
+    #[serde(default)]
+    pub anonymous: Vec<String>,
 }
 
 /// A container row.
@@ -360,6 +363,17 @@ impl Store {
             .map_err(self.err("read volumes"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err("read volumes"))
+    }
+
+    /// Hands an anonymous volume to another container (a recreated one).
+    pub fn set_volume_container(&self, name: &str, container: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE volumes SET container = ?2 WHERE name = ?1",
+                params![name, container],
+            )
+            .map_err(self.err("update volume"))?;
+        Ok(())
     }
 
     pub fn remove_volume(&self, name: &str) -> Result<()> {
