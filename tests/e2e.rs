@@ -476,3 +476,40 @@ fn anonymous_volumes_outlive_a_recreate_and_go_with_rm_v() {
     s.ok(&["rm", "-s", "-f", "-v"]);
     assert!(entries(&vols).is_empty(), "rm -v removes anonymous volumes");
 }
+
+#[test]
+fn concurrent_ups_of_one_project_serialize_on_its_lock() {
+    let yaml = format!(
+        "services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n"
+    );
+    let s = Stack::new("lock", &yaml);
+    let outs: Vec<_> = std::thread::scope(|sc| {
+        let h: Vec<_> = (0..3)
+            .map(|_| sc.spawn(|| s.compose(&["up", "-d"])))
+            .collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.success(), "{}", o.stderr);
+    }
+    let created: usize = outs
+        .iter()
+        .map(|o| o.stderr.matches("  Created").count())
+        .sum();
+    assert_eq!(created, 2, "each container made once");
+    assert_eq!(s.ids().len(), 2);
+}
+
+#[test]
+fn logs_follow_ends_when_the_container_stops() {
+    let yaml = "services:\n  job:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo a; sleep 1; echo b >&2; sleep 0.2\"]\n";
+    let s = Stack::new("follow", yaml);
+    s.ok(&["up", "-d"]);
+    let (out, _) = s.ok(&["logs", "-f", "--no-color"]);
+    assert_eq!(out, "job-1  | a\njob-1  | b\n");
+    let (ts, _) = s.ok(&["logs", "-t", "--no-log-prefix"]);
+    assert_eq!(
+        ts, "a\nb\n",
+        "raw logs carry no time until the shim writes CRI"
+    );
+}
