@@ -513,3 +513,58 @@ fn logs_follow_ends_when_the_container_stops() {
         "raw logs carry no time until the shim writes CRI"
     );
 }
+
+#[test]
+fn the_service_config_reaches_the_container() {
+    let yaml = r#"
+services:
+  facts:
+    image: busybox
+    user: nobody
+    working_dir: /tmp
+    hostname: facthost
+    read_only: true
+    tmpfs: [/scratch]
+    environment:
+      GREETING: hi
+      EMPTY: ""
+    entrypoint: ["sh", "-c"]
+    command:
+      - |
+        echo "user=$$(id -u):$$(id -g) cwd=$$(pwd) host=$$(hostname) greeting=$$GREETING"
+        touch /rootfs-write 2>/dev/null && echo root=rw || echo root=ro
+        touch /scratch/x && echo scratch=rw
+        grep -q CapEff:.0000000000000000 /proc/self/status && echo caps=none
+"#;
+    let s = Stack::new("facts", yaml);
+    s.ok(&["up", "-d"]);
+    s.wait_for("the facts", || {
+        s.ok(&["logs", "--no-log-prefix"]).0.lines().count() >= 4
+    });
+    let (out, _) = s.ok(&["logs", "--no-log-prefix"]);
+    assert_eq!(
+        out,
+        "user=65534:65534 cwd=/tmp host=facthost greeting=hi\nroot=ro\nscratch=rw\ncaps=none\n"
+    );
+}
+
+#[test]
+fn external_volumes_must_exist_and_are_never_removed() {
+    let yaml = format!(
+        "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hi > /ext/hi; {LOOP}\"]\n    volumes: [shared:/ext]\nvolumes:\n  shared:\n    external: true\n    name: outside-vol\n"
+    );
+    let s = Stack::new("ext", &yaml);
+    let out = s.compose(&["up", "-d"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("external volume outside-vol not found"),
+        "{}",
+        out.stderr
+    );
+    let data = s.root().join("volumes").join("outside-vol").join("_data");
+    std::fs::create_dir_all(&data).unwrap();
+    s.ok(&["up", "-d"]);
+    s.wait_for("the write", || data.join("hi").is_file());
+    s.ok(&["down", "-v", "-t", "1"]);
+    assert!(data.join("hi").is_file(), "down -v keeps external volumes");
+}
