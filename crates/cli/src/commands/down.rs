@@ -22,6 +22,7 @@ pub struct DownArgs {
 }
 
 pub fn run(global: &Global, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    super::up::refuse_dry_run(global, "down")?;
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     let opts = DownOptions {

@@ -22,6 +22,7 @@ pub struct KillArgs {
 pub fn run(global: &Global, args: &KillArgs) -> anyhow::Result<ExitCode> {
     let signal = compose_engine::signal::parse(&args.signal)
         .with_context(|| format!("invalid signal {:?}", args.signal))?;
+    super::up::refuse_dry_run(global, "kill")?;
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     session

@@ -24,6 +24,7 @@ pub struct RmArgs {
 }
 
 pub fn run(global: &Global, args: &RmArgs) -> anyhow::Result<ExitCode> {
+    super::up::refuse_dry_run(global, "rm")?;
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     let opts = RmOptions {

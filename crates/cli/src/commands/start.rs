@@ -12,6 +12,7 @@ pub struct StartArgs {
 }
 
 pub fn run(global: &Global, args: &StartArgs) -> anyhow::Result<ExitCode> {
+    super::up::refuse_dry_run(global, "start")?;
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     session

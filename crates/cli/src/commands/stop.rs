@@ -15,6 +15,7 @@ pub struct StopArgs {
 }
 
 pub fn run(global: &Global, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    super::up::refuse_dry_run(global, "stop")?;
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     session.engine.stop_services(

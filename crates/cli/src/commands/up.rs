@@ -156,6 +156,14 @@ impl EngineProgress for Printer {
     }
 }
 
+/// Commands that change the project refuse `--dry-run` rather than quietly do the work.
+pub fn refuse_dry_run(global: &Global, command: &str) -> anyhow::Result<()> {
+    if global.dry_run {
+        bail!("--dry-run is not supported by `{command}` yet");
+    }
+    Ok(())
+}
+
 /// `-t SECONDS` as a duration.
 pub fn timeout(t: Option<u64>) -> Option<Duration> {
     t.map(Duration::from_secs)
@@ -181,6 +189,7 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             "attached `up` (streaming logs, Ctrl-C stops) needs the container shim, which is not there yet: use `up -d`, then `logs -f`"
         );
     }
+    refuse_dry_run(global, "up")?;
     // The whole project: orphans are judged against every service, not the selection.
     let session = Session::open(global, &[])?;
     let project = session.project()?;
