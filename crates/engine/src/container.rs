@@ -320,8 +320,8 @@ impl Engine {
         timeout: Option<Duration>,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let live = self.live(row);
-        if !matches!(live, Live::Running | Live::Created) {
+        // A created container never ran: nothing to stop (remove kills its waiting init).
+        if self.live(row) != Live::Running {
             return Ok(());
         }
         emit(progress, Kind::Container, &row.name, "Stopping");
