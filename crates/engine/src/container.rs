@@ -143,6 +143,7 @@ impl Engine {
         row.info.volumes = vols;
         row.info.anonymous = anon;
         self.store.set_info(&id, &row.info)?;
+        let init = cs.init;
         let mut spec = cs.spec;
         let mut all = spec.mounts().clone().unwrap_or_default();
         all.extend(mounts);
@@ -158,6 +159,7 @@ impl Engine {
             lowers: &image.lowers,
             log: &log,
             netns: self.network_attach(p, service),
+            init,
         })?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;

@@ -87,6 +87,8 @@ pub struct Create<'a> {
     pub log: &'a Path,
     /// A network namespace to join (the network seam); `None`: a new one with only `lo`.
     pub netns: Option<PathBuf>,
+    /// Run a reaper as PID 1 (`init: true`).
+    pub init: bool,
 }
 
 fn err(name: &str) -> impl Fn(compose_runtime::Error) -> RunError + '_ {
@@ -127,8 +129,21 @@ impl Runner {
         let rootfs = Rootfs::Overlay {
             lowers: c.lowers.to_vec(),
         };
+        if c.init {
+            // The runtime's reaper lands with the shim; until then say so before anything
+            // is made.
+            return Err(RunError {
+                name: c.name.to_string(),
+                source: compose_runtime::Error::Invalid(
+                    "init: true is not supported by this runtime yet".into(),
+                ),
+            });
+        }
+        // Fields the runtime adds later (shim, init) keep their defaults until set here.
+        #[allow(clippy::needless_update)]
         let opts = CreateOptions {
             netns: c.netns.clone(),
+            ..CreateOptions::default()
         };
         let _guard = stdio_lock();
         let saved = Redirect::new(&null, &log).map_err(|e| io_err(c.name, "dup2", c.log, e))?;

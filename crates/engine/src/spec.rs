@@ -107,6 +107,9 @@ pub struct ContainerSpec {
     pub ports: Vec<String>,
     /// The command line as `ps` shows it.
     pub command: Vec<String>,
+    /// `init: true`: a reaper runs as the container's PID 1 (the runtime's, not a binary
+    /// from the image).
+    pub init: bool,
 }
 
 /// Docker's default stop grace period.
@@ -161,9 +164,6 @@ pub fn build(input: &Input<'_>) -> Result<ContainerSpec> {
     let requests = mount_requests(input, &mut mounts)?;
     spec.set_mounts(Some(mounts));
     linux(input, &mut spec)?;
-    if svc.init == Some(true) {
-        return Err(unsupported(input, "init: true (no init binary is shipped)"));
-    }
     Ok(ContainerSpec {
         spec,
         mounts: requests,
@@ -177,6 +177,7 @@ pub fn build(input: &Input<'_>) -> Result<ContainerSpec> {
         stdin_open: svc.stdin_open,
         ports: exposed(input),
         command: args,
+        init: svc.init == Some(true),
     })
 }
 

@@ -447,6 +447,11 @@ fn check_supported(
                 )));
             }
         }
+        if svc.init == Some(true) {
+            return Err(err(
+                "init: true is not supported yet (the runtime's reaper comes with the shim)".into(),
+            ));
+        }
         match svc.network_mode.as_str() {
             "" | "none" | "bridge" | "default" => {}
             other => return Err(err(format!("network_mode {other:?} is not supported yet"))),

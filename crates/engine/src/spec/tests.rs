@@ -415,12 +415,9 @@ fn labels_image_service_then_compose() -> TestResult {
 }
 
 #[test]
-fn init_is_refused_clearly() {
-    let e = built(serde_json::json!({"init": true}))
-        .err()
-        .map(|e| e.to_string());
-    assert_eq!(
-        e.as_deref(),
-        Some("service web: init: true (no init binary is shipped) is not supported yet")
-    );
+fn init_is_carried_for_the_runtime() -> TestResult {
+    assert!(built(serde_json::json!({"init": true}))?.init);
+    assert!(!built(serde_json::json!({"init": false}))?.init);
+    assert!(!built(serde_json::json!({}))?.init);
+    Ok(())
 }
