@@ -67,6 +67,19 @@ impl Engine {
         let selected = selection(&g, &opts.services);
         check_supported(p, &selected, progress)?;
         let images = self.resolve_images(p, &selected)?;
+        let networked = p
+            .model
+            .services
+            .iter()
+            .any(|(n, s)| selected.contains(n) && s.network_mode != "none");
+        if networked {
+            // The network seam (crate::container::network_attach) gives each container a
+            // namespace of its own until bridge networks land.
+            warn(
+                progress,
+                "networks are not set up yet: each container has only its own loopback",
+            );
+        }
         self.store.put_project(&ProjectRow {
             name: p.name.to_string(),
             working_dir: p.working_dir.clone(),
