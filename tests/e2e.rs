@@ -568,3 +568,98 @@ fn external_volumes_must_exist_and_are_never_removed() {
     s.ok(&["down", "-v", "-t", "1"]);
     assert!(data.join("hi").is_file(), "down -v keeps external volumes");
 }
+
+#[test]
+fn attached_up_streams_output_and_ends_with_the_containers() {
+    let yaml = "services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo from a\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo from b; exit 3\"]\n";
+    let s = Stack::new("attach", yaml);
+    let (out, _) = s.ok(&["up"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.remove(0), "Attaching to a-1, b-1");
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "a-1  | from a",
+            "a-1 exited with code 0",
+            "b-1  | from b",
+            "b-1 exited with code 3"
+        ]
+    );
+    let b = s
+        .ps_json()
+        .into_iter()
+        .find(|c| c["Service"] == "b")
+        .unwrap();
+    assert!(
+        b["Status"].as_str().unwrap().starts_with("Exited (3) "),
+        "{b}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_an_attached_up() {
+    let yaml = "services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo ready; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done\"]\n";
+    let s = Stack::new("ctrlc", yaml);
+    let mut child = std::process::Command::new(&s.bin)
+        .args([
+            "--data-root",
+            &s.root().display().to_string(),
+            "-p",
+            &s.name,
+            "up",
+        ])
+        .current_dir(s.proj())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == "a-1  | ready" => break,
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no output from the attached up");
+            }
+        }
+    }
+    // SIGINT to the CLI only, as its own pid.
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let out = reader.join().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(
+        err.contains("Gracefully stopping... (press Ctrl+C again to force)"),
+        "{err}"
+    );
+    assert!(
+        out.contains("a-1  | bye\n") && out.contains("a-1 exited with code 0\n"),
+        "{out}"
+    );
+    assert!(s.ok(&["ps", "-q"]).0.is_empty(), "stopped");
+}

@@ -18,6 +18,7 @@ mod engine;
 pub mod error;
 pub mod image;
 pub mod image_config;
+pub mod interrupt;
 pub mod logs;
 pub mod naming;
 pub mod ops;

@@ -37,14 +37,14 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
 /// How a container's lines are prefixed: `web-1  | ` (the container name without the
 /// project, as Docker Compose v2 shows it).
-fn display_name(row: &ContainerRow) -> String {
+pub(crate) fn display_name(row: &ContainerRow) -> String {
     row.name
         .strip_prefix(&format!("{}-", row.project))
         .unwrap_or(&row.name)
         .to_string()
 }
 
-struct Printer {
+pub(crate) struct Printer {
     prefix: bool,
     timestamps: bool,
     color: bool,
@@ -53,7 +53,39 @@ struct Printer {
 }
 
 impl Printer {
-    fn print(&self, i: usize, name: &str, line: &Line) {
+    /// Prefixes `names`' lines (unless `no_prefix`), colored when `color` and stdout is a
+    /// terminal or `--ansi always`.
+    pub(crate) fn new(
+        global: &Global,
+        names: &[String],
+        no_prefix: bool,
+        timestamps: bool,
+        no_color: bool,
+    ) -> Printer {
+        let color = !no_color
+            && match global.ansi {
+                Ansi::Never => false,
+                Ansi::Always => true,
+                Ansi::Auto => std::io::stdout().is_terminal(),
+            };
+        Printer {
+            prefix: !no_prefix,
+            timestamps,
+            color,
+            width: names.iter().map(String::len).max().unwrap_or(0) + 1,
+            out: Mutex::new(std::io::stdout()),
+        }
+    }
+
+    /// Prints a line of our own (`Attaching to ...`, `web-1 exited with code 0`).
+    pub(crate) fn say(&self, text: &str) {
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut l = out.lock();
+        let _ = writeln!(l, "{text}");
+        let _ = l.flush();
+    }
+
+    pub(crate) fn print(&self, i: usize, name: &str, line: &Line) {
         let mut s = String::new();
         if self.prefix {
             let p = format!("{name:<w$} | ", w = self.width);
@@ -97,19 +129,13 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         .engine
         .log_containers(project.name, &args.services)?;
     let names: Vec<String> = rows.iter().map(display_name).collect();
-    let color = !args.no_color
-        && match global.ansi {
-            Ansi::Never => false,
-            Ansi::Always => true,
-            Ansi::Auto => std::io::stdout().is_terminal(),
-        };
-    let printer = Printer {
-        prefix: !args.no_log_prefix,
-        timestamps: args.timestamps,
-        color,
-        width: names.iter().map(String::len).max().unwrap_or(0) + 1,
-        out: Mutex::new(std::io::stdout()),
-    };
+    let printer = Printer::new(
+        global,
+        &names,
+        args.no_log_prefix,
+        args.timestamps,
+        args.no_color,
+    );
     let engine = &session.engine;
     let results: Vec<compose_engine::Result<()>> = std::thread::scope(|s| {
         let handles: Vec<_> = rows

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
-use compose_engine::ops::up::UpOptions;
+use compose_engine::ops::up::{Attached, UpOptions};
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
 
 use crate::{Global, Progress};
@@ -18,7 +18,8 @@ pub struct UpArgs {
     /// Only these services (and what they depend on).
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
-    /// Detached mode: run containers in the background.
+    /// Detached mode: run containers in the background (without it: follow their output,
+    /// Ctrl-C stops them).
     #[arg(short, long)]
     pub detach: bool,
     /// Scale SERVICE to NUM instances (overrides `scale` in the file).
@@ -184,11 +185,6 @@ fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
 }
 
 pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    if !args.detach {
-        bail!(
-            "attached `up` (streaming logs, Ctrl-C stops) needs the container shim, which is not there yet: use `up -d`, then `logs -f`"
-        );
-    }
     refuse_dry_run(global, "up")?;
     // The whole project: orphans are judged against every service, not the selection.
     let session = Session::open(global, &[])?;
@@ -207,6 +203,82 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             bail!("no such service: {name}");
         }
     }
-    session.engine.up(&project, &opts, &Printer::new(global))?;
-    Ok(ExitCode::SUCCESS)
+    let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
+    if args.detach || args.no_start {
+        return Ok(ExitCode::SUCCESS);
+    }
+    attach(global, &session, &project, attached)
+}
+
+/// Attached `up`: every container's output with prefixes until all have stopped; the first
+/// Ctrl-C stops the project gracefully, the second kills it. Until the shim lands the
+/// containers are this process's children, so their exit codes are known here.
+fn attach(
+    global: &Global,
+    session: &Session,
+    project: &Project<'_>,
+    mut attached: Attached,
+) -> anyhow::Result<ExitCode> {
+    let rows = std::mem::take(&mut attached.containers);
+    let names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
+    let printer = super::logs::Printer::new(global, &names, false, false, false);
+    printer.say(&format!("Attaching to {}", names.join(", ")));
+    compose_engine::interrupt::catch().context("installing the Ctrl-C handler")?;
+    let engine = &session.engine;
+    let progress = Printer::new(global);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let handles = std::sync::Mutex::new(std::mem::take(&mut attached.handles));
+    std::thread::scope(|s| -> anyhow::Result<ExitCode> {
+        for (i, (row, name)) in rows.iter().zip(&names).enumerate() {
+            let (printer, done, handles, exits) = (&printer, &done, &handles, &attached.exits);
+            s.spawn(move || {
+                let _ = engine.container_logs(row, None, true, |l| printer.print(i, name, &l));
+                let handle = handles
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&row.id);
+                let code = match handle {
+                    Some(mut h) => {
+                        let code = h.wait(&row.name).ok();
+                        let st = compose_engine::store::RecordedState::Exited;
+                        let _ = engine.store().set_state(&row.id, st, None, code);
+                        code
+                    }
+                    None => exits.get(&row.id).copied(),
+                };
+                if let Some(code) = code {
+                    printer.say(&format!("{name} exited with code {code}"));
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let mut acted = 0;
+        while done.load(std::sync::atomic::Ordering::SeqCst) < rows.len() {
+            let n = compose_engine::interrupt::count();
+            if n >= 1 && acted == 0 {
+                acted = 1;
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                let (engine, progress) = (engine, &progress);
+                s.spawn(move || {
+                    if let Err(e) = engine.stop_services(project, &[], None, progress) {
+                        eprintln!("{e}");
+                    }
+                });
+            } else if n >= 2 && acted == 1 {
+                acted = 2;
+                eprintln!("Killing...");
+                engine.kill_now(project.name, libc_sigkill())?;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(if acted > 0 {
+            ExitCode::from(130)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+fn libc_sigkill() -> i32 {
+    compose_engine::signal::parse("KILL").unwrap_or(9)
 }

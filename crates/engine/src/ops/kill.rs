@@ -31,3 +31,16 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Sends `signal` to every running container of the project without waiting for the
+    /// project lock: the second Ctrl-C of an attached `up`, while a graceful stop holds it.
+    pub fn kill_now(&self, project: &str, signal: i32) -> Result<()> {
+        for row in self.store.containers(project)? {
+            if self.live(&row) == Live::Running {
+                self.runner.kill(&row.id, &row.name, signal)?;
+            }
+        }
+        Ok(())
+    }
+}

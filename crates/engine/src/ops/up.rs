@@ -46,6 +46,41 @@ struct Run {
     exits: Mutex<HashMap<String, i32>>,
 }
 
+/// What an attached `up` follows: the selected services' containers in start order, with
+/// the handles of those this `up` started (only they can be waited for), and the exit codes
+/// of the dependencies it waited for.
+#[derive(Debug, Default)]
+pub struct Attached {
+    pub containers: Vec<ContainerRow>,
+    pub handles: HashMap<String, Handle>,
+    pub exits: HashMap<String, i32>,
+}
+
+impl Run {
+    fn attached(self, levels: &[Vec<&str>]) -> Attached {
+        let mut containers = lock(&self.containers);
+        let rows = levels
+            .iter()
+            .flatten()
+            .flat_map(|s| containers.remove(*s).unwrap_or_default())
+            .collect();
+        let handles = std::mem::take(&mut *lock(&self.handles))
+            .into_iter()
+            .filter_map(|(id, h)| {
+                let h = Arc::try_unwrap(h).ok()?;
+                Some((id, h.into_inner().unwrap_or_else(|p| p.into_inner())))
+            })
+            .collect();
+        let exits = std::mem::take(&mut *lock(&self.exits));
+        drop(containers);
+        Attached {
+            containers: rows,
+            handles,
+            exits,
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -60,7 +95,12 @@ impl Progress for Quiet {
 
 impl Engine {
     /// Brings the project up.
-    pub fn up(&self, p: &Project<'_>, opts: &UpOptions, progress: &dyn Progress) -> Result<()> {
+    pub fn up(
+        &self,
+        p: &Project<'_>,
+        opts: &UpOptions,
+        progress: &dyn Progress,
+    ) -> Result<Attached> {
         let _lock = self.lock(p.name)?;
         super::check_services(p, &opts.services)?;
         let g = graph(p)?;
@@ -105,7 +145,7 @@ impl Engine {
             })?;
         }
         if opts.no_start {
-            return Ok(());
+            return Ok(run.attached(&levels));
         }
         for level in &levels {
             parallel(level, |svc| {
@@ -118,7 +158,7 @@ impl Engine {
                 Ok(())
             })?;
         }
-        Ok(())
+        Ok(run.attached(&levels))
     }
 
     fn resolve_images(
