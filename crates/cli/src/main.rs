@@ -27,8 +27,9 @@ pub struct Cli {
 /// Flags every command takes, as Docker Compose v2 spells them.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Compose configuration files (repeatable; `-` reads stdin).
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    /// Compose configuration files (repeatable; `-` reads stdin). Before the command, as
+    /// in Docker Compose, so that `logs -f` can mean follow.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Project name.
     #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
@@ -86,6 +87,22 @@ pub enum Command {
     Config(commands::config::ConfigArgs),
     /// Manage images in the local store.
     Image(commands::image::ImageArgs),
+    /// Create and start containers.
+    Up(commands::up::UpArgs),
+    /// Stop and remove containers and, with -v, volumes.
+    Down(commands::down::DownArgs),
+    /// List containers.
+    Ps(commands::ps::PsArgs),
+    /// View output from containers.
+    Logs(commands::logs::LogsArgs),
+    /// Start services.
+    Start(commands::start::StartArgs),
+    /// Stop services.
+    Stop(commands::stop::StopArgs),
+    /// Removes stopped service containers.
+    Rm(commands::rm::RmArgs),
+    /// Force stop service containers.
+    Kill(commands::kill::KillArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +117,14 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),
         Command::Image(args) => commands::image::run(&cli.global, args),
+        Command::Up(args) => commands::up::run(&cli.global, args),
+        Command::Down(args) => commands::down::run(&cli.global, args),
+        Command::Ps(args) => commands::ps::run(&cli.global, args),
+        Command::Logs(args) => commands::logs::run(&cli.global, args),
+        Command::Start(args) => commands::start::run(&cli.global, args),
+        Command::Stop(args) => commands::stop::run(&cli.global, args),
+        Command::Rm(args) => commands::rm::run(&cli.global, args),
+        Command::Kill(args) => commands::kill::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,33 @@
-//! Projects: the state store, the planner (desired vs actual), the executor, the per-project
-//! supervisor, logs and events. Knows nothing of the command line.
+//! Projects: the state store, the planner (desired vs actual), the executor, logs. Knows
+//! nothing of the command line.
+//!
+//! - [`spec`]: a service and its image's config → a runtime spec and mount requests (pure).
+//! - [`image`], [`image_config`]: the service's image from the local store.
+//! - [`store`]: projects, containers, volumes (and tables for networks and IPs) in the data
+//!   root's SQLite db; the per-project lock.
+//! - [`plan`]: desired vs recorded → actions per service (pure).
+//! - [`ops`]: the verbs (`up`, `down`, `start`, `stop`, `kill`, `rm`, `ps`, `logs`) on an
+//!   [`Engine`], one file each; `up` runs along the dependency graph, levels in parallel.
+//! - [`volumes`]: named and anonymous volume dirs, filled from the image when empty.
+//! - [`runner`]: the only caller of the container runtime (the seam for the shim).
+//! - [`logs`]: CRI (and raw) log lines, read and followed.
+//! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
+mod container;
+mod engine;
+pub mod error;
+pub mod image;
+pub mod image_config;
+pub mod interrupt;
+pub mod logs;
 pub mod naming;
+pub mod ops;
+pub mod plan;
+pub mod runner;
+pub mod signal;
+pub mod spec;
+pub mod store;
+pub mod volumes;
+
+pub use engine::{Engine, Kind, Progress, Project};
+pub use error::{Error, Result};

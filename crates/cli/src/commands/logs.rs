@@ -1,0 +1,165 @@
+//! `compose logs`: the containers' output with `name  | ` prefixes.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use compose_engine::logs::Line;
+use compose_engine::store::ContainerRow;
+
+use super::up::Session;
+use crate::{Ansi, Global};
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Follow log output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs for each container.
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Produce monochrome output.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Don't print prefix in logs.
+    #[arg(long)]
+    pub no_log_prefix: bool,
+}
+
+/// Colors Docker Compose cycles through for prefixes.
+const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// How a container's lines are prefixed: `web-1  | ` (the container name without the
+/// project, as Docker Compose v2 shows it).
+pub(crate) fn display_name(row: &ContainerRow) -> String {
+    row.name
+        .strip_prefix(&format!("{}-", row.project))
+        .unwrap_or(&row.name)
+        .to_string()
+}
+
+pub(crate) struct Printer {
+    prefix: bool,
+    timestamps: bool,
+    color: bool,
+    width: usize,
+    out: Mutex<std::io::Stdout>,
+}
+
+impl Printer {
+    /// Prefixes `names`' lines (unless `no_prefix`), colored when `color` and stdout is a
+    /// terminal or `--ansi always`.
+    pub(crate) fn new(
+        global: &Global,
+        names: &[String],
+        no_prefix: bool,
+        timestamps: bool,
+        no_color: bool,
+    ) -> Printer {
+        let color = !no_color
+            && match global.ansi {
+                Ansi::Never => false,
+                Ansi::Always => true,
+                Ansi::Auto => std::io::stdout().is_terminal(),
+            };
+        Printer {
+            prefix: !no_prefix,
+            timestamps,
+            color,
+            width: names.iter().map(String::len).max().unwrap_or(0) + 1,
+            out: Mutex::new(std::io::stdout()),
+        }
+    }
+
+    /// Prints a line of our own (`Attaching to ...`, `web-1 exited with code 0`).
+    pub(crate) fn say(&self, text: &str) {
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut l = out.lock();
+        let _ = writeln!(l, "{text}");
+        let _ = l.flush();
+    }
+
+    pub(crate) fn print(&self, i: usize, name: &str, line: &Line) {
+        let mut s = String::new();
+        if self.prefix {
+            let p = format!("{name:<w$} | ", w = self.width);
+            if self.color {
+                s.push_str(&format!("\x1b[{}m{p}\x1b[0m", COLORS[i % COLORS.len()]));
+            } else {
+                s.push_str(&p);
+            }
+        }
+        if self.timestamps
+            && let Some(t) = &line.time
+        {
+            s.push_str(t);
+            s.push(' ');
+        }
+        s.push_str(&line.text);
+        s.push('\n');
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut l = out.lock();
+        let _ = l.write_all(s.as_bytes());
+        let _ = l.flush();
+    }
+}
+
+pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let tail = match args.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(
+            n.parse::<usize>()
+                .with_context(|| format!("invalid --tail {n:?}: a number or \"all\""))?,
+        ),
+    };
+    let session = Session::open(global, &[])?;
+    let project = session.project()?;
+    for s in &args.services {
+        if !project.model.services.contains_key(s) {
+            anyhow::bail!("no such service: {s}");
+        }
+    }
+    let rows = session
+        .engine
+        .log_containers(project.name, &args.services)?;
+    let names: Vec<String> = rows.iter().map(display_name).collect();
+    let printer = Printer::new(
+        global,
+        &names,
+        args.no_log_prefix,
+        args.timestamps,
+        args.no_color,
+    );
+    let engine = &session.engine;
+    let results: Vec<compose_engine::Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(i, (row, name))| {
+                let printer = &printer;
+                s.spawn(move || {
+                    engine.container_logs(row, tail, args.follow, |l| printer.print(i, name, &l))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(compose_engine::Error::Other("log reader panicked".into()))
+                })
+            })
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

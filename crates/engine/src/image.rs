@@ -1,0 +1,101 @@
+//! A service's image from the local image store: its config and the snapshot dirs its
+//! rootfs is an overlay of.
+
+use std::path::PathBuf;
+
+use compose_image::Store;
+
+use crate::image_config::ImageConfig;
+
+/// Why a service's image cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(
+        "service {service}: image {reference} is not in the local store (load it with `compose image load`)"
+    )]
+    NotFound { service: String, reference: String },
+    #[error("service {service}: image {reference}: {source}")]
+    Store {
+        service: String,
+        reference: String,
+        #[source]
+        source: Box<compose_image::StoreError>,
+    },
+    #[error("service {service}: image {reference}: {reason}")]
+    Bad {
+        service: String,
+        reference: String,
+        reason: String,
+    },
+}
+
+/// An image ready to run.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The normalized reference.
+    pub reference: String,
+    pub config: ImageConfig,
+    /// Snapshot dirs, topmost layer first.
+    pub lowers: Vec<PathBuf>,
+}
+
+impl Resolved {
+    /// A file of the image's filesystem (the topmost layer that has it), if small enough.
+    pub fn read_file(&self, path: &str) -> Option<String> {
+        let rel = path.trim_start_matches('/');
+        for l in &self.lowers {
+            let p = l.join(rel);
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_file() && m.len() < (4 << 20) => {
+                    return std::fs::read_to_string(&p).ok();
+                }
+                // A whiteout or anything else hides lower layers' copies.
+                Ok(_) => return None,
+                Err(_) => continue,
+            }
+        }
+        None
+    }
+}
+
+/// Looks `reference` up for `service`.
+pub fn resolve(store: &Store, service: &str, reference: &str) -> Result<Resolved, ImageError> {
+    let serr = |source| ImageError::Store {
+        service: service.to_string(),
+        reference: reference.to_string(),
+        source: Box::new(source),
+    };
+    let bad = |reason: String| ImageError::Bad {
+        service: service.to_string(),
+        reference: reference.to_string(),
+        reason,
+    };
+    let rec = store
+        .get_image(reference)
+        .map_err(serr)?
+        .ok_or_else(|| ImageError::NotFound {
+            service: service.to_string(),
+            reference: reference.to_string(),
+        })?;
+    let raw = store
+        .blobs()
+        .read_small(&rec.config_digest, 16 << 20)
+        .map_err(serr)?;
+    let config = ImageConfig::from_json(&raw).map_err(|e| bad(e.to_string()))?;
+    let mut lowers = Vec::new();
+    for l in rec.layers.iter().rev() {
+        let p = store.snapshot_path(&l.chain_id).map_err(serr)?;
+        if !p.is_dir() {
+            return Err(bad(format!("snapshot {} is missing", l.chain_id)));
+        }
+        lowers.push(p);
+    }
+    if lowers.is_empty() {
+        return Err(bad("the image has no layers".into()));
+    }
+    Ok(Resolved {
+        reference: rec.reference,
+        config,
+        lowers,
+    })
+}

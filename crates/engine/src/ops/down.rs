@@ -1,0 +1,81 @@
+//! `down`: stop and remove the project's containers (dependents first), then its volumes
+//! with `-v`. Teardown goes on after a failure and reports every failure at the end, so one
+//! stuck container never leaves the rest behind.
+
+use std::time::Duration;
+
+use super::{parallel, stop_order};
+use crate::engine::{Engine, Kind, Progress, Project, emit, warn};
+use crate::error::{Errors, Result};
+use crate::volumes;
+
+/// `down`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// `-v`: remove named volumes of the project and anonymous ones.
+    pub volumes: bool,
+    pub remove_orphans: bool,
+    /// `-t`: seconds to wait for each container to stop.
+    pub timeout: Option<Duration>,
+}
+
+impl Engine {
+    /// Takes the project down.
+    pub fn down(&self, p: &Project<'_>, opts: &DownOptions, progress: &dyn Progress) -> Result<()> {
+        let _lock = self.lock(p.name)?;
+        let mut errors = Errors::default();
+        let rows = self.store.containers(p.name)?;
+        let orphans: Vec<&str> = rows
+            .iter()
+            .filter(|r| !p.model.services.contains_key(&r.service))
+            .map(|r| r.name.as_str())
+            .collect();
+        if !orphans.is_empty() && !opts.remove_orphans {
+            warn(
+                progress,
+                &format!(
+                    "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                    orphans.join(" ")
+                ),
+            );
+        }
+        for level in stop_order(p, &rows, &[], opts.remove_orphans)? {
+            errors.note(parallel(&level, |row| {
+                self.stop(row, opts.timeout, progress)?;
+                self.remove(row, opts.volumes, progress)
+            }));
+        }
+        if opts.volumes {
+            self.remove_volumes(p, &mut errors, progress)?;
+        }
+        // The network seam: the project's networks go here, after its containers.
+        let left =
+            self.store.containers(p.name)?.is_empty() && self.store.volumes(p.name)?.is_empty();
+        if left {
+            errors.note(self.store.remove_project(p.name));
+        }
+        errors.into_result()
+    }
+
+    fn remove_volumes(
+        &self,
+        p: &Project<'_>,
+        errors: &mut Errors,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        for v in self.store.volumes(p.name)? {
+            if v.external {
+                continue;
+            }
+            // A container of another project may still use it only if it is external.
+            let shown = format!("\"{}\"", v.name);
+            emit(progress, Kind::Volume, &shown, "Removing");
+            if errors.note(volumes::remove(&self.root, &v.name)).is_some()
+                && errors.note(self.store.remove_volume(&v.name)).is_some()
+            {
+                emit(progress, Kind::Volume, &shown, "Removed");
+            }
+        }
+        Ok(())
+    }
+}

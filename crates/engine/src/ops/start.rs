@@ -1,0 +1,44 @@
+//! `start`: start the project's existing containers, dependencies first.
+
+use super::{check_services, parallel, start_order};
+use crate::container::Target;
+use crate::engine::{Engine, Progress, Project};
+use crate::error::{Error, Result};
+use crate::image;
+use crate::runner::Live;
+
+impl Engine {
+    /// Starts the stopped containers of `services` (all when empty). A stopped container
+    /// is made again in place (same id, name, volumes) until the runtime can restart one.
+    pub fn start_services(
+        &self,
+        p: &Project<'_>,
+        services: &[String],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        check_services(p, services)?;
+        let _lock = self.lock(p.name)?;
+        let rows = self.store.containers(p.name)?;
+        if rows.is_empty() {
+            return Err(Error::Other(
+                "service(s) not found: no containers to start".into(),
+            ));
+        }
+        for level in start_order(p, &rows, services)? {
+            parallel(&level, |row| {
+                let mut handle = match self.live(row) {
+                    Live::Running => return Ok(()),
+                    Live::Created => self.runner.load(&row.id, &row.name)?,
+                    Live::Exited(_) | Live::Missing => {
+                        let svc = p.service(&row.service)?;
+                        let img = image::resolve(&self.images, &row.service, &svc.image)?;
+                        self.create(p, &row.service, &img, Target::Again(row), progress)?
+                            .1
+                    }
+                };
+                self.start(row, &mut handle, progress)
+            })?;
+        }
+        Ok(())
+    }
+}

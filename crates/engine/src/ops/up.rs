@@ -1,0 +1,532 @@
+//! `up`: converge the project's containers to the model (create, recreate, start, remove),
+//! along the dependency graph, independent services in parallel, honoring `depends_on`
+//! conditions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use compose::graph::{Condition, Graph};
+use compose::model::volumes::VolumeType;
+
+use super::{graph, parallel};
+use crate::container::Target;
+use crate::engine::{Engine, Kind, Progress, Project, emit, warn};
+use crate::error::{Error, Result};
+use crate::image::{self, Resolved};
+use crate::plan::{self, Action, Have, Status, Want};
+use crate::runner::{Handle, Live};
+use crate::store::{ContainerRow, ProjectRow, RecordedState, VolumeRow, now};
+use crate::volumes;
+
+/// `up`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Only these services and what they depend on (all when empty); orphans are still
+    /// judged against the whole project.
+    pub services: Vec<String>,
+    /// `--scale SERVICE=N`, over `scale:` and `deploy.replicas`.
+    pub scale: BTreeMap<String, u32>,
+    pub force_recreate: bool,
+    pub no_recreate: bool,
+    pub remove_orphans: bool,
+    /// Create, don't start.
+    pub no_start: bool,
+    /// Stop timeout for containers being replaced.
+    pub timeout: Option<Duration>,
+}
+
+/// What one `up` holds while it runs: containers waiting for start, and the handles of the
+/// ones it created (only they can be waited for).
+#[derive(Default)]
+struct Run {
+    pending: Mutex<HashMap<String, Vec<(ContainerRow, Handle)>>>,
+    containers: Mutex<HashMap<String, Vec<ContainerRow>>>,
+    handles: Mutex<HashMap<String, Arc<Mutex<Handle>>>>,
+    exits: Mutex<HashMap<String, i32>>,
+}
+
+/// What an attached `up` follows: the selected services' containers in start order, with
+/// the handles of those this `up` started (only they can be waited for), and the exit codes
+/// of the dependencies it waited for.
+#[derive(Debug, Default)]
+pub struct Attached {
+    pub containers: Vec<ContainerRow>,
+    pub handles: HashMap<String, Handle>,
+    pub exits: HashMap<String, i32>,
+}
+
+impl Run {
+    fn attached(self, levels: &[Vec<&str>]) -> Attached {
+        let mut containers = lock(&self.containers);
+        let rows = levels
+            .iter()
+            .flatten()
+            .flat_map(|s| containers.remove(*s).unwrap_or_default())
+            .collect();
+        let handles = std::mem::take(&mut *lock(&self.handles))
+            .into_iter()
+            .filter_map(|(id, h)| {
+                let h = Arc::try_unwrap(h).ok()?;
+                Some((id, h.into_inner().unwrap_or_else(|p| p.into_inner())))
+            })
+            .collect();
+        let exits = std::mem::take(&mut *lock(&self.exits));
+        drop(containers);
+        Attached {
+            containers: rows,
+            handles,
+            exits,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A progress sink that drops everything (for steps shown as one event).
+struct Quiet;
+
+impl Progress for Quiet {
+    fn event(&self, _: Kind, _: &str, _: &str) {}
+    fn warn(&self, _: &str) {}
+}
+
+impl Engine {
+    /// Brings the project up.
+    pub fn up(
+        &self,
+        p: &Project<'_>,
+        opts: &UpOptions,
+        progress: &dyn Progress,
+    ) -> Result<Attached> {
+        let _lock = self.lock(p.name)?;
+        super::check_services(p, &opts.services)?;
+        let g = graph(p)?;
+        let selected = selection(&g, &opts.services);
+        check_supported(p, &selected, progress)?;
+        let images = self.resolve_images(p, &selected)?;
+        let networked = p
+            .model
+            .services
+            .iter()
+            .any(|(n, s)| selected.contains(n) && s.network_mode != "none");
+        if networked {
+            // The network seam (crate::container::network_attach) gives each container a
+            // namespace of its own until bridge networks land.
+            warn(
+                progress,
+                "networks are not set up yet: each container has only its own loopback",
+            );
+        }
+        self.store.put_project(&ProjectRow {
+            name: p.name.to_string(),
+            working_dir: p.working_dir.clone(),
+            config_files: p.config_files.clone(),
+            created_at: now(),
+        })?;
+        let have = self.containers(p.name)?;
+        let mut plan = plan::plan(&wants(p, opts)?, &haves(&have), plan_options(opts));
+        self.orphans(&plan.orphans, &have, opts, progress)?;
+        plan.services.retain(|s, _| selected.contains(s));
+        self.project_volumes(p, &selected, progress)?;
+        let run = Run::default();
+        let rows: HashMap<String, ContainerRow> =
+            have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
+        let levels = selected_levels(&g, &selected);
+        for level in &levels {
+            parallel(level, |svc| {
+                let actions = plan.services.get(*svc).cloned().unwrap_or_default();
+                let img = images
+                    .get(*svc)
+                    .ok_or_else(|| Error::NoSuchService(svc.to_string()))?;
+                self.converge(p, svc, &actions, img, &rows, &run, opts, progress)
+            })?;
+        }
+        if opts.no_start {
+            return Ok(run.attached(&levels));
+        }
+        for level in &levels {
+            parallel(level, |svc| {
+                self.await_dependencies(&g, svc, &run, progress)?;
+                let pending = lock(&run.pending).remove(*svc).unwrap_or_default();
+                for (row, mut handle) in pending {
+                    self.start(&row, &mut handle, progress)?;
+                    lock(&run.handles).insert(row.id.clone(), Arc::new(Mutex::new(handle)));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(run.attached(&levels))
+    }
+
+    fn resolve_images(
+        &self,
+        p: &Project<'_>,
+        selected: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Resolved>> {
+        let mut out = BTreeMap::new();
+        for (name, svc) in &p.model.services {
+            if !selected.contains(name) {
+                continue;
+            }
+            if svc.image.is_empty() {
+                return Err(Error::Service {
+                    service: name.clone(),
+                    message: "no image: building images is not supported yet".into(),
+                });
+            }
+            out.insert(
+                name.clone(),
+                image::resolve(&self.images, name, &svc.image)?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn orphans(
+        &self,
+        orphans: &[Have],
+        have: &[(ContainerRow, Live)],
+        opts: &UpOptions,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<&ContainerRow> = have
+            .iter()
+            .map(|(r, _)| r)
+            .filter(|r| orphans.iter().any(|o| o.id == r.id))
+            .collect();
+        if !opts.remove_orphans {
+            let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+            warn(
+                progress,
+                &format!(
+                    "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                    names.join(" ")
+                ),
+            );
+            return Ok(());
+        }
+        for r in rows {
+            self.stop(r, opts.timeout, progress)?;
+            self.remove(r, false, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the project volumes the services use.
+    fn project_volumes(
+        &self,
+        p: &Project<'_>,
+        selected: &BTreeSet<String>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        for (name, svc) in &p.model.services {
+            if !selected.contains(name) {
+                continue;
+            }
+            for v in &svc.volumes {
+                if v.kind == VolumeType::Volume && !v.source.is_empty() {
+                    keys.push((name, &v.source));
+                }
+            }
+        }
+        keys.sort_by_key(|(_, k)| *k);
+        keys.dedup_by_key(|(_, k)| *k);
+        for (service, key) in keys {
+            let (name, external) = self.volume_name(p, service, key)?;
+            if volumes::data_dir(&self.root, &name).is_dir() {
+                continue;
+            }
+            if external {
+                volumes::ensure(&self.root, &name, true)?;
+            }
+            let shown = format!("\"{name}\"");
+            emit(progress, Kind::Volume, &shown, "Creating");
+            self.store.insert_volume(&VolumeRow {
+                name: name.clone(),
+                project: p.name.to_string(),
+                key: Some(key.to_string()),
+                container: None,
+                external: false,
+                created_at: now(),
+            })?;
+            volumes::ensure(&self.root, &name, false)?;
+            emit(progress, Kind::Volume, &shown, "Created");
+        }
+        Ok(())
+    }
+
+    /// Carries out a service's actions up to "created"; what must start is left in `run`.
+    #[allow(clippy::too_many_arguments)]
+    fn converge(
+        &self,
+        p: &Project<'_>,
+        svc: &str,
+        actions: &[Action],
+        img: &Resolved,
+        rows: &HashMap<String, ContainerRow>,
+        run: &Run,
+        opts: &UpOptions,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let row_of = |id: &str| {
+            rows.get(id)
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("container {id} vanished from the state")))
+        };
+        let mut pending = Vec::new();
+        let mut all = Vec::new();
+        for a in actions {
+            match a {
+                Action::Create { number } => {
+                    let target = Target::New {
+                        number: *number,
+                        inherit: Vec::new(),
+                    };
+                    let (row, h) = self.create(p, svc, img, target, progress)?;
+                    all.push(row.clone());
+                    pending.push((row, h));
+                }
+                Action::Recreate { id, number } => {
+                    let old = row_of(id)?;
+                    emit(progress, Kind::Container, &old.name, "Recreate");
+                    self.stop(&old, opts.timeout, &Quiet)?;
+                    self.remove(&old, false, &Quiet)?;
+                    // Docker Compose keeps anonymous volumes' data across a recreate.
+                    let target = Target::New {
+                        number: *number,
+                        inherit: old.info.anonymous.clone(),
+                    };
+                    let (row, h) = self.create(p, svc, img, target, &Quiet)?;
+                    emit(progress, Kind::Container, &row.name, "Recreated");
+                    all.push(row.clone());
+                    pending.push((row, h));
+                }
+                Action::Start { id } => {
+                    let row = row_of(id)?;
+                    let h = match self.live(&row) {
+                        Live::Created => self.runner.load(&row.id, &row.name)?,
+                        _ => self.create(p, svc, img, Target::Again(&row), progress)?.1,
+                    };
+                    all.push(row.clone());
+                    pending.push((row, h));
+                }
+                Action::Keep { id } => {
+                    let row = row_of(id)?;
+                    emit(progress, Kind::Container, &row.name, "Running");
+                    all.push(row);
+                }
+                Action::Remove { id } => {
+                    let row = row_of(id)?;
+                    self.stop(&row, opts.timeout, progress)?;
+                    self.remove(&row, false, progress)?;
+                }
+            }
+        }
+        lock(&run.pending).insert(svc.to_string(), pending);
+        lock(&run.containers).insert(svc.to_string(), all);
+        Ok(())
+    }
+
+    /// Waits for what `svc`'s `depends_on` conditions require of its dependencies.
+    fn await_dependencies(
+        &self,
+        g: &Graph,
+        svc: &str,
+        run: &Run,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        for (dep, how) in g.dependencies(svc) {
+            if how.condition != Condition::CompletedSuccessfully {
+                continue;
+            }
+            let rows = lock(&run.containers).get(dep).cloned().unwrap_or_default();
+            for row in rows {
+                emit(progress, Kind::Container, &row.name, "Waiting");
+                let code = self.exit_code(&row, run)?;
+                if code != 0 {
+                    return Err(Error::NotCompleted {
+                        service: dep.to_string(),
+                        code,
+                    });
+                }
+                emit(progress, Kind::Container, &row.name, "Exited");
+            }
+        }
+        Ok(())
+    }
+
+    /// The exit code of a dependency: waited for when this `up` created it, else what the
+    /// runtime or the store recorded once it stops.
+    fn exit_code(&self, row: &ContainerRow, run: &Run) -> Result<i32> {
+        if let Some(code) = lock(&run.exits).get(&row.id) {
+            return Ok(*code);
+        }
+        let handle = lock(&run.handles).get(&row.id).cloned();
+        if let Some(h) = handle {
+            let mut h = lock(&h);
+            if let Some(code) = lock(&run.exits).get(&row.id) {
+                return Ok(*code);
+            }
+            let code = h.wait(&row.name)?;
+            self.store
+                .set_state(&row.id, RecordedState::Exited, None, Some(code))?;
+            lock(&run.exits).insert(row.id.clone(), code);
+            return Ok(code);
+        }
+        loop {
+            let fresh = self
+                .store
+                .container_by_name(&row.name)?
+                .unwrap_or_else(|| row.clone());
+            match self.live(&fresh) {
+                Live::Running | Live::Created => std::thread::sleep(Duration::from_millis(100)),
+                Live::Exited(Some(code)) => return Ok(code),
+                Live::Exited(None) | Live::Missing => {
+                    return Err(Error::Service {
+                        service: row.service.clone(),
+                        message: format!(
+                            "the exit status of {} is unknown (it was started by another command)",
+                            row.name
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The services `up` acts on: the named ones and their dependencies, or all.
+fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
+    if services.is_empty() {
+        return g.services().into_iter().map(String::from).collect();
+    }
+    let names: Vec<&str> = services.iter().map(String::as_str).collect();
+    g.with_dependencies(&names)
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// The start levels restricted to `selected`.
+fn selected_levels<'g>(g: &'g Graph, selected: &BTreeSet<String>) -> Vec<Vec<&'g str>> {
+    g.start_levels()
+        .into_iter()
+        .map(|l| {
+            l.into_iter()
+                .filter(|s| selected.contains(*s))
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn plan_options(o: &UpOptions) -> plan::Options {
+    plan::Options {
+        force_recreate: o.force_recreate,
+        no_recreate: o.no_recreate,
+    }
+}
+
+fn wants(p: &Project<'_>, opts: &UpOptions) -> Result<Vec<Want>> {
+    let mut out = Vec::new();
+    for (name, svc) in &p.model.services {
+        let replicas = match opts.scale.get(name) {
+            Some(n) => *n,
+            None => u32::try_from(svc.replicas()).map_err(|_| Error::Service {
+                service: name.clone(),
+                message: format!("invalid number of replicas {}", svc.replicas()),
+            })?,
+        };
+        if replicas > 1 && !svc.container_name.is_empty() {
+            return Err(Error::Service {
+                service: name.clone(),
+                message: format!(
+                    "container_name {:?} cannot be used with {replicas} replicas",
+                    svc.container_name
+                ),
+            });
+        }
+        out.push(Want {
+            service: name.clone(),
+            replicas,
+            config_hash: p.hash(name),
+        });
+    }
+    Ok(out)
+}
+
+fn haves(have: &[(ContainerRow, Live)]) -> Vec<Have> {
+    have.iter()
+        .map(|(r, l)| Have {
+            id: r.id.clone(),
+            service: r.service.clone(),
+            number: r.number,
+            config_hash: r.config_hash.clone(),
+            status: match l {
+                Live::Running => Status::Running,
+                Live::Created | Live::Exited(_) => Status::Stopped,
+                Live::Missing => Status::Broken,
+            },
+        })
+        .collect()
+}
+
+/// Refuses, before anything is made, what the engine cannot do yet; warns about what it
+/// ignores.
+fn check_supported(
+    p: &Project<'_>,
+    selected: &BTreeSet<String>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    for (name, svc) in &p.model.services {
+        if !selected.contains(name) {
+            continue;
+        }
+        let err = |message: String| Error::Service {
+            service: name.clone(),
+            message,
+        };
+        for (dep, d) in &svc.depends_on {
+            if Condition::parse(&d.condition) == Some(Condition::Healthy) {
+                return Err(err(format!(
+                    "depends on \"{dep}\" with condition service_healthy, which is not supported yet (health checks come with the supervisor)"
+                )));
+            }
+        }
+        if svc.init == Some(true) {
+            return Err(err(
+                "init: true is not supported yet (the runtime's reaper comes with the shim)".into(),
+            ));
+        }
+        match svc.network_mode.as_str() {
+            "" | "none" | "bridge" | "default" => {}
+            other => return Err(err(format!("network_mode {other:?} is not supported yet"))),
+        }
+        if !svc.ports.is_empty() {
+            warn(
+                progress,
+                &format!("service {name}: published ports are not supported yet; ignored"),
+            );
+        }
+        if svc.tty || svc.stdin_open {
+            warn(
+                progress,
+                &format!("service {name}: tty and stdin_open need the shim; ignored"),
+            );
+        }
+        if !svc.sysctls.is_empty() {
+            warn(
+                progress,
+                &format!("service {name}: sysctls are not applied by the runtime yet"),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The engine's tables in the data root's state database (`state.db`, which the image store
+//! also uses). The image store counts its migrations in `PRAGMA user_version`, so the
+//! engine keeps its own count in `engine_schema` and never touches `user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{Result, StoreError};
+
+/// Each entry moves the engine's schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: projects and what they own. A row is written before its kernel object is made
+    // (state `creating`), so that `down` after a crash finds what may exist.
+    "CREATE TABLE projects (
+        name        TEXT PRIMARY KEY,
+        working_dir TEXT NOT NULL,
+        config_files TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        project     TEXT NOT NULL,
+        service     TEXT NOT NULL,
+        number      INTEGER NOT NULL,
+        oneoff      INTEGER NOT NULL,
+        name        TEXT NOT NULL UNIQUE,
+        config_hash TEXT NOT NULL,
+        image       TEXT NOT NULL,
+        labels      TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        info        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        started_at  INTEGER,
+        finished_at INTEGER,
+        exit_code   INTEGER
+    );
+    CREATE INDEX containers_project ON containers(project, service);
+    CREATE TABLE volumes (
+        name       TEXT PRIMARY KEY,
+        project    TEXT NOT NULL,
+        key        TEXT,
+        container  TEXT,
+        external   INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX volumes_project ON volumes(project);
+    CREATE TABLE networks (
+        name       TEXT PRIMARY KEY,
+        project    TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        bridge     TEXT,
+        subnet     TEXT,
+        external   INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE ip_allocations (
+        network   TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+        address   TEXT NOT NULL,
+        container TEXT NOT NULL,
+        PRIMARY KEY (network, address)
+    );",
+];
+
+/// The engine schema version this program writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens the database at `path` (WAL, waiting on other writers) and applies the engine's
+/// migrations.
+pub fn open(path: &Path) -> Result<Connection> {
+    let e = |op: &'static str| {
+        let path = path.to_owned();
+        move |source| StoreError::Db { path, op, source }
+    };
+    let mut conn = Connection::open(path).map_err(e("open"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(e("set busy timeout"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(e("set WAL mode"))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(e("enable foreign keys"))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(e("begin migration"))?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS engine_schema (version INTEGER NOT NULL)")
+        .map_err(e("create engine_schema"))?;
+    let found: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM engine_schema",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(e("read engine schema version"))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for sql in MIGRATIONS.iter().skip(found as usize) {
+        tx.execute_batch(sql).map_err(e("migrate engine schema"))?;
+    }
+    tx.execute("DELETE FROM engine_schema", [])
+        .map_err(e("write engine schema version"))?;
+    tx.execute(
+        "INSERT INTO engine_schema (version) VALUES (?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(e("write engine schema version"))?;
+    tx.commit().map_err(e("commit migration"))?;
+    Ok(conn)
+}
