@@ -17,6 +17,7 @@ pub enum Kind {
     Container,
     Volume,
     Network,
+    Image,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Container => "Container",
             Kind::Volume => "Volume",
             Kind::Network => "Network",
+            Kind::Image => "Image",
         }
     }
 }

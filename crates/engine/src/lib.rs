@@ -13,6 +13,7 @@
 //! - [`logs`]: CRI (and raw) log lines, read and followed.
 //! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
+pub mod build;
 mod container;
 mod engine;
 pub mod error;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
+use compose_engine::build::BuildPolicy;
 use compose_engine::ops::up::{Attached, UpOptions};
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
 
@@ -40,6 +41,12 @@ pub struct UpArgs {
     /// Use this timeout in seconds for container shutdown when containers are replaced.
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 /// A loaded project and the engine of the data root.
@@ -197,6 +204,13 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans,
         no_start: args.no_start,
         timeout: timeout(args.timeout),
+        build: if args.build {
+            BuildPolicy::Always
+        } else if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
     };
     for name in opts.scale.keys() {
         if !project.model.services.contains_key(name) {

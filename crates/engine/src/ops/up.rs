@@ -34,6 +34,8 @@ pub struct UpOptions {
     pub no_start: bool,
     /// Stop timeout for containers being replaced.
     pub timeout: Option<Duration>,
+    /// When images of services with `build:` are built (`--build`, `--no-build`).
+    pub build: crate::build::BuildPolicy,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
@@ -106,6 +108,7 @@ impl Engine {
         let g = graph(p)?;
         let selected = selection(&g, &opts.services);
         check_supported(p, &selected, progress)?;
+        self.build_for_up(p.name, p.model, &selected, opts.build, progress)?;
         let images = self.resolve_images(p, &selected)?;
         let networked = p
             .model
@@ -171,15 +174,14 @@ impl Engine {
             if !selected.contains(name) {
                 continue;
             }
-            if svc.image.is_empty() {
-                return Err(Error::Service {
-                    service: name.clone(),
-                    message: "no image: building images is not supported yet".into(),
-                });
-            }
+            let reference = if svc.image.is_empty() {
+                crate::naming::built_image_name(p.name, name)
+            } else {
+                svc.image.clone()
+            };
             out.insert(
                 name.clone(),
-                image::resolve(&self.images, name, &svc.image)?,
+                image::resolve(&self.images, name, &reference)?,
             );
         }
         Ok(out)
