@@ -96,6 +96,11 @@ impl Engine {
             emit(progress, Kind::Container, &name, "Creating");
         }
         let cs = self.build_spec(p, service, image, number, &id)?;
+        let health = crate::health::check_for(
+            p.service(service)?,
+            &image.config,
+            cs.spec.process().as_ref(),
+        );
         let log = self.log_path(&id);
         let row = ContainerRow {
             id: id.clone(),
@@ -116,6 +121,7 @@ impl Engine {
                 log: log.clone(),
                 volumes: Vec::new(),
                 anonymous: inherit,
+                health,
             },
             created_at: now(),
             started_at: None,
@@ -369,6 +375,7 @@ impl Engine {
             }
         }
         self.store.remove_container(&row.id)?;
+        self.forget_health(&row.id);
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod build;
 mod container;
 mod engine;
 pub mod error;
+pub mod health;
 pub mod image;
 pub mod image_config;
 pub mod interrupt;

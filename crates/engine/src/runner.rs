@@ -76,6 +76,13 @@ pub struct Runner {
     rt: Runtime,
 }
 
+impl Runner {
+    /// The runtime itself, for what goes beyond the verbs here (health probes).
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
 /// What a container needs to be created besides its spec.
 #[derive(Debug, Clone)]
 pub struct Create<'a> {

@@ -47,6 +47,12 @@ pub struct UpArgs {
     /// Don't build an image, even if it's missing.
     #[arg(long)]
     pub no_build: bool,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
 }
 
 /// A loaded project and the engine of the data root.
@@ -211,6 +217,8 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         } else {
             BuildPolicy::Missing
         },
+        wait: args.wait,
+        wait_timeout: args.wait_timeout.map(std::time::Duration::from_secs),
     };
     for name in opts.scale.keys() {
         if !project.model.services.contains_key(name) {
@@ -218,7 +226,7 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
-    if args.detach || args.no_start {
+    if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
     attach(global, &session, &project, attached)

@@ -36,6 +36,10 @@ pub struct UpOptions {
     pub timeout: Option<Duration>,
     /// When images of services with `build:` are built (`--build`, `--no-build`).
     pub build: crate::build::BuildPolicy,
+    /// `--wait`: return once every started container runs and is healthy (those with a
+    /// check), failing if one exits or turns unhealthy; with `--wait-timeout`, in time.
+    pub wait: bool,
+    pub wait_timeout: Option<Duration>,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
@@ -161,7 +165,53 @@ impl Engine {
                 Ok(())
             })?;
         }
+        if opts.wait {
+            self.wait_ready(&levels, &run, opts.wait_timeout, progress)?;
+        }
         Ok(run.attached(&levels))
+    }
+
+    /// `--wait`: every container of the selected services running, and healthy when it
+    /// has a check; one-shot containers that exited 0 are fine when something depends on
+    /// them completing (as Docker Compose allows).
+    fn wait_ready(
+        &self,
+        levels: &[Vec<&str>],
+        run: &Run,
+        timeout: Option<Duration>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        for level in levels {
+            parallel(level, |svc| {
+                let rows = lock(&run.containers).get(*svc).cloned().unwrap_or_default();
+                for row in rows {
+                    emit(progress, Kind::Container, &row.name, "Waiting");
+                    match &row.info.health {
+                        Some(check) => self.wait_healthy(&row, check, deadline)?,
+                        None => match self.live(&row) {
+                            crate::runner::Live::Running => {
+                                emit(progress, Kind::Container, &row.name, "Running");
+                                continue;
+                            }
+                            crate::runner::Live::Exited(Some(0)) => {
+                                emit(progress, Kind::Container, &row.name, "Exited");
+                                continue;
+                            }
+                            other => {
+                                return Err(Error::Other(format!(
+                                    "container {} is not running ({other:?})",
+                                    row.name
+                                )));
+                            }
+                        },
+                    }
+                    emit(progress, Kind::Container, &row.name, "Healthy");
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     fn resolve_images(
@@ -345,6 +395,10 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         for (dep, how) in g.dependencies(svc) {
+            if how.condition == Condition::Healthy {
+                self.await_healthy(dep, run, progress)?;
+                continue;
+            }
             if how.condition != Condition::CompletedSuccessfully {
                 continue;
             }
@@ -360,6 +414,24 @@ impl Engine {
                 }
                 emit(progress, Kind::Container, &row.name, "Exited");
             }
+        }
+        Ok(())
+    }
+
+    /// `service_healthy`: every container of `dep` passes its check.
+    fn await_healthy(&self, dep: &str, run: &Run, progress: &dyn Progress) -> Result<()> {
+        let rows = lock(&run.containers).get(dep).cloned().unwrap_or_default();
+        for row in rows {
+            let Some(check) = &row.info.health else {
+                return Err(Error::Other(format!(
+                    "dependency failed to start: container {} has no healthcheck configured",
+                    row.name
+                )));
+            };
+            emit(progress, Kind::Container, &row.name, "Waiting");
+            self.wait_healthy(&row, check, None)
+                .map_err(|e| Error::Other(format!("dependency failed to start: {e}")))?;
+            emit(progress, Kind::Container, &row.name, "Healthy");
         }
         Ok(())
     }
@@ -495,13 +567,6 @@ fn check_supported(
             service: name.clone(),
             message,
         };
-        for (dep, d) in &svc.depends_on {
-            if Condition::parse(&d.condition) == Some(Condition::Healthy) {
-                return Err(err(format!(
-                    "depends on \"{dep}\" with condition service_healthy, which is not supported yet (health checks come with the supervisor)"
-                )));
-            }
-        }
         if svc.init == Some(true) {
             return Err(err(
                 "init: true is not supported yet (the runtime's reaper comes with the shim)".into(),

@@ -101,6 +101,9 @@ pub struct ContainerInfo {
     /// Its anonymous volumes, in mount order: a recreated container takes them over.
     #[serde(default)]
     pub anonymous: Vec<String>,
+    /// Its health check (the service's or the image's), if it has one.
+    #[serde(default)]
+    pub health: Option<crate::health::Check>,
 }
 
 /// A container row.
