@@ -46,11 +46,16 @@ pub struct UpOptions {
 /// ones it created (only they can be waited for).
 #[derive(Default)]
 struct Run {
+    /// The outcome of waiting for a container's health, shared by all its dependents.
+    health: Mutex<HashMap<String, HealthWait>>,
     pending: Mutex<HashMap<String, Vec<(ContainerRow, Handle)>>>,
     containers: Mutex<HashMap<String, Vec<ContainerRow>>>,
     handles: Mutex<HashMap<String, Arc<Mutex<Handle>>>>,
     exits: Mutex<HashMap<String, i32>>,
 }
+
+/// One container's health wait: its outcome once known (the error as text).
+type HealthWait = Arc<Mutex<Option<std::result::Result<(), String>>>>;
 
 /// What an attached `up` follows: the selected services' containers in start order, with
 /// the handles of those this `up` started (only they can be waited for), and the exit codes
@@ -428,10 +433,21 @@ impl Engine {
                     row.name
                 )));
             };
-            emit(progress, Kind::Container, &row.name, "Waiting");
-            self.wait_healthy(&row, check, None)
-                .map_err(|e| Error::Other(format!("dependency failed to start: {e}")))?;
-            emit(progress, Kind::Container, &row.name, "Healthy");
+            let cell = lock(&run.health).entry(row.id.clone()).or_default().clone();
+            let mut outcome = lock(&cell);
+            if outcome.is_none() {
+                emit(progress, Kind::Container, &row.name, "Waiting");
+                let r = self
+                    .wait_healthy(&row, check, None)
+                    .map_err(|e| e.to_string());
+                if r.is_ok() {
+                    emit(progress, Kind::Container, &row.name, "Healthy");
+                }
+                *outcome = Some(r);
+            }
+            if let Some(Err(e)) = outcome.as_ref() {
+                return Err(Error::Other(format!("dependency failed to start: {e}")));
+            }
         }
         Ok(())
     }
