@@ -25,6 +25,15 @@ pub enum BuildPolicy {
     Never,
 }
 
+/// The image a service runs, as written: `image:`, or the name its build gets.
+pub fn service_image(
+    project: &str,
+    service: &str,
+    svc: &compose::model::service::Service,
+) -> String {
+    image_name(project, service, &svc.image)
+}
+
 impl Engine {
     /// Builds what `policy` asks for among `selected`; returns the services built.
     pub fn build_for_up(

@@ -110,7 +110,7 @@ impl Engine {
             oneoff: false,
             name: name.clone(),
             config_hash: p.hash(service),
-            image: p.service(service)?.image.clone(),
+            image: crate::build::service_image(p.name, service, p.service(service)?),
             labels: cs.labels.clone(),
             state: RecordedState::Creating,
             info: ContainerInfo {

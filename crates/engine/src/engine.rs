@@ -115,6 +115,17 @@ impl Engine {
         }
     }
 
+    /// The images (normalized references) that containers of any project use: `image rm`
+    /// and `prune` must keep them.
+    pub fn images_in_use(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(self
+            .store
+            .images_in_use()?
+            .into_iter()
+            .filter_map(|r| compose_image::store::normalize(&r).ok())
+            .collect())
+    }
+
     /// The project's containers (not one-off ones) with their live status.
     pub fn containers(&self, project: &str) -> Result<Vec<(ContainerRow, Live)>> {
         let rows = self.store.containers(project)?;

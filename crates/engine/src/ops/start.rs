@@ -31,7 +31,11 @@ impl Engine {
                     Live::Created => self.runner.load(&row.id, &row.name)?,
                     Live::Exited(_) | Live::Missing => {
                         let svc = p.service(&row.service)?;
-                        let img = image::resolve(&self.images, &row.service, &svc.image)?;
+                        let img = image::resolve(
+                            &self.images,
+                            &row.service,
+                            &crate::build::service_image(p.name, &row.service, svc),
+                        )?;
                         self.create(p, &row.service, &img, Target::Again(row), progress)?
                             .1
                     }

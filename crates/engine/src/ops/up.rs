@@ -229,11 +229,7 @@ impl Engine {
             if !selected.contains(name) {
                 continue;
             }
-            let reference = if svc.image.is_empty() {
-                crate::naming::built_image_name(p.name, name)
-            } else {
-                svc.image.clone()
-            };
+            let reference = crate::build::service_image(p.name, name, svc);
             out.insert(
                 name.clone(),
                 image::resolve(&self.images, name, &reference)?,

@@ -311,6 +311,19 @@ impl Store {
         Ok(out)
     }
 
+    /// The images containers of any project were made from, as written (`busybox`).
+    pub fn images_in_use(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT DISTINCT image FROM containers")
+            .map_err(self.err("read containers"))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err("read containers"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read containers"))
+    }
+
     /// The container of that name, in any project.
     pub fn container_by_name(&self, name: &str) -> Result<Option<ContainerRow>> {
         let raw = self
