@@ -1,0 +1,434 @@
+//! `pull`: resolve the reference to this platform's manifest, fetch the blobs not yet in the
+//! store (in parallel, each verified against its digest before it gets its name), unpack the
+//! layers into snapshots (each DiffID verified) and record the image, as a load does.
+//!
+//! A failed pull removes the blobs and snapshots it added that no record uses.
+
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
+use ureq::http::Method;
+
+use super::client::{Body, Client, Req, Scope};
+use super::error::{RegistryError, Result};
+use super::manifest::{self, FetchedManifest, MAX_MANIFEST};
+use super::progress::{Event, Outcome, Progress};
+use super::transfer::for_each_parallel;
+use crate::archive::import::{Importer, Manifest};
+use crate::archive::source::Source;
+use crate::reference::Reference;
+use crate::store::{ImageRecord, Store, StoreError};
+use crate::unpack::{self, Compression};
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The record's key: the normalized reference.
+    pub reference: String,
+    /// The digest the reference resolved to (an index's for a multi-platform image).
+    pub digest: String,
+    pub record: ImageRecord,
+    /// Blobs fetched from the registry (the others were in the store).
+    pub downloaded: usize,
+    /// Bytes fetched.
+    pub bytes: u64,
+}
+
+/// A blob to fetch.
+struct Want {
+    digest: String,
+    size: u64,
+}
+
+/// Pulls `reference` from `client`'s registry into `store`.
+pub fn pull(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    progress: &dyn Progress,
+) -> Result<Pulled> {
+    let repo = &reference.repository;
+    let (top, m) = resolve(client, reference)?;
+    let manifest: ImageManifest = parse(&m.bytes, &format!("manifest {}", m.digest))?;
+    for l in manifest.layers() {
+        let mt = l.media_type().to_string();
+        if Compression::from_media_type(&mt).is_err() {
+            return Err(RegistryError::UnsupportedMediaType {
+                what: format!("layer {} of {reference}", l.digest()),
+                media_type: mt,
+            });
+        }
+    }
+    progress.event(&Event::Resolved {
+        reference: &reference.to_string(),
+        digest: &top,
+        layers: manifest.layers().len(),
+    });
+    let mut job = Job {
+        store,
+        client,
+        repo,
+        progress,
+        new_blobs: Mutex::new(Vec::new()),
+        new_snapshots: Vec::new(),
+        bytes: Mutex::new(0),
+    };
+    let lock = store.content_lock()?;
+    let result = job.run(&m, &manifest, reference);
+    drop(lock);
+    match result {
+        Ok(record) => {
+            let downloaded = job.new_blobs.get_mut().map_or(0, |v| v.len());
+            Ok(Pulled {
+                reference: record.reference.clone(),
+                digest: top,
+                record,
+                downloaded,
+                bytes: *job.bytes.get_mut().unwrap_or_else(|p| p.into_inner()),
+            })
+        }
+        Err(err) => {
+            let blobs = job
+                .new_blobs
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Err(rb) = store.roll_back(&blobs, &job.new_snapshots) {
+                tracing::warn!(?rb, "could not remove what a failed pull added");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The manifest for this platform: the reference's own, or its index's entry. Returns the
+/// digest the reference resolved to and the manifest.
+fn resolve(client: &Client, reference: &Reference) -> Result<(String, FetchedManifest)> {
+    let repo = &reference.repository;
+    let by = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_else(|| crate::reference::DEFAULT_TAG.to_owned());
+    let top = client.get_manifest(repo, &by)?;
+    if !top.is_index() {
+        return Ok((top.digest.clone(), top));
+    }
+    let index: ImageIndex = parse(&top.bytes, &format!("index {}", top.digest))?;
+    let want = client
+        .opts
+        .platform
+        .clone()
+        .unwrap_or_else(manifest::host_platform);
+    let entry =
+        manifest::pick_platform(&index, &want).ok_or_else(|| RegistryError::NoPlatform {
+            reference: reference.to_string(),
+            platform: manifest::platform_string(&want),
+            available: manifest::available(&index),
+        })?;
+    let child = client.get_manifest(repo, entry.digest().as_ref())?;
+    if child.is_index() {
+        return Err(RegistryError::UnsupportedMediaType {
+            what: format!("index entry {} of {reference}", child.digest),
+            media_type: child.media_type,
+        });
+    }
+    Ok((top.digest, child))
+}
+
+struct Job<'a> {
+    store: &'a Store,
+    client: &'a Client,
+    repo: &'a str,
+    progress: &'a dyn Progress,
+    /// Blobs this pull put in the store: removed again if it fails.
+    new_blobs: Mutex<Vec<String>>,
+    /// Snapshots this pull made: removed again if it fails.
+    new_snapshots: Vec<String>,
+    bytes: Mutex<u64>,
+}
+
+impl Job<'_> {
+    /// With the content lock held: blobs, DiffID checks, snapshots, record.
+    fn run(
+        &mut self,
+        m: &FetchedManifest,
+        manifest: &ImageManifest,
+        reference: &Reference,
+    ) -> Result<ImageRecord> {
+        let w = self
+            .store
+            .blobs()
+            .write(
+                &m.bytes[..],
+                Some(&m.digest),
+                Some(m.bytes.len() as u64),
+                "manifest",
+            )
+            .map_err(RegistryError::from_store)?;
+        if w.created {
+            self.added(&w.digest);
+        }
+        let cfg = manifest.config();
+        self.fetch(&Want {
+            digest: cfg.digest().to_string(),
+            size: cfg.size(),
+        })?;
+        let mut wants: Vec<Want> = Vec::new();
+        for l in manifest.layers() {
+            let digest = l.digest().to_string();
+            if !wants.iter().any(|w| w.digest == digest) {
+                wants.push(Want {
+                    digest,
+                    size: l.size(),
+                });
+            }
+        }
+        for_each_parallel(&wants, self.client.opts.parallel, |w| self.fetch(w))?;
+        self.check_diff_ids(cfg.digest().as_ref(), manifest)?;
+        let src = NoSource;
+        let mut imp = Importer::new(self.store, &src);
+        imp.sync = self.client.opts.sync;
+        let im = Manifest {
+            digest: m.digest.clone(),
+            size: m.bytes.len() as u64,
+            media_type: m.media_type.clone(),
+            manifest: manifest.clone(),
+        };
+        for l in manifest.layers() {
+            self.progress.event(&Event::Unpacking {
+                digest: l.digest().as_ref(),
+            });
+        }
+        let key = reference.to_string();
+        let done = imp.image(&im, std::slice::from_ref(&key));
+        self.new_snapshots = imp.new_snapshots().to_vec();
+        done.map_err(RegistryError::from_store)?;
+        let record = self
+            .store
+            .get_image(&key)?
+            .ok_or_else(|| StoreError::ImageNotFound {
+                reference: key.clone(),
+            })?;
+        Ok(record)
+    }
+
+    fn added(&self, digest: &str) {
+        self.new_blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(digest.to_owned());
+    }
+
+    /// A layer whose blob is new but whose snapshot exists is not unpacked again: its
+    /// DiffID is checked here, so a registry cannot slip a different layer under a known
+    /// DiffID.
+    fn check_diff_ids(&self, cfg_digest: &str, manifest: &ImageManifest) -> Result<()> {
+        let bytes = self.store.blobs().read_small(cfg_digest, MAX_MANIFEST)?;
+        let config: ImageConfiguration = parse(&bytes, &format!("config {cfg_digest}"))?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != manifest.layers().len() {
+            // The importer says so with the details.
+            return Ok(());
+        }
+        let new = self
+            .new_blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let chains = unpack::chain_ids(diff_ids).map_err(|source| StoreError::Unpack {
+            digest: cfg_digest.to_owned(),
+            source,
+        })?;
+        for ((l, diff_id), chain) in manifest.layers().iter().zip(diff_ids).zip(&chains) {
+            let digest = l.digest().to_string();
+            if !new.contains(&digest) || !self.store.snapshot_path(chain)?.is_dir() {
+                continue;
+            }
+            let blob = self.store.blobs().open_blob(&digest)?;
+            let path = self.store.blobs().path(&digest)?;
+            let (actual, _) = unpack::diff_id_of(blob).map_err(|source| StoreError::Io {
+                path,
+                op: "decompress layer",
+                source,
+            })?;
+            if actual != *diff_id {
+                return Err(RegistryError::DigestMismatch {
+                    what: format!("DiffID of layer {digest}"),
+                    expected: diff_id.clone(),
+                    actual,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches one blob into the store unless it is there; a download that breaks off is
+    /// started again, up to the client's retries.
+    fn fetch(&self, w: &Want) -> Result<()> {
+        let digest = w.digest.as_str();
+        if self.store.blobs().has(digest)? {
+            self.progress.event(&Event::Done {
+                digest,
+                outcome: Outcome::Exists,
+            });
+            return Ok(());
+        }
+        self.progress.event(&Event::Start {
+            digest,
+            size: w.size,
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.download(w) {
+                Ok(created) => {
+                    if created {
+                        self.added(digest);
+                        *self.bytes.lock().unwrap_or_else(|p| p.into_inner()) += w.size;
+                    }
+                    self.progress.event(&Event::Done {
+                        digest,
+                        outcome: Outcome::Downloaded,
+                    });
+                    return Ok(());
+                }
+                Err(Broken::Network(e)) if attempt <= self.client.opts.retries => {
+                    self.progress.event(&Event::Retry {
+                        digest,
+                        attempt,
+                        error: &e.to_string(),
+                    });
+                    self.client.backoff(attempt);
+                }
+                Err(Broken::Network(source)) => {
+                    return Err(RegistryError::Interrupted {
+                        registry: self.client.registry().to_owned(),
+                        what: format!("blob {digest} of {}", self.repo),
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                Err(Broken::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// One GET of the blob, streamed into the store (hashed, verified, then named).
+    fn download(&self, w: &Want) -> std::result::Result<bool, Broken> {
+        let what = format!(
+            "blob {} of {}/{}",
+            w.digest,
+            self.client.registry(),
+            self.repo
+        );
+        let scope = Scope::pull(self.repo);
+        let req = Req {
+            method: Method::GET,
+            url: self.client.url(self.repo, &format!("blobs/{}", w.digest)),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope: &scope,
+            what: &what,
+        };
+        let mut resp = self.client.send(&req).map_err(Broken::Other)?;
+        if !resp.status().is_success() {
+            return Err(Broken::Other(self.client.status_error(&req, &mut resp)));
+        }
+        let broke = AtomicBool::new(false);
+        let mut last_error = None;
+        let reader = Watch {
+            inner: resp.into_body().into_reader(),
+            broke: &broke,
+            last_error: &mut last_error,
+            digest: &w.digest,
+            total: w.size,
+            done: 0,
+            reported: 0,
+            progress: self.progress,
+        };
+        match self
+            .store
+            .blobs()
+            .write(reader, Some(&w.digest), Some(w.size), &what)
+        {
+            Ok(written) => Ok(written.created),
+            Err(e) if broke.load(Ordering::Relaxed) => Err(Broken::Network(
+                last_error.unwrap_or_else(|| io::Error::other(e.to_string())),
+            )),
+            Err(e) => Err(Broken::Other(RegistryError::from_store(e))),
+        }
+    }
+}
+
+/// Why a download attempt failed: the network (try again) or anything else.
+enum Broken {
+    Network(io::Error),
+    Other(RegistryError),
+}
+
+/// The response body, counting bytes for progress and noting whether a read failed (the
+/// connection broke, not the store).
+struct Watch<'a, R> {
+    inner: R,
+    broke: &'a AtomicBool,
+    last_error: &'a mut Option<io::Error>,
+    digest: &'a str,
+    total: u64,
+    done: u64,
+    reported: u64,
+    progress: &'a dyn Progress,
+}
+
+/// Bytes between two progress events of one blob.
+const PROGRESS_STEP: u64 = 512 << 10;
+
+impl<R: Read> Read for Watch<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.done += n as u64;
+                if self.done - self.reported >= PROGRESS_STEP
+                    || (n == 0 && self.done != self.reported)
+                {
+                    self.reported = self.done;
+                    self.progress.event(&Event::Bytes {
+                        digest: self.digest,
+                        done: self.done,
+                        total: self.total,
+                    });
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.broke.store(true, Ordering::Relaxed);
+                *self.last_error = Some(io::Error::new(e.kind(), e.to_string()));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The importer's source when every blob is in the store already: never read.
+struct NoSource;
+
+impl Source for NoSource {
+    fn name(&self) -> &Path {
+        Path::new("(registry)")
+    }
+    fn exists(&self, _: &str) -> bool {
+        false
+    }
+    fn open(&self, member: &str) -> crate::store::Result<(Box<dyn Read + Send + '_>, u64)> {
+        Err(self.missing("blob", member))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::BadResponse {
+        what: what.to_owned(),
+        reason: format!("invalid JSON: {e}"),
+    })
+}

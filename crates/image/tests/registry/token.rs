@@ -1,0 +1,1 @@
+//! Bearer tokens: placeholder, filled below.
