@@ -133,6 +133,8 @@ pub struct Client {
     pub(crate) opts: ClientOptions,
     credentials: Option<Credentials>,
     auth: Mutex<AuthState>,
+    /// Held while a token is fetched: parallel transfers wait for one token, not fetch many.
+    token_fetch: Mutex<()>,
 }
 
 impl std::fmt::Debug for Client {
@@ -183,6 +185,7 @@ impl Client {
             opts,
             credentials,
             auth: Mutex::new(AuthState::default()),
+            token_fetch: Mutex::new(()),
         })
     }
 
@@ -308,27 +311,38 @@ impl Client {
 
     /// The `Authorization` value for a request needing `scope`, fetching a token if needed.
     fn auth_header(&self, scope: &Scope) -> Result<Option<String>> {
-        let (realm, service) = {
-            let st = self.state();
-            match &st.challenge {
-                None => return Ok(None),
-                Some(Challenge::Basic) => {
-                    return Ok(self.credentials.as_ref().map(Credentials::basic_header));
-                }
-                Some(Challenge::Bearer { realm, service, .. }) => {
-                    if let Some(t) = st.tokens.get(&scope.key())
-                        && t.expires > Instant::now()
-                    {
-                        return Ok(Some(format!("Bearer {}", t.value)));
-                    }
-                    (realm.clone(), service.clone())
-                }
-            }
+        if let Some(h) = self.cached_auth(scope) {
+            return Ok(h);
+        }
+        let _one_at_a_time = self.token_fetch.lock().unwrap_or_else(|p| p.into_inner());
+        // Another thread may have fetched it while this one waited.
+        if let Some(h) = self.cached_auth(scope) {
+            return Ok(h);
+        }
+        let (realm, service) = match &self.state().challenge {
+            Some(Challenge::Bearer { realm, service, .. }) => (realm.clone(), service.clone()),
+            _ => return Ok(None),
         };
         let token = self.fetch_token(&realm, service.as_deref(), scope)?;
         let value = format!("Bearer {}", token.value);
         self.state().tokens.insert(scope.key(), token);
         Ok(Some(value))
+    }
+
+    /// The header when no token must be fetched for it: `Some(None)` for no auth at all.
+    fn cached_auth(&self, scope: &Scope) -> Option<Option<String>> {
+        let st = self.state();
+        match &st.challenge {
+            None => Some(None),
+            Some(Challenge::Basic) => {
+                Some(self.credentials.as_ref().map(Credentials::basic_header))
+            }
+            Some(Challenge::Bearer { .. }) => st
+                .tokens
+                .get(&scope.key())
+                .filter(|t| t.expires > Instant::now())
+                .map(|t| Some(format!("Bearer {}", t.value))),
+        }
     }
 
     /// `GET realm?service=..&scope=..`, with Basic auth when there are credentials.
