@@ -84,6 +84,10 @@ pub enum Command {
     Config(commands::config::ConfigArgs),
     /// Manage images in the local store.
     Image(commands::image::ImageArgs),
+    /// Pull service images.
+    Pull(commands::pull::PullArgs),
+    /// Push service images.
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli.global, args),
         Command::Image(args) => commands::image::run(&cli.global, args),
+        Command::Pull(args) => commands::pull::run(&cli.global, args),
+        Command::Push(args) => commands::push::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -2,3 +2,5 @@
 
 pub mod config;
 pub mod image;
+pub mod pull;
+pub mod push;

@@ -10,7 +10,7 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The registry has no such repository, tag, manifest or blob.
-    #[error("{registry}: {what} not found")]
+    #[error("{what} not found (registry {registry})")]
     NotFound { registry: String, what: String },
     /// The registry (or its token service) refused the credentials, or there were none.
     #[error("{registry}: unauthorized for {what}: {detail}")]

@@ -197,10 +197,17 @@ impl Job<'_> {
             media_type: m.media_type.clone(),
             manifest: manifest.clone(),
         };
+        let fetched = self
+            .new_blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for l in manifest.layers() {
-            self.progress.event(&Event::Unpacking {
-                digest: l.digest().as_ref(),
-            });
+            if fetched.iter().any(|d| d == l.digest().as_ref()) {
+                self.progress.event(&Event::Unpacking {
+                    digest: l.digest().as_ref(),
+                });
+            }
         }
         let key = reference.to_string();
         let done = imp.image(&im, std::slice::from_ref(&key));
