@@ -7,12 +7,11 @@
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 use ureq::http::Method;
 
-use super::client::{Body, Client, Req, Scope};
+use super::client::{Body, Client, Req, Scope, header};
 use super::error::{RegistryError, Result};
 use super::manifest::{self, FetchedManifest, MAX_MANIFEST};
 use super::progress::{Event, Outcome, Progress};
@@ -323,7 +322,8 @@ impl Job<'_> {
         }
     }
 
-    /// One GET of the blob, streamed into the store (hashed, verified, then named).
+    /// One GET of the blob, streamed into the store (hashed, verified, then named). A
+    /// connection that breaks mid-blob is picked up where it stopped (`Range`).
     fn download(&self, w: &Want) -> std::result::Result<bool, Broken> {
         let what = format!(
             "blob {} of {}/{}",
@@ -331,41 +331,27 @@ impl Job<'_> {
             self.client.registry(),
             self.repo
         );
-        let scope = Scope::pull(self.repo);
-        let req = Req {
-            method: Method::GET,
-            url: self.client.url(self.repo, &format!("blobs/{}", w.digest)),
-            headers: Vec::new(),
-            body: Body::Empty,
-            scope: &scope,
+        let mut body = Resuming {
+            job: self,
+            want: w,
             what: &what,
-        };
-        let mut resp = self.client.send(&req).map_err(Broken::Other)?;
-        if !resp.status().is_success() {
-            return Err(Broken::Other(self.client.status_error(&req, &mut resp)));
-        }
-        let broke = AtomicBool::new(false);
-        let mut last_error = None;
-        let reader = Watch {
-            inner: resp.into_body().into_reader(),
-            broke: &broke,
-            last_error: &mut last_error,
-            digest: &w.digest,
-            total: w.size,
+            inner: None,
             done: 0,
             reported: 0,
-            progress: self.progress,
+            resumes: 0,
+            broke: None,
         };
-        match self
+        body.open().map_err(Broken::Other)?;
+        let result = self
             .store
             .blobs()
-            .write(reader, Some(&w.digest), Some(w.size), &what)
-        {
+            .write(&mut body, Some(&w.digest), Some(w.size), &what);
+        match result {
             Ok(written) => Ok(written.created),
-            Err(e) if broke.load(Ordering::Relaxed) => Err(Broken::Network(
-                last_error.unwrap_or_else(|| io::Error::other(e.to_string())),
-            )),
-            Err(e) => Err(Broken::Other(RegistryError::from_store(e))),
+            Err(e) => match body.broke.take() {
+                Some(net) => Err(Broken::Network(net)),
+                None => Err(Broken::Other(RegistryError::from_store(e))),
+            },
         }
     }
 }
@@ -376,46 +362,133 @@ enum Broken {
     Other(RegistryError),
 }
 
-/// The response body, counting bytes for progress and noting whether a read failed (the
-/// connection broke, not the store).
-struct Watch<'a, R> {
-    inner: R,
-    broke: &'a AtomicBool,
-    last_error: &'a mut Option<io::Error>,
-    digest: &'a str,
-    total: u64,
-    done: u64,
-    reported: u64,
-    progress: &'a dyn Progress,
-}
-
 /// Bytes between two progress events of one blob.
 const PROGRESS_STEP: u64 = 512 << 10;
 
-impl<R: Read> Read for Watch<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.done += n as u64;
-                if self.done - self.reported >= PROGRESS_STEP
-                    || (n == 0 && self.done != self.reported)
-                {
-                    self.reported = self.done;
-                    self.progress.event(&Event::Bytes {
-                        digest: self.digest,
-                        done: self.done,
-                        total: self.total,
-                    });
-                }
-                Ok(n)
+/// A blob's body that reconnects with `Range: bytes=<done>-` when the connection breaks
+/// (up to the client's retries), so the store's hashing writer sees one unbroken stream;
+/// the digest check at its end covers the joins. Counts bytes for progress.
+struct Resuming<'a> {
+    job: &'a Job<'a>,
+    want: &'a Want,
+    what: &'a str,
+    inner: Option<ureq::BodyReader<'static>>,
+    done: u64,
+    reported: u64,
+    resumes: u32,
+    /// The network error that ended the stream, when one did.
+    broke: Option<io::Error>,
+}
+
+impl Resuming<'_> {
+    /// GETs the blob from `done` on. A registry that ignores `Range` sends it whole: the
+    /// bytes already had are skipped.
+    fn open(&mut self) -> Result<()> {
+        let client = self.job.client;
+        let scope = Scope::pull(self.job.repo);
+        let mut headers = Vec::new();
+        if self.done > 0 {
+            headers.push(("range", format!("bytes={}-", self.done)));
+        }
+        let req = Req {
+            method: Method::GET,
+            url: client.url(self.job.repo, &format!("blobs/{}", self.want.digest)),
+            headers,
+            body: Body::Empty,
+            scope: &scope,
+            what: self.what,
+        };
+        let mut resp = client.send(&req)?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Err(client.status_error(&req, &mut resp));
+        }
+        let from = match (status, header(&resp, "content-range")) {
+            (206, Some(range)) => {
+                range_start(&range).ok_or_else(|| RegistryError::BadResponse {
+                    what: self.what.to_owned(),
+                    reason: format!("unexpected Content-Range {range:?}"),
+                })?
             }
-            Err(e) => {
-                self.broke.store(true, Ordering::Relaxed);
-                *self.last_error = Some(io::Error::new(e.kind(), e.to_string()));
-                Err(e)
+            _ => 0,
+        };
+        if from > self.done {
+            return Err(RegistryError::BadResponse {
+                what: self.what.to_owned(),
+                reason: format!("asked for bytes from {}, got from {from}", self.done),
+            });
+        }
+        let mut reader = resp.into_body().into_reader();
+        let skip = self.done - from;
+        let skipped = io::copy(&mut (&mut reader).take(skip), &mut io::sink()).map_err(|e| {
+            RegistryError::BadResponse {
+                what: self.what.to_owned(),
+                reason: format!("cannot skip the bytes already read: {e}"),
+            }
+        })?;
+        if skipped != skip {
+            return Err(RegistryError::BadResponse {
+                what: self.what.to_owned(),
+                reason: "the blob is shorter than before".into(),
+            });
+        }
+        self.inner = Some(reader);
+        Ok(())
+    }
+
+    fn report(&mut self, end: bool) {
+        if self.done - self.reported >= PROGRESS_STEP || (end && self.done != self.reported) {
+            self.reported = self.done;
+            self.job.progress.event(&Event::Bytes {
+                digest: &self.want.digest,
+                done: self.done,
+                total: self.want.size,
+            });
+        }
+    }
+}
+
+impl Read for Resuming<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(inner) = self.inner.as_mut() else {
+                let e = io::Error::other("the blob's connection is closed");
+                return Err(e);
+            };
+            let err = match inner.read(buf) {
+                Ok(n) => {
+                    self.done += n as u64;
+                    self.report(n == 0);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            self.inner = None;
+            if self.resumes >= self.job.client.opts.retries {
+                self.broke = Some(io::Error::new(err.kind(), err.to_string()));
+                return Err(err);
+            }
+            self.resumes += 1;
+            self.job.progress.event(&Event::Retry {
+                digest: &self.want.digest,
+                attempt: self.resumes,
+                error: &err.to_string(),
+            });
+            self.job.client.backoff(self.resumes);
+            if let Err(e) = self.open() {
+                tracing::debug!(err = %e, "resuming the blob failed");
+                self.broke = Some(io::Error::new(err.kind(), format!("{err}; resuming: {e}")));
+                return Err(err);
             }
         }
     }
+}
+
+/// The first byte of `bytes <first>-<last>/<size>`.
+fn range_start(content_range: &str) -> Option<u64> {
+    let r = content_range.trim().strip_prefix("bytes")?.trim_start();
+    r.split('-').next()?.trim().parse().ok()
 }
 
 /// The importer's source when every blob is in the store already: never read.
@@ -438,4 +511,17 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> 
         what: what.to_owned(),
         reason: format!("invalid JSON: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_starts() {
+        assert_eq!(range_start("bytes 100-199/200"), Some(100));
+        assert_eq!(range_start("bytes 0-0/*"), Some(0));
+        assert_eq!(range_start("items 1-2"), None);
+        assert_eq!(range_start("bytes x-1/2"), None);
+    }
 }

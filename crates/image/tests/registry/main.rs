@@ -9,6 +9,8 @@
 mod failures;
 mod harness;
 mod platform;
+mod proxy;
+mod resume;
 mod roundtrip;
 mod token;
 

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Pull and push of a ~200 MB multi-layer image (gzip layers of real files from /usr) through a
+# local registry (Debian's docker-registry on 127.0.0.1), ours against skopeo, in one run.
+# See bench/README.md.
+#
+#   ours pull:   compose image pull REF        download, verify, unpack into snapshots, record
+#   skopeo pull: skopeo copy docker://REF oci:DIR   download and verify only (no unpack)
+#   ours push:   compose image push REF        into an empty registry
+#   skopeo push: skopeo copy oci:DIR docker://REF    into an empty registry
+#
+# Env: RUNS (default 3), LAYERS (default 4), MB_PER_LAYER (uncompressed file bytes per layer,
+# default 120), COMPOSE_BIN (skip the release build). Traffic stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib_registry.sh
+RUNS=${RUNS:-3}
+LAYERS=${LAYERS:-4}
+MB_PER_LAYER=${MB_PER_LAYER:-120}
+apt_install docker-registry skopeo python3
+compose_bin
+
+WORK=$(mktemp -d /tmp/bench-pull.XXXXXX)
+cleanup() { stop_registry; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+PORT=$(free_port)
+REF=127.0.0.1:$PORT/bench/big:1
+echo "making the image ($LAYERS layers of ~$MB_PER_LAYER MB of files)..."
+BYTES=$(python3 bench/mkimage.py "$WORK/layout" "$REF" "$LAYERS" "$MB_PER_LAYER")
+MB=$(python3 -c "print(f'{$BYTES/1e6:.1f}')")
+echo "image: $MB MB of compressed layers"
+SK_TLS=(--src-tls-verify=false --dest-tls-verify=false)
+
+# Push: each run into an empty registry.
+"$COMPOSE_BIN" --data-root "$WORK/src" image load -q -i "$WORK/layout"
+ours_push=() sk_push=()
+for i in $(seq "$RUNS"); do
+  start_registry "$WORK/reg-ours-$i" "$PORT"
+  ours_push+=("$(secs "$COMPOSE_BIN" --data-root "$WORK/src" --progress quiet image push "$REF")")
+  stop_registry
+  start_registry "$WORK/reg-sk-$i" "$PORT"
+  sk_push+=("$(secs skopeo copy -q "${SK_TLS[@]}" "oci:$WORK/layout:bench" "docker://$REF")")
+  stop_registry
+  rm -rf "$WORK/reg-ours-$i" "$WORK/reg-sk-$i"
+done
+
+# Pull: one registry holding the image; each run into an empty store / directory.
+start_registry "$WORK/reg" "$PORT"
+skopeo copy -q "${SK_TLS[@]}" "oci:$WORK/layout:bench" "docker://$REF"
+ours_pull=() sk_pull=()
+for i in $(seq "$RUNS"); do
+  sync
+  ours_pull+=("$(secs "$COMPOSE_BIN" --data-root "$WORK/dst-$i" --progress quiet image pull "$REF")")
+  sync
+  sk_pull+=("$(secs skopeo copy -q "${SK_TLS[@]}" "docker://$REF" "oci:$WORK/sk-$i:bench")")
+  rm -rf "$WORK/dst-$i" "$WORK/sk-$i"
+done
+stop_registry
+
+op=$(median "${ours_pull[@]}"); sp=$(median "${sk_pull[@]}")
+ou=$(median "${ours_push[@]}"); su=$(median "${sk_push[@]}")
+python3 - "$MB" "$op" "$sp" "$ou" "$su" "$RUNS" <<'PY'
+import sys
+mb, op, sp, ou, su, runs = float(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6]
+print(f"\nmedian of {runs} runs, {mb:.1f} MB of compressed layers")
+print(f"{'':24}{'seconds':>9}{'MB/s':>9}{'skopeo/ours':>13}")
+for name, t, ref in [("pull ours (+unpack)", op, sp), ("pull skopeo (no unpack)", sp, sp),
+                     ("push ours", ou, su), ("push skopeo", su, su)]:
+    ratio = f"{ref / t:.2f}" if name.endswith("ours") or "ours" in name else ""
+    print(f"{name:24}{t:9.2f}{mb / t:9.1f}{ratio:>13}")
+print("(ratio above 1: ours is faster)")
+PY
