@@ -248,9 +248,11 @@ fn pull(global: &Global, store: &Store, args: &PullArgs) -> anyhow::Result<ExitC
     }
     let style = Style::pick(global.progress, args.quiet);
     let printer = Printer::new(style, false);
-    let pulled = pull_one(store, &reference, opts, &printer)?;
+    let pulled = pull_one(store, &reference, opts, &printer);
+    printer.finish();
+    let pulled = pulled?;
     let name = reference.familiar();
-    if style == Style::Plain {
+    if matches!(style, Style::Plain | Style::Bars) {
         printer.line(&format!("Digest: {}", pulled.digest));
         let status = if pulled.downloaded == 0 {
             "Image is up to date for"
@@ -283,8 +285,10 @@ fn push(global: &Global, store: &Store, args: &PushArgs) -> anyhow::Result<ExitC
     let opts = client_options(&args.registry)?;
     let style = Style::pick(global.progress, args.quiet);
     let printer = Printer::new(style, true);
-    let pushed = push_one(store, &rec.reference, &reference, opts, &printer)?;
-    if style == Style::Plain {
+    let pushed = push_one(store, &rec.reference, &reference, opts, &printer);
+    printer.finish();
+    let pushed = pushed?;
+    if matches!(style, Style::Plain | Style::Bars) {
         let tag = reference.tag.as_deref().unwrap_or("<none>");
         printer.line(&format!(
             "{tag}: digest: {} size: {}",

@@ -1,9 +1,12 @@
-//! Pull and push output: per-layer progress lines as Docker prints them when not on a
-//! terminal (`--progress plain`), one JSON object per event (`--progress json`), or nothing
-//! (`--progress quiet`, `-q`).
+//! Pull and push output: a progress bar per layer on a terminal (`--progress tty`, or
+//! `auto` there), per-layer lines as Docker prints them elsewhere (`--progress plain`), one
+//! JSON object per event (`--progress json`), or nothing (`--progress quiet`, `-q`).
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use compose_image::registry::{Event, Outcome, Progress, short_digest};
 use serde_json::json;
@@ -13,19 +16,107 @@ use crate::Progress as Mode;
 /// Which way progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
+    Bars,
     Plain,
     Json,
     Quiet,
 }
 
 impl Style {
-    /// From the global `--progress` and a command's `-q`. A terminal gets the plain lines
-    /// too (no bars yet).
+    /// From the global `--progress` and a command's `-q`; `auto` draws bars when stdout is
+    /// a terminal.
     pub fn pick(mode: Mode, quiet: bool) -> Style {
         match (quiet, mode) {
             (true, _) | (_, Mode::Quiet) => Style::Quiet,
             (_, Mode::Json) => Style::Json,
-            (_, Mode::Plain | Mode::Tty | Mode::Auto) => Style::Plain,
+            (_, Mode::Tty) => Style::Bars,
+            (_, Mode::Auto) if std::io::stdout().is_terminal() => Style::Bars,
+            (_, Mode::Plain | Mode::Auto) => Style::Plain,
+        }
+    }
+}
+
+/// One bar per blob, under the lines printed above them.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn bar(&self, digest: &str, size: u64) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        bars.entry(digest.to_owned())
+            .or_insert_with(|| {
+                let style = ProgressStyle::with_template(
+                    "{prefix}: {msg:<18} [{bar:30}] {bytes}/{total_bytes}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+                let b = self.multi.add(ProgressBar::new(size).with_style(style));
+                b.set_prefix(short_digest(digest).to_owned());
+                b
+            })
+            .clone()
+    }
+
+    fn event(&self, e: &Event<'_>, push: bool, line: Option<String>) {
+        match e {
+            Event::Start { digest, size } => {
+                let b = self.bar(digest, *size);
+                b.set_message(if push { "Pushing" } else { "Downloading" });
+            }
+            Event::Bytes {
+                digest,
+                done,
+                total,
+            } => self.bar(digest, *total).set_position(*done),
+            Event::Retry { digest, .. } => self.bar(digest, 0).set_message("Retrying"),
+            Event::Unpacking { digest } => self.bar(digest, 0).set_message("Extracting"),
+            Event::Done { digest, .. } => {
+                let known = self
+                    .bars
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(*digest)
+                    .cloned();
+                match (known, line) {
+                    (Some(b), Some(l)) => {
+                        let status = l.split_once(": ").map_or(l.clone(), |(_, s)| s.to_owned());
+                        b.set_message(status);
+                        b.tick();
+                    }
+                    (None, Some(l)) => self.println(&l),
+                    _ => {}
+                }
+            }
+            Event::Resolved { .. } => {
+                if let Some(l) = line {
+                    self.println(&l);
+                }
+            }
+        }
+    }
+
+    fn println(&self, text: &str) {
+        // Hidden when stdout is not a terminal after all: then print plainly.
+        if self.multi.println(text).is_err() || self.multi.is_hidden() {
+            println!("{text}");
+        }
+    }
+
+    fn finish(&self) {
+        for b in self.bars.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            if b.message() == "Extracting" {
+                b.set_message("Pull complete");
+            }
+            b.abandon();
         }
     }
 }
@@ -34,6 +125,7 @@ impl Style {
 pub struct Printer {
     style: Style,
     push: bool,
+    bars: Option<Bars>,
     out: Mutex<Box<dyn Write + Send>>,
     /// Last percentage printed per blob (plain lines every 25%).
     steps: Mutex<std::collections::HashMap<String, u64>>,
@@ -48,15 +140,25 @@ impl Printer {
         Printer {
             style,
             push,
+            bars: (style == Style::Bars).then(Bars::new),
             out: Mutex::new(out),
             steps: Mutex::new(Default::default()),
         }
     }
 
-    /// One line of text (plain style only).
+    /// One line of text (plain and bar styles).
     pub fn line(&self, text: &str) {
-        if self.style == Style::Plain {
-            self.write(text);
+        match (&self.bars, self.style) {
+            (Some(b), _) => b.println(text),
+            (None, Style::Plain) => self.write(text),
+            _ => {}
+        }
+    }
+
+    /// Leaves the bars drawn as they are: call when the transfer is over.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bars {
+            b.finish();
         }
     }
 
@@ -159,10 +261,25 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// The plain line of the events that bars print as lines or statuses.
+    fn plain_line(&self, e: &Event<'_>) -> Option<String> {
+        match e {
+            Event::Resolved { .. } | Event::Done { .. } => self.plain(e),
+            _ => None,
+        }
+    }
+}
+
 impl Progress for Printer {
     fn event(&self, e: &Event<'_>) {
         match self.style {
             Style::Quiet => {}
+            Style::Bars => {
+                if let Some(b) = &self.bars {
+                    b.event(e, self.push, self.plain_line(e));
+                }
+            }
             Style::Plain => {
                 if let Some(l) = self.plain(e) {
                     self.write(&l);
@@ -335,7 +452,9 @@ pub fn run(global: &crate::Global, args: &PullArgs) -> anyhow::Result<std::proce
             continue;
         }
         printer.line(&format!("{} Pulling", s.service));
-        match super::image::pull_one(&store, &reference, client_opts.clone(), &printer) {
+        let pulled = super::image::pull_one(&store, &reference, client_opts.clone(), &printer);
+        printer.finish();
+        match pulled {
             Ok(_) => printer.line(&format!("{} Pulled", s.service)),
             // An image that can be built may well not be in any registry yet.
             Err(e) if s.buildable || args.ignore_pull_failures => {

@@ -47,7 +47,10 @@ pub fn run(global: &Global, args: &PushArgs) -> anyhow::Result<ExitCode> {
         }
         printer.line(&format!("{} Pushing", s.service));
         let local = reference.to_string();
-        match super::image::push_one(&store, &local, &reference, client_opts.clone(), &printer) {
+        let pushed =
+            super::image::push_one(&store, &local, &reference, client_opts.clone(), &printer);
+        printer.finish();
+        match pushed {
             Ok(_) => printer.line(&format!("{} Pushed", s.service)),
             Err(e) if args.ignore_push_failures => {
                 eprintln!(
