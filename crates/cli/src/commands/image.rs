@@ -722,6 +722,19 @@ mod tests {
     }
 
     #[test]
+    fn platforms_parse() {
+        let p = parse_platform("linux/arm64/v8").unwrap();
+        assert_eq!(
+            (p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert_eq!(parse_platform("linux/amd64").unwrap().variant, None);
+        for bad in ["linux", "linux/", "/amd64", "a/b/c/d"] {
+            assert!(parse_platform(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn sizes_are_decimal_with_three_digits() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(999), "999B");

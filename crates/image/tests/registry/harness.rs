@@ -113,7 +113,37 @@ impl Registry {
             .spawn()
             .expect("docker-registry must be installed");
         *self.child.lock().unwrap() = Some(child);
-        wait_listening(self.port, &self.dir.path().join("registry.log"));
+        self.wait_listening();
+    }
+
+    /// Until the port answers, while our process lives: a registry that could not bind
+    /// (another took the port) exits, and must not be mistaken for the other one.
+    fn wait_listening(&self) {
+        let log = self.dir.path().join("registry.log");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Some(c) = self.child.lock().unwrap().as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("registry exited ({status}): {}", read_log(&log));
+            }
+            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+                // Give a losing bind a moment to show as an exit.
+                std::thread::sleep(Duration::from_millis(50));
+                if let Some(c) = self.child.lock().unwrap().as_mut()
+                    && let Ok(Some(status)) = c.try_wait()
+                {
+                    panic!("registry exited ({status}): {}", read_log(&log));
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "registry did not listen on {}: {}",
+            self.port,
+            read_log(&log)
+        );
     }
 
     /// SIGKILL, and reap.
@@ -125,18 +155,8 @@ impl Registry {
     }
 }
 
-fn wait_listening(port: u16, log: &Path) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "registry did not listen on {port}: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+fn read_log(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
 }
 
 impl Drop for Registry {
