@@ -205,6 +205,8 @@ fn tag(store: &Store, args: &TagArgs) -> anyhow::Result<ExitCode> {
 pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
     let mut opts = ClientOptions {
         insecure_registries: args.insecure.clone(),
+        // As a load: without root, files keep the caller's ownership.
+        unpack: load_options().unpack,
         ..ClientOptions::default()
     };
     if let Some(user) = &args.username {

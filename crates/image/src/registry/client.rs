@@ -19,6 +19,7 @@ use super::credentials::{self, Credentials};
 use super::error::{RegistryError, Result};
 use crate::reference::DEFAULT_REGISTRY;
 use crate::store::Platform;
+use crate::unpack::UnpackOptions;
 
 /// Largest error body read for a message.
 const MAX_ERROR_BODY: u64 = 64 << 10;
@@ -49,6 +50,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Pulls make each new snapshot durable (syncfs) before naming it, as loads do.
     pub sync: bool,
+    /// How pulls unpack layers (ownership kept by default: run as root).
+    pub unpack: UnpackOptions,
 }
 
 impl Default for ClientOptions {
@@ -64,6 +67,7 @@ impl Default for ClientOptions {
             platform: None,
             timeout: Duration::from_secs(60),
             sync: true,
+            unpack: UnpackOptions::default(),
         }
     }
 }

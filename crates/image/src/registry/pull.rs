@@ -36,10 +36,19 @@ pub struct Pulled {
     pub bytes: u64,
 }
 
-/// A blob to fetch.
+/// A blob to fetch, and the positions of the layers it is.
 struct Want {
     digest: String,
     size: u64,
+    layers: Vec<usize>,
+}
+
+/// What unpacking layer `i` needs.
+struct LayerPlan {
+    media_type: String,
+    diff_id: String,
+    parent: Option<String>,
+    chain: String,
 }
 
 /// Pulls `reference` from `client`'s registry into `store`.
@@ -72,7 +81,7 @@ pub fn pull(
         repo,
         progress,
         new_blobs: Mutex::new(Vec::new()),
-        new_snapshots: Vec::new(),
+        new_snapshots: Mutex::new(Vec::new()),
         bytes: Mutex::new(0),
     };
     let lock = store.content_lock()?;
@@ -94,7 +103,11 @@ pub fn pull(
                 .new_blobs
                 .into_inner()
                 .unwrap_or_else(|p| p.into_inner());
-            if let Err(rb) = store.roll_back(&blobs, &job.new_snapshots) {
+            let snaps = job
+                .new_snapshots
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Err(rb) = store.roll_back(&blobs, &snaps) {
                 tracing::warn!(?rb, "could not remove what a failed pull added");
             }
             Err(err)
@@ -145,7 +158,7 @@ struct Job<'a> {
     /// Blobs this pull put in the store: removed again if it fails.
     new_blobs: Mutex<Vec<String>>,
     /// Snapshots this pull made: removed again if it fails.
-    new_snapshots: Vec<String>,
+    new_snapshots: Mutex<Vec<String>>,
     bytes: Mutex<u64>,
 }
 
@@ -171,46 +184,44 @@ impl Job<'_> {
             self.added(&w.digest);
         }
         let cfg = manifest.config();
+        let cfg_digest = cfg.digest().to_string();
         self.fetch(&Want {
-            digest: cfg.digest().to_string(),
+            digest: cfg_digest.clone(),
             size: cfg.size(),
+            layers: Vec::new(),
         })?;
+        let layers = self.layer_plan(&cfg_digest, manifest)?;
         let mut wants: Vec<Want> = Vec::new();
-        for l in manifest.layers() {
+        for (i, l) in manifest.layers().iter().enumerate() {
             let digest = l.digest().to_string();
-            if !wants.iter().any(|w| w.digest == digest) {
-                wants.push(Want {
+            match wants.iter_mut().find(|w| w.digest == digest) {
+                Some(w) => w.layers.push(i),
+                None => wants.push(Want {
                     digest,
                     size: l.size(),
-                });
+                    layers: vec![i],
+                }),
             }
         }
-        for_each_parallel(&wants, self.client.opts.parallel, |w| self.fetch(w))?;
-        self.check_diff_ids(cfg.digest().as_ref(), manifest)?;
+        // Each layer is unpacked as soon as its blob is in (snapshots do not depend on
+        // their parents' content), on the transfer threads: downloads and unpacks overlap.
+        for_each_parallel(&wants, self.client.opts.parallel, |w| {
+            let created = self.fetch(w)?;
+            self.unpack(w, created, &layers)
+        })?;
         let src = NoSource;
         let mut imp = Importer::new(self.store, &src);
         imp.sync = self.client.opts.sync;
+        imp.opts = self.client.opts.unpack.clone();
         let im = Manifest {
             digest: m.digest.clone(),
             size: m.bytes.len() as u64,
             media_type: m.media_type.clone(),
             manifest: manifest.clone(),
         };
-        let fetched = self
-            .new_blobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        for l in manifest.layers() {
-            if fetched.iter().any(|d| d == l.digest().as_ref()) {
-                self.progress.event(&Event::Unpacking {
-                    digest: l.digest().as_ref(),
-                });
-            }
-        }
         let key = reference.to_string();
         let done = imp.image(&im, std::slice::from_ref(&key));
-        self.new_snapshots = imp.new_snapshots().to_vec();
+        self.snapshots_made(imp.new_snapshots());
         done.map_err(RegistryError::from_store)?;
         let record = self
             .store
@@ -221,6 +232,92 @@ impl Job<'_> {
         Ok(record)
     }
 
+    /// The DiffID and ChainID of each layer, from the config; empty when the config and
+    /// manifest disagree on the layer count (the importer then says so, with details).
+    fn layer_plan(&self, cfg_digest: &str, manifest: &ImageManifest) -> Result<Vec<LayerPlan>> {
+        let bytes = self.store.blobs().read_small(cfg_digest, MAX_MANIFEST)?;
+        let config: ImageConfiguration = parse(&bytes, &format!("config {cfg_digest}"))?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != manifest.layers().len() {
+            return Ok(Vec::new());
+        }
+        let chains = unpack::chain_ids(diff_ids).map_err(|source| StoreError::Unpack {
+            digest: cfg_digest.to_owned(),
+            source,
+        })?;
+        let mut plan = Vec::new();
+        for (i, (l, diff_id)) in manifest.layers().iter().zip(diff_ids).enumerate() {
+            plan.push(LayerPlan {
+                media_type: l.media_type().to_string(),
+                diff_id: diff_id.clone(),
+                parent: i.checked_sub(1).map(|p| chains[p].clone()),
+                chain: chains[i].clone(),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Unpacks the layers of a stored blob into their snapshots (DiffID verified). A new
+    /// blob whose snapshot exists is not unpacked again, but its DiffID is still checked,
+    /// so a registry cannot slip other content under a known DiffID.
+    fn unpack(&self, w: &Want, blob_is_new: bool, plan: &[LayerPlan]) -> Result<()> {
+        for &i in &w.layers {
+            let Some(p) = plan.get(i) else { continue };
+            let unpack_err = |source| StoreError::Unpack {
+                digest: w.digest.clone(),
+                source,
+            };
+            if self.store.snapshot_path(&p.chain)?.is_dir() {
+                if blob_is_new {
+                    self.verify_diff_id(&w.digest, &p.diff_id)?;
+                }
+                continue;
+            }
+            let compression = Compression::from_media_type(&p.media_type).map_err(unpack_err)?;
+            self.progress.event(&Event::Unpacking { digest: &w.digest });
+            let blob = self.store.blobs().open_blob(&w.digest)?;
+            let snap = unpack::unpack_snapshot(
+                &self.store.snapshots_dir(),
+                p.parent.as_deref(),
+                &p.diff_id,
+                blob,
+                compression,
+                &self.client.opts.unpack,
+                self.client.opts.sync,
+            )
+            .map_err(unpack_err)?;
+            if snap.unpacked.is_some() {
+                self.snapshots_made(std::slice::from_ref(&snap.chain_id));
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_diff_id(&self, digest: &str, diff_id: &str) -> Result<()> {
+        let blob = self.store.blobs().open_blob(digest)?;
+        let path = self.store.blobs().path(digest)?;
+        let (actual, _) = unpack::diff_id_of(blob).map_err(|source| StoreError::Io {
+            path,
+            op: "decompress layer",
+            source,
+        })?;
+        if actual != diff_id {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("DiffID of layer {digest}"),
+                expected: diff_id.to_owned(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    fn snapshots_made(&self, chains: &[String]) {
+        self.new_snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(chains);
+    }
+
     fn added(&self, digest: &str) {
         self.new_blobs
             .lock()
@@ -228,59 +325,16 @@ impl Job<'_> {
             .push(digest.to_owned());
     }
 
-    /// A layer whose blob is new but whose snapshot exists is not unpacked again: its
-    /// DiffID is checked here, so a registry cannot slip a different layer under a known
-    /// DiffID.
-    fn check_diff_ids(&self, cfg_digest: &str, manifest: &ImageManifest) -> Result<()> {
-        let bytes = self.store.blobs().read_small(cfg_digest, MAX_MANIFEST)?;
-        let config: ImageConfiguration = parse(&bytes, &format!("config {cfg_digest}"))?;
-        let diff_ids = config.rootfs().diff_ids();
-        if diff_ids.len() != manifest.layers().len() {
-            // The importer says so with the details.
-            return Ok(());
-        }
-        let new = self
-            .new_blobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let chains = unpack::chain_ids(diff_ids).map_err(|source| StoreError::Unpack {
-            digest: cfg_digest.to_owned(),
-            source,
-        })?;
-        for ((l, diff_id), chain) in manifest.layers().iter().zip(diff_ids).zip(&chains) {
-            let digest = l.digest().to_string();
-            if !new.contains(&digest) || !self.store.snapshot_path(chain)?.is_dir() {
-                continue;
-            }
-            let blob = self.store.blobs().open_blob(&digest)?;
-            let path = self.store.blobs().path(&digest)?;
-            let (actual, _) = unpack::diff_id_of(blob).map_err(|source| StoreError::Io {
-                path,
-                op: "decompress layer",
-                source,
-            })?;
-            if actual != *diff_id {
-                return Err(RegistryError::DigestMismatch {
-                    what: format!("DiffID of layer {digest}"),
-                    expected: diff_id.clone(),
-                    actual,
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Fetches one blob into the store unless it is there; a download that breaks off is
-    /// started again, up to the client's retries.
-    fn fetch(&self, w: &Want) -> Result<()> {
+    /// started again, up to the client's retries. True when this call stored it.
+    fn fetch(&self, w: &Want) -> Result<bool> {
         let digest = w.digest.as_str();
         if self.store.blobs().has(digest)? {
             self.progress.event(&Event::Done {
                 digest,
                 outcome: Outcome::Exists,
             });
-            return Ok(());
+            return Ok(false);
         }
         self.progress.event(&Event::Start {
             digest,
@@ -299,7 +353,7 @@ impl Job<'_> {
                         digest,
                         outcome: Outcome::Downloaded,
                     });
-                    return Ok(());
+                    return Ok(created);
                 }
                 Err(Broken::Network(e)) if attempt <= self.client.opts.retries => {
                     self.progress.event(&Event::Retry {
