@@ -5,6 +5,7 @@
 #
 #   ours pull:   compose image pull REF        download, verify, unpack into snapshots, record
 #   skopeo pull: skopeo copy docker://REF oci:DIR   download and verify only (no unpack)
+#   skopeo+tar:  the same, then tar -xzf of each layer into its own directory
 #   ours push:   compose image push REF        into an empty registry
 #   skopeo push: skopeo copy oci:DIR docker://REF    into an empty registry
 #
@@ -47,26 +48,40 @@ done
 # Pull: one registry holding the image; each run into an empty store / directory.
 start_registry "$WORK/reg" "$PORT"
 skopeo copy -q "${SK_TLS[@]}" "oci:$WORK/layout:bench" "docker://$REF"
-ours_pull=() sk_pull=()
+LAYER_HEXES=$(python3 -c 'import json,sys
+d=sys.argv[1]; i=json.load(open(d+"/index.json"))["manifests"][0]["digest"].split(":")[1]
+m=json.load(open(d+"/blobs/sha256/"+i)); print(" ".join(l["digest"].split(":")[1] for l in m["layers"]))' "$WORK/layout")
+skopeo_and_tar() {
+  local dir=$1
+  skopeo copy -q "${SK_TLS[@]}" "docker://$REF" "oci:$dir:bench"
+  for h in $LAYER_HEXES; do
+    mkdir -p "$dir-rootfs/$h"
+    tar -xzf "$dir/blobs/sha256/$h" -C "$dir-rootfs/$h"
+  done
+}
+ours_pull=() sk_pull=() skt_pull=()
 for i in $(seq "$RUNS"); do
   sync
   ours_pull+=("$(secs "$COMPOSE_BIN" --data-root "$WORK/dst-$i" --progress quiet image pull "$REF")")
   sync
   sk_pull+=("$(secs skopeo copy -q "${SK_TLS[@]}" "docker://$REF" "oci:$WORK/sk-$i:bench")")
-  rm -rf "$WORK/dst-$i" "$WORK/sk-$i"
+  sync
+  skt_pull+=("$(secs skopeo_and_tar "$WORK/skt-$i")")
+  rm -rf "$WORK/dst-$i" "$WORK/sk-$i" "$WORK/skt-$i" "$WORK/skt-$i-rootfs"
 done
 stop_registry
 
-op=$(median "${ours_pull[@]}"); sp=$(median "${sk_pull[@]}")
+op=$(median "${ours_pull[@]}"); sp=$(median "${sk_pull[@]}"); stp=$(median "${skt_pull[@]}")
 ou=$(median "${ours_push[@]}"); su=$(median "${sk_push[@]}")
-python3 - "$MB" "$op" "$sp" "$ou" "$su" "$RUNS" <<'PY'
+python3 - "$MB" "$op" "$sp" "$stp" "$ou" "$su" "$RUNS" <<'PY'
 import sys
-mb, op, sp, ou, su, runs = float(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6]
+mb, op, sp, stp, ou, su, runs = float(sys.argv[1]), *map(float, sys.argv[2:7]), sys.argv[7]
 print(f"\nmedian of {runs} runs, {mb:.1f} MB of compressed layers")
-print(f"{'':24}{'seconds':>9}{'MB/s':>9}{'skopeo/ours':>13}")
-for name, t, ref in [("pull ours (+unpack)", op, sp), ("pull skopeo (no unpack)", sp, sp),
-                     ("push ours", ou, su), ("push skopeo", su, su)]:
-    ratio = f"{ref / t:.2f}" if name.endswith("ours") or "ours" in name else ""
-    print(f"{name:24}{t:9.2f}{mb / t:9.1f}{ratio:>13}")
-print("(ratio above 1: ours is faster)")
+print(f"{'':28}{'seconds':>9}{'MB/s':>9}{'other/ours':>12}")
+rows = [("pull ours (+unpack)", op, ""), ("pull skopeo (no unpack)", sp, f"{sp / op:.2f}"),
+        ("pull skopeo + tar -xzf", stp, f"{stp / op:.2f}"),
+        ("push ours", ou, ""), ("push skopeo", su, f"{su / ou:.2f}")]
+for name, t, ratio in rows:
+    print(f"{name:28}{t:9.2f}{mb / t:9.1f}{ratio:>12}")
+print("(other/ours above 1: ours is faster)")
 PY
