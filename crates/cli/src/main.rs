@@ -103,6 +103,10 @@ pub enum Command {
     Rm(commands::rm::RmArgs),
     /// Force stop service containers.
     Kill(commands::kill::KillArgs),
+    /// Pull service images.
+    Pull(commands::pull::PullArgs),
+    /// Push service images.
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +129,8 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(&cli.global, args),
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
+        Command::Pull(args) => commands::pull::run(&cli.global, args),
+        Command::Push(args) => commands::push::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -11,3 +11,5 @@ pub mod rm;
 pub mod start;
 pub mod stop;
 pub mod up;
+pub mod pull;
+pub mod push;
