@@ -25,6 +25,7 @@ pub mod logs;
 pub mod naming;
 pub mod ops;
 pub mod plan;
+pub mod pull;
 pub mod runner;
 pub mod signal;
 pub mod spec;

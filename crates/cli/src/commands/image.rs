@@ -151,8 +151,9 @@ pub struct RmArgs {
     /// Images to remove.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
-    /// Accepted for Docker compatibility; removal only untags, content goes at prune.
-    #[arg(long)]
+    /// Remove even when containers use the image (it is only untagged; content goes at
+    /// prune).
+    #[arg(short, long)]
     pub force: bool,
 }
 
@@ -176,7 +177,7 @@ pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
         ImageCommand::Ls(a) => ls(&store, a),
         ImageCommand::Load(a) => load(&store, a),
         ImageCommand::Save(a) => save(&store, a),
-        ImageCommand::Rm(a) => rm(&store, a),
+        ImageCommand::Rm(a) => rm(&store, a, &global.data_root),
         ImageCommand::Prune(a) => prune(&store, a),
         ImageCommand::Inspect(a) => inspect(&store, a),
         ImageCommand::Tag(a) => tag(&store, a),
@@ -509,9 +510,15 @@ fn save(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rm(store: &Store, args: &RmArgs) -> anyhow::Result<ExitCode> {
+fn rm(store: &Store, args: &RmArgs, data_root: &std::path::Path) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut out = std::io::stdout().lock();
+    // Images that containers were made from stay until those containers go (or -f).
+    let in_use = if args.force {
+        Default::default()
+    } else {
+        compose_engine::Engine::open(data_root)?.images_in_use()?
+    };
     for name in &args.images {
         let rec = match find(store, name) {
             Ok(r) => r,
@@ -521,6 +528,13 @@ fn rm(store: &Store, args: &RmArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if in_use.contains(&rec.reference) {
+            eprintln!(
+                "Error response: conflict: unable to remove {name}: the image is in use by a container (remove it first, or use -f)"
+            );
+            failed = true;
+            continue;
+        }
         if store.remove_image(&rec.reference)? {
             match familiar(&rec) {
                 Some(n) => writeln!(out, "Untagged: {n}")?,

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
 use compose_engine::build::BuildPolicy;
 use compose_engine::ops::up::{Attached, UpOptions};
+use compose_engine::pull::PullPolicy;
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
 
 use crate::{Global, Progress};
@@ -53,6 +54,9 @@ pub struct UpArgs {
     /// Maximum duration in seconds to wait for the project to be running|healthy.
     #[arg(long, value_name = "SECONDS")]
     pub wait_timeout: Option<u64>,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
 }
 
 /// A loaded project and the engine of the data root.
@@ -219,6 +223,11 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         },
         wait: args.wait,
         wait_timeout: args.wait_timeout.map(std::time::Duration::from_secs),
+        pull: match args.pull.as_deref() {
+            None => PullPolicy::Service,
+            Some(p) => PullPolicy::parse(p)
+                .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
+        },
     };
     for name in opts.scale.keys() {
         if !project.model.services.contains_key(name) {

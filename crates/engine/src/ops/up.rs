@@ -40,6 +40,8 @@ pub struct UpOptions {
     /// check), failing if one exits or turns unhealthy; with `--wait-timeout`, in time.
     pub wait: bool,
     pub wait_timeout: Option<Duration>,
+    /// `--pull`: over each service's `pull_policy`.
+    pub pull: crate::pull::PullPolicy,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
@@ -117,6 +119,7 @@ impl Engine {
         let g = graph(p)?;
         let selected = selection(&g, &opts.services);
         check_supported(p, &selected, progress)?;
+        self.pull_for_up(p.name, p.model, &selected, opts.pull, progress)?;
         self.build_for_up(p.name, p.model, &selected, opts.build, progress)?;
         let images = self.resolve_images(p, &selected)?;
         let networked = p
