@@ -46,6 +46,34 @@ pub fn write_layer(upper: &Path, out: impl Write) -> Result<DiffStats> {
     w.finish()
 }
 
+/// Writes `path` (a file, or a directory with everything under it) into a tar as `name`,
+/// for copies in and out of containers: not followed when it is a symlink unless
+/// `follow`; entries owned by `owner` when given, else as they are.
+pub fn write_tree(
+    path: &Path,
+    name: &Path,
+    follow: bool,
+    owner: Option<(u32, u32)>,
+    out: impl Write,
+) -> Result<DiffStats> {
+    let opts = TreeOptions {
+        whiteouts: false,
+        owner,
+        chmod: None,
+        skip: None,
+    };
+    let mut w = Writer::new(out, path, opts);
+    let base = name.file_name().unwrap_or(name.as_os_str()).to_owned();
+    if name.as_os_str().is_empty() || name == Path::new(".") {
+        w.dir_contents(path, Path::new(""))?;
+    } else if follow {
+        w.entry_followed(path, name, &base)?;
+    } else {
+        w.entry(path, name, &base)?;
+    }
+    w.finish()
+}
+
 /// Says which entries (by their path in the tar) to leave out.
 pub(crate) type Skip<'a> = Box<dyn Fn(&Path) -> bool + 'a>;
 

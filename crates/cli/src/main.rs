@@ -103,6 +103,8 @@ pub enum Command {
     Rm(commands::rm::RmArgs),
     /// Force stop service containers.
     Kill(commands::kill::KillArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(commands::cp::CpArgs),
     /// Pull service images.
     Pull(commands::pull::PullArgs),
     /// Push service images.
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(&cli.global, args),
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
+        Command::Cp(args) => commands::cp::run(&cli.global, args),
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
     };

@@ -15,6 +15,7 @@
 
 pub mod build;
 mod container;
+pub mod cp;
 mod engine;
 pub mod error;
 pub mod health;

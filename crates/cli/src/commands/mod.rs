@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod cp;
 pub mod down;
 pub mod image;
 pub mod kill;
