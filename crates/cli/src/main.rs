@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod tty;
 mod yaml_out;
 
 use std::path::PathBuf;
@@ -103,6 +104,8 @@ pub enum Command {
     Rm(commands::rm::RmArgs),
     /// Force stop service containers.
     Kill(commands::kill::KillArgs),
+    /// Execute a command in a running container.
+    Exec(commands::exec::ExecArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(&cli.global, args),
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
+        Command::Exec(args) => commands::exec::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

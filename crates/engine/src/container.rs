@@ -34,7 +34,7 @@ impl Engine {
         }
     }
 
-    fn build_spec(
+    pub(crate) fn build_spec(
         &self,
         p: &Project<'_>,
         service: &str,
@@ -143,7 +143,7 @@ impl Engine {
         row.info.volumes = vols;
         row.info.anonymous = anon;
         self.store.set_info(&id, &row.info)?;
-        let init = cs.init;
+        let (init, tty, stdin) = (cs.init, cs.tty, cs.stdin_open);
         let mut spec = cs.spec;
         let mut all = spec.mounts().clone().unwrap_or_default();
         all.extend(mounts);
@@ -152,14 +152,19 @@ impl Engine {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
         }
+        let (log_max_size, log_max_files) = crate::logs::rotation(service, p.service(service)?)?;
         let handle = self.runner.create(&Create {
             id: &id,
             name: &name,
             spec: &spec,
             lowers: &image.lowers,
             log: &log,
+            log_max_size,
+            log_max_files,
             netns: self.network_attach(p, service),
             init,
+            tty,
+            stdin,
         })?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;
@@ -323,7 +328,7 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         // A created container never ran: nothing to stop (remove kills its waiting init).
-        if self.live(row) != Live::Running {
+        if !self.live(row).is_up() {
             return Ok(());
         }
         emit(progress, Kind::Container, &row.name, "Stopping");

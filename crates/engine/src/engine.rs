@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use compose::model::Project as Model;
 
 use crate::error::{Error, Result};
-use crate::runner::{self, Live, Runner};
+use crate::runner::{Live, Runner};
 use crate::store::{ContainerRow, ProjectLock, RecordedState, Store};
 
 /// What an event is about.
@@ -92,6 +92,11 @@ impl Engine {
         &self.store
     }
 
+    /// The runtime of the data root.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
     /// Serializes commands on one project.
     pub fn lock(&self, project: &str) -> Result<ProjectLock> {
         Ok(ProjectLock::acquire(&self.root, project)?)
@@ -119,22 +124,26 @@ impl Engine {
         Ok(rows
             .into_iter()
             .filter(|r| !r.oneoff)
-            .map(|r| {
+            .map(|mut r| {
                 let l = self.live(&r);
+                if let Live::Exited(Some(code)) = l {
+                    // The shim recorded the exit: it is the truth, whoever stopped it.
+                    r.exit_code = Some(code);
+                    if let Some(t) = self.runner.finished_at(&r.id) {
+                        r.finished_at = Some(t);
+                    }
+                }
                 (r, l)
             })
             .collect())
     }
 }
 
-/// Emits an event while no container create holds our stdout.
 pub(crate) fn emit(p: &dyn Progress, kind: Kind, name: &str, status: &str) {
-    let _g = runner::stdio_lock();
     p.event(kind, name, status);
 }
 
 pub(crate) fn warn(p: &dyn Progress, message: &str) {
-    let _g = runner::stdio_lock();
     p.warn(message);
 }
 

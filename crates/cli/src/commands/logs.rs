@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use compose_engine::logs::Line;
+use compose_engine::logs::{Line, Window};
+use compose_engine::ops::logs::LogOptions;
 use compose_engine::store::ContainerRow;
 
 use super::up::Session;
@@ -30,6 +31,25 @@ pub struct LogsArgs {
     /// Don't print prefix in logs.
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42
+    /// minutes).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for
+    /// 42 minutes).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+/// Parses `--since`/`--until`.
+fn when(flag: &str, v: &Option<String>) -> anyhow::Result<Option<std::time::SystemTime>> {
+    let Some(v) = v else { return Ok(None) };
+    match compose_engine::logs::parse_when(v, std::time::SystemTime::now()) {
+        Some(t) => Ok(Some(t)),
+        None => anyhow::bail!(
+            "invalid --{flag} {v:?}: expected a timestamp (2006-01-02T15:04:05Z or Unix seconds) or a duration (42m)"
+        ),
+    }
 }
 
 /// Colors Docker Compose cycles through for prefixes.
@@ -118,6 +138,15 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("invalid --tail {n:?}: a number or \"all\""))?,
         ),
     };
+    let opts = LogOptions {
+        tail,
+        follow: args.follow,
+        window: Window {
+            since: when("since", &args.since)?,
+            until: when("until", &args.until)?,
+        },
+        across_restarts: true,
+    };
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     for s in &args.services {
@@ -144,9 +173,7 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
             .enumerate()
             .map(|(i, (row, name))| {
                 let printer = &printer;
-                s.spawn(move || {
-                    engine.container_logs(row, tail, args.follow, |l| printer.print(i, name, &l))
-                })
+                s.spawn(move || engine.container_logs(row, opts, |l| printer.print(i, name, &l)))
             })
             .collect();
         handles

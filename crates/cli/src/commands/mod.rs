@@ -3,6 +3,7 @@
 pub mod build;
 pub mod config;
 pub mod down;
+pub mod exec;
 pub mod image;
 pub mod kill;
 pub mod logs;

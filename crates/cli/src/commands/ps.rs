@@ -62,6 +62,10 @@ fn status(e: &Entry, now: i64) -> String {
             let since = e.row.started_at.unwrap_or(e.row.created_at);
             format!("Up {}", human_duration(now - since))
         }
+        Live::Paused => {
+            let since = e.row.started_at.unwrap_or(e.row.created_at);
+            format!("Up {} (Paused)", human_duration(now - since))
+        }
         Live::Created => "Created".into(),
         Live::Exited(code) => {
             let code = code.map_or("?".to_string(), |c| c.to_string());

@@ -27,7 +27,7 @@ impl Engine {
         for level in start_order(p, &rows, services)? {
             parallel(&level, |row| {
                 let mut handle = match self.live(row) {
-                    Live::Running => return Ok(()),
+                    Live::Running | Live::Paused => return Ok(()),
                     Live::Created => self.runner.load(&row.id, &row.name)?,
                     Live::Exited(_) | Live::Missing => {
                         let svc = p.service(&row.service)?;
