@@ -106,6 +106,16 @@ pub enum Command {
     Kill(commands::kill::KillArgs),
     /// Execute a command in a running container.
     Exec(commands::exec::ExecArgs),
+    /// Run a one-off command on a service.
+    Run(commands::run::RunArgs),
+    /// Restart service containers.
+    Restart(commands::restart::RestartArgs),
+    /// Pause services.
+    Pause(commands::pause::PauseArgs),
+    /// Unpause services.
+    Unpause(commands::pause::PauseArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(commands::wait::WaitArgs),
 }
 
 fn main() -> ExitCode {
@@ -129,6 +139,11 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
         Command::Exec(args) => commands::exec::run(&cli.global, args),
+        Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Restart(args) => commands::restart::run(&cli.global, args),
+        Command::Pause(args) => commands::pause::run(&cli.global, args, true),
+        Command::Unpause(args) => commands::pause::run(&cli.global, args, false),
+        Command::Wait(args) => commands::wait::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,12 @@ pub(crate) enum Target<'a> {
         inherit: Vec<String>,
     },
     Again(&'a ContainerRow),
+    /// A one-off container (`run`) named `name`; `foreground`: its process inherits this
+    /// process's stdio and is its child (no shim, no log).
+    OneOff {
+        name: String,
+        foreground: bool,
+    },
 }
 
 impl Engine {
@@ -41,6 +47,7 @@ impl Engine {
         image: &Resolved,
         number: u32,
         id: &str,
+        oneoff: bool,
     ) -> Result<ContainerSpec> {
         let svc = p.service(service)?;
         let passwd = image.read_file("/etc/passwd");
@@ -58,7 +65,7 @@ impl Engine {
             config_hash: &hash,
             working_dir: &p.working_dir,
             config_files: &p.config_files,
-            oneoff: false,
+            oneoff,
             passwd: passwd.as_deref(),
             group: group.as_deref(),
             host_caps,
@@ -76,7 +83,13 @@ impl Engine {
         target: Target<'_>,
         progress: &dyn Progress,
     ) -> Result<(ContainerRow, Handle)> {
+        let (oneoff, foreground) = match &target {
+            Target::OneOff { foreground, .. } => (true, *foreground),
+            Target::Again(row) => (row.oneoff, false),
+            Target::New { .. } => (false, false),
+        };
         let (id, number, name, again, inherit) = match target {
+            Target::OneOff { name, .. } => (new_id()?, 1, name, false, Vec::new()),
             Target::New { number, inherit } => (
                 new_id()?,
                 number,
@@ -95,14 +108,14 @@ impl Engine {
         if !again {
             emit(progress, Kind::Container, &name, "Creating");
         }
-        let cs = self.build_spec(p, service, image, number, &id)?;
+        let cs = self.build_spec(p, service, image, number, &id, oneoff)?;
         let log = self.log_path(&id);
         let row = ContainerRow {
             id: id.clone(),
             project: p.name.to_string(),
             service: service.to_string(),
             number,
-            oneoff: false,
+            oneoff,
             name: name.clone(),
             config_hash: p.hash(service),
             image: p.service(service)?.image.clone(),
@@ -153,19 +166,28 @@ impl Engine {
                 .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
         }
         let (log_max_size, log_max_files) = crate::logs::rotation(service, p.service(service)?)?;
-        let handle = self.runner.create(&Create {
-            id: &id,
-            name: &name,
-            spec: &spec,
-            lowers: &image.lowers,
-            log: &log,
-            log_max_size,
-            log_max_files,
-            netns: self.network_attach(p, service),
-            init,
-            tty,
-            stdin,
-        })?;
+        let create = if foreground {
+            crate::runner::Runner::create_foreground
+        } else {
+            crate::runner::Runner::create
+        };
+        let handle = create(
+            &self.runner,
+            &Create {
+                id: &id,
+                name: &name,
+                spec: &spec,
+                lowers: &image.lowers,
+                rw: &self.rw_dir(&id),
+                log: &log,
+                log_max_size,
+                log_max_files,
+                netns: self.network_attach(p, service),
+                init,
+                tty,
+                stdin,
+            },
+        )?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
@@ -359,6 +381,12 @@ impl Engine {
     ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Removing");
         self.runner.delete(&row.id, &row.name)?;
+        let rw = self.rw_dir(&row.id);
+        if let Err(e) = std::fs::remove_dir_all(&rw)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::Other(format!("remove {}: {e}", rw.display())));
+        }
         let log = self.log_path(&row.id);
         if let Err(e) = std::fs::remove_file(&log)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -107,6 +107,12 @@ impl Engine {
         self.root.join("logs").join(format!("{id}.log"))
     }
 
+    /// The dir of a container's writable layer (its overlay's upper and work dirs), kept
+    /// while the container exists so that a restart keeps its files.
+    pub fn rw_dir(&self, id: &str) -> PathBuf {
+        self.root.join("rw").join(id)
+    }
+
     /// The container's status now, from the runtime and the record.
     pub fn live(&self, row: &ContainerRow) -> Live {
         if row.state == RecordedState::Creating {

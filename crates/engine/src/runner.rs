@@ -78,6 +78,8 @@ pub struct Create<'a> {
     pub spec: &'a Spec,
     /// Image snapshot dirs, topmost first.
     pub lowers: &'a [PathBuf],
+    /// Where the writable layer lives (kept when the container is made again in place).
+    pub rw: &'a Path,
     pub log: &'a Path,
     /// Rotation of the log (`logging.options.max-size` / `max-file`).
     pub log_max_size: Option<u64>,
@@ -126,8 +128,9 @@ impl Runner {
         // The shim is this very binary re-executed: its main dispatches the shim's argument.
         let exe = std::env::current_exe()
             .map_err(|e| io_err(c.name, "find", Path::new("/proc/self/exe"), e))?;
-        let rootfs = Rootfs::Overlay {
+        let rootfs = Rootfs::OverlayIn {
             lowers: c.lowers.to_vec(),
+            dir: c.rw.to_path_buf(),
         };
         let opts = CreateOptions {
             netns: c.netns.clone(),
@@ -139,6 +142,26 @@ impl Runner {
                 terminal: c.tty,
                 stdin: c.stdin,
             }),
+            init: c.init,
+        };
+        self.rt
+            .create(c.id, c.spec, &rootfs, &opts)
+            .map(Handle)
+            .map_err(err(c.name))
+    }
+
+    /// Creates the container with this process as its parent and its stdio this
+    /// process's (an attached `run`: the user's terminal is the process's own, as with
+    /// `docker run -it`); only this process learns its exit, through [`Handle::wait`],
+    /// which also records it.
+    pub fn create_foreground(&self, c: &Create<'_>) -> Result<Handle> {
+        let rootfs = Rootfs::OverlayIn {
+            lowers: c.lowers.to_vec(),
+            dir: c.rw.to_path_buf(),
+        };
+        let opts = CreateOptions {
+            netns: c.netns.clone(),
+            shim: None,
             init: c.init,
         };
         self.rt
@@ -262,16 +285,28 @@ impl Runner {
     }
 }
 
-/// Whether process `pid` has a handler for `signal` (`SigCgt` in its status). Unknown
-/// (it is gone, or the file unreadable): assume it does, and let the grace period decide.
+/// Whether process `pid` takes `signal`: it has a handler (`SigCgt`), or blocks it to
+/// receive it synchronously (`SigBlk`, as signalfd users do), or waits for signals in
+/// sigtimedwait (as our reaper and tini do; the kernel unblocks the waited set for the
+/// wait, so `SigBlk` reads empty then). A blocked signal stays pending rather than dropped.
+/// One it ignores (`SigIgn`) or leaves at the default action is dropped for a namespace's
+/// PID 1. Unknown (it is gone, or the file unreadable): assume it takes it, and let the
+/// grace period decide.
 pub fn catches(pid: i32, signal: i32) -> bool {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return true;
     };
-    match sig_mask(&status, "SigCgt") {
-        Some(mask) => signal_in(mask, signal),
-        None => true,
-    }
+    let taken = match (sig_mask(&status, "SigCgt"), sig_mask(&status, "SigBlk")) {
+        (Some(cgt), Some(blk)) => signal_in(cgt | blk, signal),
+        _ => return true,
+    };
+    taken || in_sigtimedwait(pid)
+}
+
+/// Whether `pid` is blocked in rt_sigtimedwait (`/proc/PID/syscall`'s first field).
+fn in_sigtimedwait(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string()))
 }
 
 /// The hex signal mask `field` of a `/proc/PID/status` text.
@@ -308,7 +343,7 @@ mod tests {
 
     #[test]
     fn signal_masks_are_read_from_proc_status() {
-        let status = "Name:\tsh\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n";
+        let status = "Name:\tsh\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n";
         let cgt = sig_mask(status, "SigCgt");
         assert_eq!(cgt, Some(0x4002));
         let cgt = cgt.unwrap_or_default();
@@ -316,7 +351,8 @@ mod tests {
         assert!(signal_in(cgt, libc::SIGINT));
         assert!(!signal_in(cgt, libc::SIGQUIT));
         assert!(!signal_in(cgt, 0) && !signal_in(cgt, 65));
-        assert_eq!(sig_mask(status, "SigBlk"), None);
+        assert_eq!(sig_mask(status, "SigBlk"), Some(0));
+        assert_eq!(sig_mask(status, "SigPnd"), None);
     }
 
     #[test]

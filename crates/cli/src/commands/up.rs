@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
+use compose_engine::logs::Window;
 use compose_engine::ops::logs::LogOptions;
 use compose_engine::ops::up::{Attached, UpOptions};
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
@@ -168,6 +169,11 @@ impl Printer {
             quiet: global.progress == Progress::Quiet,
         }
     }
+
+    /// One that prints no events (warnings still).
+    pub fn quiet() -> Printer {
+        Printer { quiet: true }
+    }
 }
 
 impl EngineProgress for Printer {
@@ -235,11 +241,13 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             bail!("no such service: {name}");
         }
     }
+    // Attached output starts with this up: what earlier runs logged is not replayed.
+    let began = std::time::SystemTime::now();
     let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
     if args.detach || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
-    attach(global, &session, &project, args, attached)
+    attach(global, &session, &project, args, attached, began)
 }
 
 /// When an attached `up` stops the project on its own.
@@ -260,6 +268,7 @@ fn attach(
     project: &Project<'_>,
     args: &UpArgs,
     attached: Attached,
+    began: std::time::SystemTime,
 ) -> anyhow::Result<ExitCode> {
     use std::sync::mpsc;
     let rows = attached.containers;
@@ -300,6 +309,10 @@ fn attach(
             s.spawn(move || {
                 let opts = LogOptions {
                     follow: true,
+                    window: Window {
+                        since: Some(began),
+                        until: None,
+                    },
                     ..LogOptions::default()
                 };
                 if show {

@@ -87,7 +87,7 @@ impl Engine {
         };
         let service = p.service(&row.service)?;
         let img = image::resolve(&self.images, &row.service, &service.image)?;
-        let cs = self.build_spec(&sub, &row.service, &img, row.number, &row.id)?;
+        let cs = self.build_spec(&sub, &row.service, &img, row.number, &row.id, row.oneoff)?;
         let mut process = cs
             .spec
             .process()

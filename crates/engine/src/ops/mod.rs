@@ -4,11 +4,15 @@ pub mod down;
 pub mod exec;
 pub mod kill;
 pub mod logs;
+pub mod pause;
 pub mod ps;
+pub mod restart;
 pub mod rm;
+pub mod run;
 pub mod start;
 pub mod stop;
 pub mod up;
+pub mod wait;
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,336 @@
+//! The engine on the runtime's shim, end to end: exit codes known after the command that
+//! started a container is gone, CRI logs with times, followed across restarts, fast and
+//! correct stops, exec, run, attached `up`'s abort flags, init, pause, restart keeping the
+//! writable layer. The real binary, as root, each test on its own data root.
+
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+
+use engine::{LOOP, Stack};
+
+fn svc(name: &str, command: &str) -> String {
+    let command = command.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("  {name}:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{command}\"]\n")
+}
+
+fn yaml(services: &[String]) -> String {
+    format!("services:\n{}", services.concat())
+}
+
+fn find<'a>(all: &'a [serde_json::Value], service: &str) -> &'a serde_json::Value {
+    all.iter()
+        .find(|c| c["Service"] == service)
+        .unwrap_or_else(|| panic!("no {service} in {all:?}"))
+}
+
+#[test]
+fn exit_codes_show_in_ps_after_up_d_returned() {
+    let s = Stack::new(
+        "exitcode",
+        &yaml(&[svc("job", "exit 3"), svc("ok", "true")]),
+    );
+    s.ok(&["up", "-d"]);
+    s.wait_for("both exited", || {
+        s.ps_json().iter().all(|c| c["State"] == "exited")
+    });
+    let all = s.ps_json();
+    let job = find(&all, "job");
+    assert_eq!(job["ExitCode"], 3, "{job}");
+    let status = job["Status"].as_str().unwrap();
+    assert!(
+        status.starts_with("Exited (3) ") && status.ends_with(" ago"),
+        "{status}"
+    );
+    assert_eq!(find(&all, "ok")["ExitCode"], 0);
+    let (table, _) = s.ok(&["ps", "-a"]);
+    assert!(table.contains("Exited (3)"), "{table}");
+    assert!(!table.contains("(?)"), "{table}");
+}
+
+#[test]
+fn logs_carry_times_and_filter_by_them() {
+    let s = Stack::new(
+        "times",
+        &yaml(&[svc("job", "echo a; sleep 1.2; echo b >&2")]),
+    );
+    s.ok(&["up", "-d"]);
+    s.wait_for("b", || {
+        s.ok(&["logs", "--no-log-prefix", "job"]).0 == "a\nb\n"
+    });
+    let (ts, _) = s.ok(&["logs", "-t", "--no-log-prefix", "job"]);
+    let lines: Vec<(&str, &str)> = ts.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    assert_eq!(
+        lines.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+        ["a", "b"],
+        "{ts}"
+    );
+    for (t, _) in &lines {
+        assert!(
+            t.len() == 30 && t.ends_with('Z') && &t[10..11] == "T",
+            "{ts}"
+        );
+    }
+    let tb = lines[1].0;
+    let (since, _) = s.ok(&["logs", "--no-log-prefix", "--since", tb, "job"]);
+    assert_eq!(since, "b\n");
+    let (until, _) = s.ok(&["logs", "--no-log-prefix", "--until", tb, "job"]);
+    assert_eq!(until, "a\n");
+    let (recent, _) = s.ok(&["logs", "--no-log-prefix", "--since", "1h", "job"]);
+    assert_eq!(recent, "a\nb\n");
+    let (tail, _) = s.ok(&["logs", "--no-log-prefix", "-n", "1", "job"]);
+    assert_eq!(tail, "b\n");
+    let bad = s.compose(&["logs", "--since", "yesterday-ish"]);
+    assert!(
+        !bad.success() && bad.stderr.contains("--since"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn logs_follow_goes_on_across_a_restart() {
+    let s = Stack::new(
+        "restartf",
+        &yaml(&[svc("app", &format!("echo hello; {LOOP}"))]),
+    );
+    s.ok(&["up", "-d"]);
+    let mut follow = s.spawn(&["logs", "-f", "--no-log-prefix"]);
+    follow.wait_line("first hello", |l| l == "hello");
+    s.ok(&["restart", "-t", "5"]);
+    follow.wait_line("second hello", |l| l == "hello");
+    s.ok(&["stop"]);
+    let (code, lines) = follow.finish();
+    assert_eq!(code, Some(0));
+    assert_eq!(lines, ["hello", "hello"]);
+}
+
+#[test]
+fn stop_kills_a_pid_1_without_handler_at_once_and_terms_one_with_a_trap() {
+    let sleeper =
+        "  sleeper:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n".to_string();
+    let trapper = svc(
+        "trapper",
+        "trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+    );
+    let s = Stack::new("faststop", &yaml(&[sleeper, trapper]));
+    s.ok(&["up", "-d"]);
+    s.wait_for("the trap", || {
+        s.ok(&["logs", "trapper"]).0.contains("ready")
+    });
+    // The default grace period (10 s) is left as it is: the sleeper's PID 1 has no TERM
+    // handler, so the kernel would drop TERM; it gets SIGKILL instead of a wait.
+    s.ok(&["stop"]);
+    let all = s.ps_json();
+    assert_eq!(find(&all, "sleeper")["ExitCode"], 137, "SIGKILL: {all:?}");
+    assert_eq!(
+        find(&all, "trapper")["ExitCode"],
+        0,
+        "its trap ran: {all:?}"
+    );
+    let (log, _) = s.ok(&["logs", "--no-log-prefix", "trapper"]);
+    assert!(log.contains("got TERM"), "{log}");
+    let ids = s.ids();
+    assert!(s.pids(&ids).is_empty(), "no process left");
+    s.ok(&["down"]);
+    assert!(s.ids().is_empty());
+}
+
+#[test]
+fn exec_runs_in_the_container_with_flags_and_returns_the_code() {
+    let app = format!(
+        "  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n    environment: {{FROM_SVC: hello}}\n    working_dir: /etc\n"
+    );
+    let s = Stack::new("exec", &yaml(&[app]));
+    s.ok(&["up", "-d"]);
+    let out = s.compose(&["exec", "-T", "app", "sh", "-c", "exit 7"]);
+    assert_eq!(out.code, Some(7), "{}", out.stderr);
+    let (o, _) = s.ok(&[
+        "exec",
+        "-T",
+        "app",
+        "sh",
+        "-c",
+        "echo $FROM_SVC $(pwd) $(id -u)",
+    ]);
+    assert_eq!(o, "hello /etc 0\n");
+    let (o, _) = s.ok(&[
+        "exec",
+        "-T",
+        "-e",
+        "FOO=bar",
+        "-u",
+        "1000:1000",
+        "-w",
+        "/tmp",
+        "app",
+        "sh",
+        "-c",
+        "echo $FOO $(pwd) $(id -u):$(id -g)",
+    ]);
+    assert_eq!(o, "bar /tmp 1000:1000\n");
+    // -d: returns at once; the process runs on in the container.
+    s.ok(&["exec", "-d", "app", "sh", "-c", "echo detached > /tmp/d"]);
+    s.wait_for("the detached exec", || {
+        s.compose(&["exec", "-T", "app", "cat", "/tmp/d"]).stdout == "detached\n"
+    });
+    let missing = s.compose(&["exec", "-T", "app", "/no/such/binary"]);
+    assert!(!missing.success(), "{}", missing.stderr);
+    s.ok(&["stop", "-t", "1"]);
+    let stopped = s.compose(&["exec", "-T", "app", "true"]);
+    assert!(
+        !stopped.success() && stopped.stderr.contains("not running"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+#[test]
+fn exit_code_from_gives_that_service_s_code_when_another_aborts() {
+    let main = svc(
+        "main",
+        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+    );
+    // The quitter waits for main's trap to be in place (main is its dependency).
+    let quitter = "  quitter:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n    depends_on: [main]\n".to_string();
+    let s = Stack::new("exitfrom", &yaml(&[main, quitter]));
+    let out = s.compose(&["up", "--exit-code-from", "main", "--no-color"]);
+    assert_eq!(out.code, Some(42), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("quitter-1 exited with code 3"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Aborting on container exit..."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("main-1 exited with code 42"),
+        "{}",
+        out.stdout
+    );
+    // --abort-on-container-exit alone: the code of the container that ended it.
+    s.ok(&["rm", "-f"]);
+    let out = s.compose(&["up", "--abort-on-container-exit"]);
+    assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
+    let all = s.ps_json();
+    assert!(all.iter().all(|c| c["State"] == "exited"), "{all:?}");
+}
+
+#[test]
+fn attach_and_no_attach_choose_whose_output_streams() {
+    let s = Stack::new(
+        "attach",
+        &yaml(&[
+            svc("loud", "echo from loud"),
+            svc("quiet", "echo from quiet"),
+        ]),
+    );
+    let out = s.compose(&["up", "--no-attach", "quiet", "--no-color", "--timestamps"]);
+    assert!(out.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("from loud"), "{}", out.stdout);
+    assert!(!out.stdout.contains("from quiet"), "{}", out.stdout);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("from loud"))
+        .unwrap();
+    assert!(
+        line.contains("Z from loud"),
+        "a timestamp before the text: {line}"
+    );
+    let out = s.compose(&["up", "--attach", "quiet", "--no-log-prefix"]);
+    assert!(
+        out.stdout.lines().any(|l| l == "from quiet"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("from loud"), "{}", out.stdout);
+}
+
+#[test]
+fn init_true_reaps_orphaned_zombies() {
+    // The orphan's parent dies; it is re-parented to PID 1 and exits: a zombie unless PID 1
+    // reaps. `exec sleep` makes PID 1 a process that never waits (without init).
+    let cmd = "sh -c 'sleep 0.2 &'; exec sleep 1000";
+    let reaped = format!(
+        "  reaped:\n    image: busybox\n    init: true\n    command: [\"sh\", \"-c\", \"{cmd}\"]\n"
+    );
+    let leaky = format!("  leaky:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{cmd}\"]\n");
+    let s = Stack::new("init", &yaml(&[reaped, leaky]));
+    s.ok(&["up", "-d"]);
+    let zombies = |service: &str| {
+        let out = s.compose(&["exec", "-T", service, "sh", "-c", "cat /proc/[0-9]*/stat"]);
+        out.stdout.lines().filter(|l| l.contains(") Z ")).count()
+    };
+    s.wait_for("the leaky container's zombie", || zombies("leaky") == 1);
+    assert_eq!(zombies("reaped"), 0);
+    let (ps1, _) = s.ok(&["exec", "-T", "reaped", "cat", "/proc/1/cmdline"]);
+    assert!(!ps1.starts_with("sleep"), "PID 1 is the reaper: {ps1:?}");
+    // The reaper forwards the stop signal; sleep has no handler but is not PID 1 there.
+    s.ok(&["stop", "-t", "5", "reaped"]);
+    let all = s.ps_json();
+    assert_eq!(find(&all, "reaped")["ExitCode"], 143, "{all:?}");
+}
+
+#[test]
+fn pause_and_unpause_show_in_ps() {
+    let s = Stack::new("pause", &yaml(&[svc("app", LOOP)]));
+    s.ok(&["up", "-d"]);
+    let (_, err) = s.ok(&["pause"]);
+    assert!(err.contains("Paused"), "{err}");
+    let all = s.ps_json();
+    let app = find(&all, "app");
+    assert_eq!(app["State"], "paused", "{app}");
+    assert!(
+        app["Status"].as_str().unwrap().ends_with("(Paused)"),
+        "{app}"
+    );
+    s.ok(&["unpause"]);
+    assert_eq!(find(&s.ps_json(), "app")["State"], "running");
+    // A paused container still stops (thawed first).
+    s.ok(&["pause"]);
+    s.ok(&["stop", "-t", "5"]);
+    assert_eq!(find(&s.ps_json(), "app")["ExitCode"], 0);
+}
+
+#[test]
+fn a_restarted_container_keeps_its_writable_layer() {
+    let s = Stack::new(
+        "rwlayer",
+        &yaml(&[svc(
+            "app",
+            &format!("echo x >> /count; wc -l < /count; {LOOP}"),
+        )]),
+    );
+    s.ok(&["up", "-d"]);
+    s.wait_for("1", || s.ok(&["logs", "--no-log-prefix"]).0 == "1\n");
+    s.ok(&["stop", "-t", "5"]);
+    s.ok(&["start"]);
+    s.wait_for("2", || s.ok(&["logs", "--no-log-prefix"]).0 == "1\n2\n");
+    s.ok(&["restart", "-t", "5"]);
+    s.wait_for("3", || s.ok(&["logs", "--no-log-prefix"]).0 == "1\n2\n3\n");
+    // A recreate starts from the image again.
+    s.ok(&["up", "-d", "--force-recreate", "-t", "5"]);
+    s.wait_for("a fresh 1", || {
+        s.ok(&["logs", "--no-log-prefix"]).0 == "1\n"
+    });
+    s.ok(&["down", "-t", "1"]);
+    assert!(
+        engine::entries(&s.root().join("rw")).is_empty(),
+        "down removes the writable layers"
+    );
+}
+
+#[test]
+fn wait_returns_the_first_exit_code() {
+    let s = Stack::new(
+        "wait",
+        &yaml(&[svc("job", "sleep 0.5; exit 4"), svc("app", LOOP)]),
+    );
+    s.ok(&["up", "-d"]);
+    let out = s.compose(&["wait", "job"]);
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+}
