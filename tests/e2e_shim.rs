@@ -334,3 +334,83 @@ fn wait_returns_the_first_exit_code() {
     let out = s.compose(&["wait", "job"]);
     assert_eq!(out.code, Some(4), "{}", out.stderr);
 }
+
+#[test]
+fn run_gives_the_command_s_exit_code_and_rm_leaves_nothing() {
+    let db = svc("db", &format!("echo db up; {LOOP}"));
+    let app = "  app:\n    image: busybox\n    command: [\"echo\", \"from the service\"]\n    depends_on: [db]\n".to_string();
+    let s = Stack::new("run", &yaml(&[db, app]));
+    let out = s.compose(&["run", "--rm", "app", "sh", "-c", "echo hi; exit 5"]);
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+    assert_eq!(out.stdout, "hi\n");
+    // The dependency was started and stays; the one-off container is gone.
+    let all = s.ps_json();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(find(&all, "db")["State"], "running");
+    let rw = engine::entries(&s.root().join("rw"));
+    assert_eq!(rw.len(), 1, "only db's writable layer is left: {rw:?}");
+
+    let (o, _) = s.ok(&[
+        "run",
+        "--rm",
+        "--no-deps",
+        "-e",
+        "X=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        "app",
+        "sh",
+        "-c",
+        "echo $X $(pwd) $(id -u)",
+    ]);
+    assert_eq!(o, "1 /tmp 1000\n");
+    let (o, _) = s.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        "app",
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(o, "via entrypoint\n");
+    let (o, _) = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "./data:/data",
+        "app",
+        "sh",
+        "-c",
+        "echo w > /data/f",
+    ]);
+    assert_eq!(o, "");
+    assert_eq!(
+        std::fs::read_to_string(s.proj().join("data/f")).unwrap(),
+        "w\n"
+    );
+
+    // Without --rm: the container stays, named <project>-<service>-run-<hex>, one-off.
+    let out = s.compose(&["run", "app", "sh", "-c", "exit 2"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let (ids, _) = s.ok(&["ps", "-a", "-q"]);
+    assert_eq!(ids.lines().count(), 1, "ps lists no one-off container");
+    let dirs = engine::entries(&s.root().join("containers"));
+    assert_eq!(dirs.len(), 2, "db's and the kept one-off's: {dirs:?}");
+    // -d: the name is printed; it runs under a shim, its exit recorded.
+    let (name, _) = s.ok(&["run", "-d", "app", "sh", "-c", "exit 6"]);
+    let name = name.trim();
+    let prefix = format!("{}-app-run-", s.name);
+    let hex = name
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{name}"));
+    assert!(
+        hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{name}"
+    );
+    s.ok(&["down", "-t", "1"]);
+    assert!(engine::entries(&s.root().join("containers")).is_empty());
+    assert!(engine::entries(&s.root().join("rw")).is_empty());
+}

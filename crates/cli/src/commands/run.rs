@@ -47,8 +47,9 @@ pub struct RunArgs {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
-    /// Publish a container's port(s) to the host.
-    #[arg(short, long = "publish", value_name = "PORT")]
+    /// Publish a container's port(s) to the host (long form only: `-p` is the project name
+    /// everywhere here).
+    #[arg(long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
     #[arg(value_name = "SERVICE")]
     pub service: String,
