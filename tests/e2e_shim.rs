@@ -414,3 +414,64 @@ fn run_gives_the_command_s_exit_code_and_rm_leaves_nothing() {
     assert!(engine::entries(&s.root().join("containers")).is_empty());
     assert!(engine::entries(&s.root().join("rw")).is_empty());
 }
+
+#[test]
+fn top_ls_images_and_version_describe_the_project() {
+    let app = "  app:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n".to_string();
+    let s = Stack::new("top", &yaml(&[app, svc("job", "true")]));
+    s.ok(&["up", "-d"]);
+    let (top, _) = s.ok(&["top"]);
+    let lines: Vec<&str> = top.lines().collect();
+    assert_eq!(lines[0], format!("{}-app-1", s.name), "{top}");
+    assert!(
+        lines[1].starts_with("UID") && lines[1].ends_with("CMD"),
+        "{top}"
+    );
+    assert!(
+        lines[2].starts_with("0 ") && lines[2].ends_with("sleep 1000"),
+        "{top}"
+    );
+    let pid: i32 = lines[2].split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(engine::alive(pid), "a host pid: {top}");
+    assert!(!top.contains("job-1"), "only running containers: {top}");
+
+    let (ls, _) = s.ok(&["ls", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Name"] == s.name.as_str())
+        .unwrap_or_else(|| panic!("{ls}"));
+    assert_eq!(me["Status"], "running(1), exited(1)", "{me}");
+    assert!(
+        me["ConfigFiles"]
+            .as_str()
+            .unwrap()
+            .ends_with("compose.yaml")
+    );
+    let (table, _) = s.ok(&["ls"]);
+    assert!(
+        table.starts_with("NAME") && table.contains(&s.name),
+        "{table}"
+    );
+    s.ok(&["stop", "app"]);
+    let (running, _) = s.ok(&["ls", "-q"]);
+    assert!(!running.lines().any(|l| l == s.name), "{running}");
+    let (all, _) = s.ok(&["ls", "-a", "-q"]);
+    assert!(all.lines().any(|l| l == s.name), "{all}");
+
+    let (images, _) = s.ok(&["images"]);
+    let lines: Vec<&str> = images.lines().collect();
+    assert!(
+        lines[0].starts_with("CONTAINER") && lines[0].contains("IMAGE ID"),
+        "{images}"
+    );
+    assert_eq!(lines.len(), 3, "{images}");
+    assert!(
+        lines[1].contains("busybox") && lines[1].contains("latest"),
+        "{images}"
+    );
+    let (version, _) = s.ok(&["version", "--short"]);
+    assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
+}

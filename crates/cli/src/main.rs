@@ -116,6 +116,14 @@ pub enum Command {
     Unpause(commands::pause::PauseArgs),
     /// Block until containers of all (or specified) services stop.
     Wait(commands::wait::WaitArgs),
+    /// Display the running processes.
+    Top(commands::top::TopArgs),
+    /// List running compose projects.
+    Ls(commands::ls::LsArgs),
+    /// Show the Compose version information.
+    Version(commands::version::VersionArgs),
+    /// List images used by the created containers.
+    Images(commands::images::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -144,6 +152,10 @@ fn main() -> ExitCode {
         Command::Pause(args) => commands::pause::run(&cli.global, args, true),
         Command::Unpause(args) => commands::pause::run(&cli.global, args, false),
         Command::Wait(args) => commands::wait::run(&cli.global, args),
+        Command::Top(args) => commands::top::run(&cli.global, args),
+        Command::Ls(args) => commands::ls::run(&cli.global, args),
+        Command::Version(args) => commands::version::run(args),
+        Command::Images(args) => commands::images::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -119,7 +119,7 @@ fn json_line(e: &Entry, now: i64) -> serde_json::Value {
 }
 
 /// Columns padded as Docker's tabwriter does (at least 10 wide, 3 spaces between).
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {

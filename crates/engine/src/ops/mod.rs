@@ -4,6 +4,7 @@ pub mod down;
 pub mod exec;
 pub mod kill;
 pub mod logs;
+pub mod ls;
 pub mod pause;
 pub mod ps;
 pub mod restart;
@@ -11,6 +12,7 @@ pub mod rm;
 pub mod run;
 pub mod start;
 pub mod stop;
+pub mod top;
 pub mod up;
 pub mod wait;
 
