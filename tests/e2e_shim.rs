@@ -475,3 +475,108 @@ fn top_ls_images_and_version_describe_the_project() {
     let (version, _) = s.ok(&["version", "--short"]);
     assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn tty_services_get_a_terminal_and_others_do_not() {
+    let tty = "  term:\n    image: busybox\n    tty: true\n    command: [\"sh\", \"-c\", \"test -t 1 && echo is a tty\"]\n".to_string();
+    let s = Stack::new(
+        "tty",
+        &yaml(&[tty, svc("plain", "test -t 1 || echo no tty")]),
+    );
+    s.ok(&["up", "-d"]);
+    s.wait_for("both", || {
+        s.ps_json().iter().all(|c| c["State"] == "exited")
+    });
+    let (t, _) = s.ok(&["logs", "--no-log-prefix", "term"]);
+    assert_eq!(t.trim_end_matches(['\r', '\n']), "is a tty", "{t:?}");
+    let (p, _) = s.ok(&["logs", "--no-log-prefix", "plain"]);
+    assert_eq!(p, "no tty\n");
+}
+
+#[test]
+fn a_ctrl_c_to_the_terminal_s_process_group_reaches_compose_not_the_containers() {
+    let app = svc(
+        "app",
+        "trap 'echo got INT' INT; trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+    );
+    let s = Stack::new("ctrlcgrp", &yaml(&[app]));
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(&s.bin)
+        .args([
+            "--data-root",
+            &s.root().display().to_string(),
+            "-p",
+            &s.name,
+            "up",
+            "--no-log-prefix",
+        ])
+        .current_dir(s.proj())
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            lines.push(l);
+        }
+        lines
+    });
+    s.wait_for("ready", || {
+        s.ok(&["logs", "--no-log-prefix"]).0.contains("ready")
+    });
+    // As a terminal's Ctrl-C: SIGINT to every process of the foreground process group.
+    let pgid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{lines:?}");
+    let (log, _) = s.ok(&["logs", "--no-log-prefix"]);
+    assert_eq!(
+        log, "ready\ngot TERM\n",
+        "the container saw only compose's TERM"
+    );
+    assert_eq!(find(&s.ps_json(), "app")["ExitCode"], 0);
+}
+
+#[test]
+fn exec_gives_a_terminal_by_default_when_stdin_is_one() {
+    let s = Stack::new("exectty", &yaml(&[svc("app", LOOP)]));
+    s.ok(&["up", "-d"]);
+    let cmd = format!(
+        "{} --data-root {} -p {} exec app sh -c 'test -t 0 && test -t 1 && echo on a terminal || echo no terminal; exit 4'",
+        s.bin.display(),
+        s.root().display(),
+        s.name
+    );
+    // script(1) runs the command on a new pty: our stdin is a terminal there.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(s.proj())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("on a terminal"), "{text:?}");
+    assert_eq!(out.status.code(), Some(4), "{text:?}");
+    // Without a terminal on stdin, no pty: the output is a plain pipe.
+    let out = s.compose(&[
+        "exec",
+        "app",
+        "sh",
+        "-c",
+        "test -t 1 && echo on a terminal || echo no terminal",
+    ]);
+    assert_eq!(out.stdout, "no terminal\n", "{}", out.stderr);
+}
