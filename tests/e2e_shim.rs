@@ -580,3 +580,22 @@ fn exec_gives_a_terminal_by_default_when_stdin_is_one() {
     ]);
     assert_eq!(out.stdout, "no terminal\n", "{}", out.stderr);
 }
+
+#[test]
+fn logs_follow_picks_up_a_recreated_container() {
+    let s = Stack::new(
+        "recreatef",
+        &yaml(&[svc("app", &format!("echo first; {LOOP}"))]),
+    );
+    s.ok(&["up", "-d"]);
+    let mut follow = s.spawn(&["logs", "-f", "--no-log-prefix"]);
+    follow.wait_line("first", |l| l == "first");
+    s.write(&yaml(&[svc("app", &format!("echo second; {LOOP}"))]));
+    let (_, err) = s.ok(&["up", "-d", "-t", "5"]);
+    assert!(err.contains("Recreated"), "{err}");
+    follow.wait_line("second", |l| l == "second");
+    s.ok(&["stop", "-t", "5"]);
+    let (code, lines) = follow.finish();
+    assert_eq!(code, Some(0));
+    assert_eq!(lines, ["first", "second"]);
+}
