@@ -599,3 +599,34 @@ fn logs_follow_picks_up_a_recreated_container() {
     assert_eq!(code, Some(0));
     assert_eq!(lines, ["first", "second"]);
 }
+
+#[test]
+fn logging_options_rotate_the_log() {
+    let app = format!(
+        "  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"i=0; while [ $$i -lt 200 ]; do echo line-$$i-padding-padding-padding; i=$$((i+1)); done; echo done; {LOOP}\"]\n    logging:\n      driver: json-file\n      options: {{max-size: 1k, max-file: \"2\"}}\n"
+    );
+    let s = Stack::new("rotate", &yaml(&[app]));
+    s.ok(&["up", "-d"]);
+    s.wait_for("done", || {
+        s.ok(&["logs", "--no-log-prefix", "-n", "1"]).0 == "done\n"
+    });
+    let id = s.ids().remove(0);
+    let logs = s.root().join("logs");
+    let mut files = engine::entries(&logs);
+    files.sort();
+    assert_eq!(
+        files,
+        [format!("{id}.log"), format!("{id}.log.1")],
+        "the current file and one rotated"
+    );
+    for f in &files {
+        let len = std::fs::metadata(logs.join(f)).unwrap().len();
+        assert!(len <= 1024, "{f}: {len} bytes");
+    }
+    let (all, _) = s.ok(&["logs", "--no-log-prefix"]);
+    assert!(!all.contains("line-0-"), "the oldest lines rotated away");
+    assert!(
+        all.ends_with("line-199-padding-padding-padding\ndone\n"),
+        "{all}"
+    );
+}

@@ -254,6 +254,33 @@ mod tests {
     }
 
     #[test]
+    fn rotation_comes_from_the_logging_options()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let svc = |opts: &[(&str, &str)]| Service {
+            logging: Some(compose::model::Logging {
+                driver: "json-file".into(),
+                options: opts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }),
+            ..Service::default()
+        };
+        assert_eq!(rotation("a", &Service::default())?, (None, 1));
+        let both = svc(&[("max-size", "10m"), ("max-file", "3")]);
+        assert_eq!(rotation("a", &both)?, (Some(10 << 20), 3));
+        assert_eq!(rotation("a", &svc(&[("max-size", "-1")]))?, (None, 1));
+        let bad = rotation("web", &svc(&[("max-file", "0")]));
+        let msg = bad.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("service \"web\"") && msg.contains("max-file"),
+            "{msg}"
+        );
+        assert!(rotation("a", &svc(&[("max-size", "big")])).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn since_and_until_parse_as_docker() {
         let now = UNIX_EPOCH + Duration::from_secs(10_000);
         assert_eq!(
