@@ -97,6 +97,12 @@ impl Engine {
         &self.runner
     }
 
+    /// Runs containers' shims as `exe` rather than the current binary (see
+    /// [`Runner::set_shim_exe`]).
+    pub fn set_shim_exe(&mut self, exe: PathBuf) {
+        self.runner.set_shim_exe(exe);
+    }
+
     /// Serializes commands on one project.
     pub fn lock(&self, project: &str) -> Result<ProjectLock> {
         Ok(ProjectLock::acquire(&self.root, project)?)

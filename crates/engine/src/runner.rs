@@ -68,6 +68,9 @@ impl Handle {
 #[derive(Debug, Clone)]
 pub struct Runner {
     rt: Runtime,
+    /// The program run as the shim; `None`: this very binary (its main dispatches
+    /// [`compose_runtime::shim::ARG`]).
+    shim_exe: Option<PathBuf>,
 }
 
 /// What a container needs to be created besides its spec.
@@ -120,14 +123,24 @@ impl Runner {
     pub fn new(root: &Path) -> std::result::Result<Runner, compose_runtime::Error> {
         Ok(Runner {
             rt: Runtime::new(root.join("containers"), CGROUP_PARENT)?,
+            shim_exe: None,
         })
+    }
+
+    /// Runs shims as `exe` (whose main must dispatch the shim's argument) instead of this
+    /// binary: for a process that is not `compose`, e.g. a test harness driving the engine.
+    pub fn set_shim_exe(&mut self, exe: PathBuf) {
+        self.shim_exe = Some(exe);
     }
 
     /// Creates the container under a shim writing `c.log`; it waits for [`Handle::start`].
     pub fn create(&self, c: &Create<'_>) -> Result<Handle> {
         // The shim is this very binary re-executed: its main dispatches the shim's argument.
-        let exe = std::env::current_exe()
-            .map_err(|e| io_err(c.name, "find", Path::new("/proc/self/exe"), e))?;
+        let exe = match &self.shim_exe {
+            Some(e) => e.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| io_err(c.name, "find", Path::new("/proc/self/exe"), e))?,
+        };
         let rootfs = Rootfs::OverlayIn {
             lowers: c.lowers.to_vec(),
             dir: c.rw.to_path_buf(),
