@@ -555,7 +555,7 @@ fn exec_gives_a_terminal_by_default_when_stdin_is_one() {
     let s = Stack::new("exectty", &yaml(&[svc("app", LOOP)]));
     s.ok(&["up", "-d"]);
     let cmd = format!(
-        "{} --data-root {} -p {} exec app sh -c 'test -t 0 && test -t 1 && echo on a terminal || echo no terminal; exit 4'",
+        "{} --data-root {} -p {} exec app sh -c 'test -t 0 && test -t 1 && echo on a terminal; tty; exit 4'",
         s.bin.display(),
         s.root().display(),
         s.name
@@ -569,6 +569,8 @@ fn exec_gives_a_terminal_by_default_when_stdin_is_one() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("on a terminal"), "{text:?}");
+    // The pty is the container's own (its devpts): the terminal has a name inside.
+    assert!(text.contains("/dev/pts/"), "{text:?}");
     assert_eq!(out.status.code(), Some(4), "{text:?}");
     // Without a terminal on stdin, no pty: the output is a plain pipe.
     let out = s.compose(&[

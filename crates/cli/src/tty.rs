@@ -75,3 +75,48 @@ pub fn pump(master: OwnedFd) {
         let _ = out.flush();
     }
 }
+
+/// A pty in the devpts of the container whose init is `pid` (so that inside, the process's
+/// terminal has a name: `tty`, `ttyname` work): its `/dev/ptmx` opened from the host
+/// without leaving the container's root, checked to be a pty multiplexer, the slave taken
+/// by TIOCGPTPEER (no path lookup). `None` when that fails (the caller makes a host pty).
+pub fn open_in_container(pid: i32) -> Option<(OwnedFd, OwnedFd)> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root"),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let master = rustix::fs::openat2(
+        &root,
+        "dev/ptmx",
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    // Only the pty multiplexer (char 5:2) will do: anything else the container put there
+    // is refused.
+    let st = rustix::fs::fstat(&master).ok()?;
+    let is_ptmx = (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 5
+        && libc::minor(st.st_rdev) == 2;
+    if !is_ptmx {
+        return None;
+    }
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return None;
+    }
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd or -1.
+    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if slave < 0 {
+        return None;
+    }
+    // SAFETY: slave is a new fd nothing else owns.
+    let slave = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(slave) };
+    Some((master, slave))
+}

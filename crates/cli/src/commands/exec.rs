@@ -96,7 +96,11 @@ pub fn run(global: &Global, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         let p = engine.spawn_exec(&row, &process, ExecStdio::default())?;
         return Ok(exit_code(p.wait()?.code));
     }
-    let (master, slave) = compose_runtime::pty::open()?;
+    let pid = engine.runner().load(&row.id, &row.name)?.container().pid();
+    let (master, slave) = match crate::tty::open_in_container(pid) {
+        Some(pair) => pair,
+        None => compose_runtime::pty::open()?,
+    };
     crate::tty::copy_window_size(&master);
     let stdio = ExecStdio {
         stdin: Some(slave.as_fd()),
