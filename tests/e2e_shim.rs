@@ -288,8 +288,15 @@ fn pause_and_unpause_show_in_ps() {
         app["Status"].as_str().unwrap().ends_with("(Paused)"),
         "{app}"
     );
+    let exec = s.compose(&["exec", "-T", "app", "true"]);
+    assert!(
+        !exec.success() && exec.stderr.contains("is paused"),
+        "{}",
+        exec.stderr
+    );
     s.ok(&["unpause"]);
     assert_eq!(find(&s.ps_json(), "app")["State"], "running");
+    s.ok(&["exec", "-T", "app", "true"]);
     // A paused container still stops (thawed first).
     s.ok(&["pause"]);
     s.ok(&["stop", "-t", "5"]);

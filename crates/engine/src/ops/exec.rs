@@ -41,6 +41,16 @@ impl Engine {
                 service: service.to_string(),
                 message: format!("service \"{service}\" is not running (no container {index})"),
             })?;
+        if self.live(&row) == crate::runner::Live::Paused {
+            // Its cgroup is frozen: a process joining it would freeze too.
+            return Err(Error::Service {
+                service: service.to_string(),
+                message: format!(
+                    "container {} is paused, unpause the container before exec",
+                    row.name
+                ),
+            });
+        }
         if !self.live(&row).is_up() {
             return Err(Error::Service {
                 service: service.to_string(),
