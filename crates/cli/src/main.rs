@@ -124,6 +124,10 @@ pub enum Command {
     Version(commands::version::VersionArgs),
     /// List images used by the created containers.
     Images(commands::images::ImagesArgs),
+    /// Pull service images.
+    Pull(commands::pull::PullArgs),
+    /// Push service images.
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -156,6 +160,8 @@ fn main() -> ExitCode {
         Command::Ls(args) => commands::ls::run(&cli.global, args),
         Command::Version(args) => commands::version::run(args),
         Command::Images(args) => commands::images::run(&cli.global, args),
+        Command::Pull(args) => commands::pull::run(&cli.global, args),
+        Command::Push(args) => commands::push::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

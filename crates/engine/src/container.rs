@@ -109,6 +109,11 @@ impl Engine {
             emit(progress, Kind::Container, &name, "Creating");
         }
         let cs = self.build_spec(p, service, image, number, &id, oneoff)?;
+        let health = crate::health::check_for(
+            p.service(service)?,
+            &image.config,
+            cs.spec.process().as_ref(),
+        );
         let log = self.log_path(&id);
         let row = ContainerRow {
             id: id.clone(),
@@ -118,7 +123,7 @@ impl Engine {
             oneoff,
             name: name.clone(),
             config_hash: p.hash(service),
-            image: p.service(service)?.image.clone(),
+            image: crate::build::service_image(p.name, service, p.service(service)?),
             labels: cs.labels.clone(),
             state: RecordedState::Creating,
             info: ContainerInfo {
@@ -129,6 +134,7 @@ impl Engine {
                 log: log.clone(),
                 volumes: Vec::new(),
                 anonymous: inherit,
+                health,
             },
             created_at: now(),
             started_at: None,
@@ -402,6 +408,7 @@ impl Engine {
             }
         }
         self.store.remove_container(&row.id)?;
+        self.forget_health(&row.id);
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }

@@ -17,6 +17,7 @@ pub enum Kind {
     Container,
     Volume,
     Network,
+    Image,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Container => "Container",
             Kind::Volume => "Volume",
             Kind::Network => "Network",
+            Kind::Image => "Image",
         }
     }
 }
@@ -128,6 +130,17 @@ impl Engine {
             Live::Exited(None) => Live::Exited(row.exit_code),
             other => other,
         }
+    }
+
+    /// The images (normalized references) that containers of any project use: `image rm`
+    /// and `prune` must keep them.
+    pub fn images_in_use(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(self
+            .store
+            .images_in_use()?
+            .into_iter()
+            .filter_map(|r| compose_image::store::normalize(&r).ok())
+            .collect())
     }
 
     /// The project's containers (not one-off ones) with their live status.

@@ -51,6 +51,10 @@ impl Errors {
     }
 
     pub fn into_result(mut self) -> Result<()> {
+        // Parallel steps failing for one cause (two dependents of one unhealthy service)
+        // report it once.
+        let mut seen = std::collections::HashSet::new();
+        self.0.retain(|e| seen.insert(e.to_string()));
         match self.0.len() {
             0 => Ok(()),
             1 => Err(self.0.remove(0)),

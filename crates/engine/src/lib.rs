@@ -14,9 +14,11 @@
 //! - [`logs`]: the shims' CRI logs, read, filtered by time and followed.
 //! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
+pub mod build;
 mod container;
 mod engine;
 pub mod error;
+pub mod health;
 pub mod image;
 pub mod image_config;
 pub mod interrupt;
@@ -24,6 +26,7 @@ pub mod logs;
 pub mod naming;
 pub mod ops;
 pub mod plan;
+pub mod pull;
 pub mod runner;
 pub mod signal;
 pub mod spec;

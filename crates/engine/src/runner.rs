@@ -73,6 +73,13 @@ pub struct Runner {
     shim_exe: Option<PathBuf>,
 }
 
+impl Runner {
+    /// The runtime itself, for what goes beyond the verbs here (health probes).
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
 /// What a container needs to be created besides its spec.
 #[derive(Debug, Clone)]
 pub struct Create<'a> {

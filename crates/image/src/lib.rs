@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 

@@ -60,12 +60,8 @@ pub enum Command {
     },
     /// Create and start a container; without --detach, wait and exit with its status.
     Run(RunArgs),
-    /// Run a process in a running container (not supported yet).
-    Exec {
-        id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Run a process in a running container.
+    Exec(ExecArgs),
     /// List containers.
     List {
         #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
@@ -80,6 +76,38 @@ pub enum Command {
 pub enum ListFormat {
     Table,
     Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// The process as an OCI `process` JSON object (instead of the arguments).
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE, repeatable).
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// The working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// uid[:gid] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Don't wait for the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid here.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Allocate a terminal (not supported yet).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Where to send a terminal's master (not supported yet).
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    pub id: String,
+    /// The command and its arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]

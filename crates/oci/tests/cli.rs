@@ -188,6 +188,27 @@ fn lifecycle_by_hand() {
     let (status, err) = f.ours_detached(&["start", &f.id]);
     assert!(status.success(), "{err}");
     assert_eq!(f.state()["status"], "running");
+    // exec, as runc takes it: arguments with --env/--cwd, or a process file; its status.
+    let out = f.ours(&[
+        "exec",
+        "--env",
+        "X=from-exec",
+        "--cwd",
+        "/bin",
+        &f.id,
+        "sh",
+        "-c",
+        "echo $X $PWD; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "from-exec /bin");
+    let process = f.tmp.path().join("process.json");
+    let p = json!({"args": ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"], "cwd": "/",
+        "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]});
+    std::fs::write(&process, p.to_string()).unwrap();
+    let out = f.ours(&["exec", "--process", process.to_str().unwrap(), &f.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "sleep 60", "PID 1 of the container");
     // A running container is not deleted without --force.
     let out = f.ours(&["delete", &f.id]);
     assert!(!out.status.success());
@@ -222,7 +243,7 @@ fn what_is_not_supported_is_refused_clearly() {
         "{}",
         stderr(&out)
     );
-    let out = f.ours(&["exec", &f.id, "ls"]);
+    let out = f.ours(&["exec", "--tty", &f.id, "ls"]);
     assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
     f.edit(|c| c["process"]["terminal"] = json!(true));
     let log = f.tmp.path().join("log.json");

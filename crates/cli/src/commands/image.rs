@@ -1,5 +1,5 @@
-//! `compose image`: the local image store (`ls`, `load`, `save`, `rm`, `prune`, `inspect`),
-//! as `docker image` prints them.
+//! `compose image`: the local image store (`ls`, `load`, `save`, `rm`, `prune`, `inspect`)
+//! and registries (`pull`, `push`), as `docker image` prints them.
 
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
@@ -10,9 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use compose_image::archive::{self, LoadOptions};
+use compose_image::registry::{self, Client, ClientOptions, Credentials};
+use compose_image::store::Platform;
 use compose_image::{ImageRecord, Reference, Store};
 use serde_json::{Value, json};
 
+use super::pull::{Printer, Style};
 use crate::Global;
 use crate::output;
 
@@ -38,6 +41,63 @@ pub enum ImageCommand {
     Prune(PruneArgs),
     /// Display detailed information on images.
     Inspect(InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
+}
+
+/// How to reach a registry: credentials and plain-HTTP hosts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry user name (the password is read from STDIN with --password-stdin). Without
+    /// it, the docker config file's `auths` entry is used.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from STDIN.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Talk plain HTTP to this registry (`host[:port]`; repeatable). Loopback registries
+    /// always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE")]
+    pub target: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Image to pull (`name[:tag]` or `name@digest`).
+    #[arg(value_name = "NAME")]
+    pub image: String,
+    /// Platform to pick from a multi-platform image (`os/arch[/variant]`); default: this host.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Suppress verbose output: print only the image name.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// Image to push (`name[:tag]`).
+    #[arg(value_name = "NAME")]
+    pub image: String,
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,8 +151,9 @@ pub struct RmArgs {
     /// Images to remove.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
-    /// Accepted for Docker compatibility; removal only untags, content goes at prune.
-    #[arg(long)]
+    /// Remove even when containers use the image (it is only untagged; content goes at
+    /// prune).
+    #[arg(short, long)]
     pub force: bool,
 }
 
@@ -116,10 +177,141 @@ pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
         ImageCommand::Ls(a) => ls(&store, a),
         ImageCommand::Load(a) => load(&store, a),
         ImageCommand::Save(a) => save(&store, a),
-        ImageCommand::Rm(a) => rm(&store, a),
+        ImageCommand::Rm(a) => rm(&store, a, &global.data_root),
         ImageCommand::Prune(a) => prune(&store, a),
         ImageCommand::Inspect(a) => inspect(&store, a),
+        ImageCommand::Tag(a) => tag(&store, a),
+        ImageCommand::Pull(a) => pull(global, &store, a),
+        ImageCommand::Push(a) => push(global, &store, a),
     }
+}
+
+fn tag(store: &Store, args: &TagArgs) -> anyhow::Result<ExitCode> {
+    let rec = find(store, &args.source)?;
+    let target = Reference::parse(&args.target)?;
+    if target.digest.is_some() {
+        bail!(
+            "refusing to create a tag with a digest reference: {}",
+            args.target
+        );
+    }
+    store.put_image(&ImageRecord {
+        reference: target.to_string(),
+        ..rec
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Client options from the flags: credentials from STDIN when asked.
+pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
+    let mut opts = ClientOptions {
+        insecure_registries: args.insecure.clone(),
+        // As a load: without root, files keep the caller's ownership.
+        unpack: load_options().unpack,
+        ..ClientOptions::default()
+    };
+    if let Some(user) = &args.username {
+        let password = if args.password_stdin {
+            let mut p = String::new();
+            std::io::stdin()
+                .read_line(&mut p)
+                .context("cannot read the password from stdin")?;
+            p.trim_end_matches(['\r', '\n']).to_owned()
+        } else {
+            bail!(
+                "--username needs --password-stdin (a password on the command line would show in ps)"
+            );
+        };
+        opts.credentials = Some(Credentials {
+            username: user.clone(),
+            password,
+        });
+    }
+    Ok(opts)
+}
+
+/// `linux/arm64/v8`.
+fn parse_platform(s: &str) -> anyhow::Result<Platform> {
+    let parts: Vec<&str> = s.split('/').collect();
+    match parts.as_slice() {
+        [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+            os: (*os).to_owned(),
+            architecture: (*arch).to_owned(),
+            variant: parts.get(2).map(|v| (*v).to_owned()),
+        }),
+        _ => bail!("invalid platform {s:?}: expected os/arch[/variant], like linux/amd64"),
+    }
+}
+
+fn pull(global: &Global, store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.image)?;
+    let mut opts = client_options(&args.registry)?;
+    if let Some(p) = &args.platform {
+        opts.platform = Some(parse_platform(p)?);
+    }
+    let style = Style::pick(global.progress, args.quiet);
+    let printer = Printer::new(style, false);
+    let pulled = pull_one(store, &reference, opts, &printer);
+    printer.finish();
+    let pulled = pulled?;
+    let name = reference.familiar();
+    if matches!(style, Style::Plain | Style::Bars) {
+        printer.line(&format!("Digest: {}", pulled.digest));
+        let status = if pulled.downloaded == 0 {
+            "Image is up to date for"
+        } else {
+            "Downloaded newer image for"
+        };
+        printer.line(&format!("Status: {status} {name}"));
+    }
+    if style != Style::Json {
+        println!("{}", reference);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pulls one image; the error names the reference.
+pub fn pull_one(
+    store: &Store,
+    reference: &Reference,
+    opts: ClientOptions,
+    progress: &dyn registry::Progress,
+) -> anyhow::Result<registry::Pulled> {
+    let client = Client::new(&reference.registry, opts)?;
+    registry::pull(store, &client, reference, progress)
+        .with_context(|| format!("cannot pull {}", reference.familiar()))
+}
+
+fn push(global: &Global, store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.image)?;
+    let rec = find(store, &args.image)?;
+    let opts = client_options(&args.registry)?;
+    let style = Style::pick(global.progress, args.quiet);
+    let printer = Printer::new(style, true);
+    let pushed = push_one(store, &rec.reference, &reference, opts, &printer);
+    printer.finish();
+    let pushed = pushed?;
+    if matches!(style, Style::Plain | Style::Bars) {
+        let tag = reference.tag.as_deref().unwrap_or("<none>");
+        printer.line(&format!(
+            "{tag}: digest: {} size: {}",
+            pushed.digest, pushed.size
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pushes the store's image `local` as `target`; the error names the target.
+pub fn push_one(
+    store: &Store,
+    local: &str,
+    target: &Reference,
+    opts: ClientOptions,
+    progress: &dyn registry::Progress,
+) -> anyhow::Result<registry::Pushed> {
+    let client = Client::new(&target.registry, opts)?;
+    registry::push(store, &client, local, target, progress)
+        .with_context(|| format!("cannot push {}", target.familiar()))
 }
 
 fn open_store(root: &Path) -> anyhow::Result<Store> {
@@ -318,9 +510,15 @@ fn save(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rm(store: &Store, args: &RmArgs) -> anyhow::Result<ExitCode> {
+fn rm(store: &Store, args: &RmArgs, data_root: &std::path::Path) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut out = std::io::stdout().lock();
+    // Images that containers were made from stay until those containers go (or -f).
+    let in_use = if args.force {
+        Default::default()
+    } else {
+        compose_engine::Engine::open(data_root)?.images_in_use()?
+    };
     for name in &args.images {
         let rec = match find(store, name) {
             Ok(r) => r,
@@ -330,6 +528,13 @@ fn rm(store: &Store, args: &RmArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if in_use.contains(&rec.reference) {
+            eprintln!(
+                "Error response: conflict: unable to remove {name}: the image is in use by a container (remove it first, or use -f)"
+            );
+            failed = true;
+            continue;
+        }
         if store.remove_image(&rec.reference)? {
             match familiar(&rec) {
                 Some(n) => writeln!(out, "Untagged: {n}")?,
@@ -530,6 +735,19 @@ mod tests {
     fn the_command_line_is_well_formed() {
         // Catches clashes with global flags (like `-f`), which clap only checks at parse time.
         <crate::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn platforms_parse() {
+        let p = parse_platform("linux/arm64/v8").unwrap();
+        assert_eq!(
+            (p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert_eq!(parse_platform("linux/amd64").unwrap().variant, None);
+        for bad in ["linux", "linux/", "/amd64", "a/b/c/d"] {
+            assert!(parse_platform(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

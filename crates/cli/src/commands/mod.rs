@@ -11,6 +11,8 @@ pub mod logs;
 pub mod ls;
 pub mod pause;
 pub mod ps;
+pub mod pull;
+pub mod push;
 pub mod restart;
 pub mod rm;
 pub mod run;

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
+use compose_engine::build::BuildPolicy;
 use compose_engine::logs::Window;
 use compose_engine::ops::logs::LogOptions;
 use compose_engine::ops::up::{Attached, UpOptions};
+use compose_engine::pull::PullPolicy;
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
 
 use crate::{Global, Progress};
@@ -67,6 +69,21 @@ pub struct UpArgs {
     /// Produce monochrome output.
     #[arg(long)]
     pub no_color: bool,
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
 }
 
 /// A loaded project and the engine of the data root.
@@ -229,6 +246,20 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans,
         no_start: args.no_start,
         timeout: timeout(args.timeout),
+        build: if args.build {
+            BuildPolicy::Always
+        } else if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
+        wait: args.wait,
+        wait_timeout: args.wait_timeout.map(std::time::Duration::from_secs),
+        pull: match args.pull.as_deref() {
+            None => PullPolicy::Service,
+            Some(p) => PullPolicy::parse(p)
+                .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
+        },
     };
     let named = opts
         .scale
@@ -244,7 +275,7 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
     // Attached output starts with this up: what earlier runs logged is not replayed.
     let began = std::time::SystemTime::now();
     let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
-    if args.detach || args.no_start {
+    if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
     attach(global, &session, &project, args, attached, began)

@@ -96,7 +96,8 @@ impl Engine {
             ..p.clone()
         };
         let service = p.service(&row.service)?;
-        let img = image::resolve(&self.images, &row.service, &service.image)?;
+        let reference = crate::build::service_image(p.name, &row.service, service);
+        let img = image::resolve(&self.images, &row.service, &reference)?;
         let cs = self.build_spec(&sub, &row.service, &img, row.number, &row.id, row.oneoff)?;
         let mut process = cs
             .spec

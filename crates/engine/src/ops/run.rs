@@ -100,7 +100,7 @@ impl Engine {
                 format!("{}-{}-run-{}", p.name, opts.service, &hex[..12])
             }
         };
-        let image_ref = svc.image.clone();
+        let image_ref = crate::build::service_image(p.name, &opts.service, svc);
         let sub = Project {
             model: &model,
             ..p.clone()

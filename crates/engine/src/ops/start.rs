@@ -45,7 +45,11 @@ impl Engine {
                     Live::Exited(_) | Live::Missing => {
                         // Made again in place: same id, name, volumes and writable layer.
                         let svc = p.service(&row.service)?;
-                        let img = image::resolve(&self.images, &row.service, &svc.image)?;
+                        let img = image::resolve(
+                            &self.images,
+                            &row.service,
+                            &crate::build::service_image(p.name, &row.service, svc),
+                        )?;
                         self.create(p, &row.service, &img, Target::Again(row), progress)?
                             .1
                     }

@@ -34,17 +34,30 @@ pub struct UpOptions {
     pub no_start: bool,
     /// Stop timeout for containers being replaced.
     pub timeout: Option<Duration>,
+    /// When images of services with `build:` are built (`--build`, `--no-build`).
+    pub build: crate::build::BuildPolicy,
+    /// `--wait`: return once every started container runs and is healthy (those with a
+    /// check), failing if one exits or turns unhealthy; with `--wait-timeout`, in time.
+    pub wait: bool,
+    pub wait_timeout: Option<Duration>,
+    /// `--pull`: over each service's `pull_policy`.
+    pub pull: crate::pull::PullPolicy,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
 /// ones it created (only they can be waited for).
 #[derive(Default)]
 struct Run {
+    /// The outcome of waiting for a container's health, shared by all its dependents.
+    health: Mutex<HashMap<String, HealthWait>>,
     pending: Mutex<HashMap<String, Vec<(ContainerRow, Handle)>>>,
     containers: Mutex<HashMap<String, Vec<ContainerRow>>>,
     handles: Mutex<HashMap<String, Arc<Mutex<Handle>>>>,
     exits: Mutex<HashMap<String, i32>>,
 }
+
+/// One container's health wait: its outcome once known (the error as text).
+type HealthWait = Arc<Mutex<Option<std::result::Result<(), String>>>>;
 
 /// What an attached `up` follows: the selected services' containers in start order, with
 /// the handles of those this `up` started (only they can be waited for), and the exit codes
@@ -106,6 +119,8 @@ impl Engine {
         let g = graph(p)?;
         let selected = selection(&g, &opts.services);
         check_supported(p, &selected, progress)?;
+        self.pull_for_up(p.name, p.model, &selected, opts.pull, progress)?;
+        self.build_for_up(p.name, p.model, &selected, opts.build, progress)?;
         let images = self.resolve_images(p, &selected)?;
         let networked = p
             .model
@@ -158,7 +173,53 @@ impl Engine {
                 Ok(())
             })?;
         }
+        if opts.wait {
+            self.wait_ready(&levels, &run, opts.wait_timeout, progress)?;
+        }
         Ok(run.attached(&levels))
+    }
+
+    /// `--wait`: every container of the selected services running, and healthy when it
+    /// has a check; one-shot containers that exited 0 are fine when something depends on
+    /// them completing (as Docker Compose allows).
+    fn wait_ready(
+        &self,
+        levels: &[Vec<&str>],
+        run: &Run,
+        timeout: Option<Duration>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        for level in levels {
+            parallel(level, |svc| {
+                let rows = lock(&run.containers).get(*svc).cloned().unwrap_or_default();
+                for row in rows {
+                    emit(progress, Kind::Container, &row.name, "Waiting");
+                    match &row.info.health {
+                        Some(check) => self.wait_healthy(&row, check, deadline)?,
+                        None => match self.live(&row) {
+                            crate::runner::Live::Running => {
+                                emit(progress, Kind::Container, &row.name, "Running");
+                                continue;
+                            }
+                            crate::runner::Live::Exited(Some(0)) => {
+                                emit(progress, Kind::Container, &row.name, "Exited");
+                                continue;
+                            }
+                            other => {
+                                return Err(Error::Other(format!(
+                                    "container {} is not running ({other:?})",
+                                    row.name
+                                )));
+                            }
+                        },
+                    }
+                    emit(progress, Kind::Container, &row.name, "Healthy");
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     fn resolve_images(
@@ -171,15 +232,10 @@ impl Engine {
             if !selected.contains(name) {
                 continue;
             }
-            if svc.image.is_empty() {
-                return Err(Error::Service {
-                    service: name.clone(),
-                    message: "no image: building images is not supported yet".into(),
-                });
-            }
+            let reference = crate::build::service_image(p.name, name, svc);
             out.insert(
                 name.clone(),
-                image::resolve(&self.images, name, &svc.image)?,
+                image::resolve(&self.images, name, &reference)?,
             );
         }
         Ok(out)
@@ -343,6 +399,10 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         for (dep, how) in g.dependencies(svc) {
+            if how.condition == Condition::Healthy {
+                self.await_healthy(dep, run, progress)?;
+                continue;
+            }
             if how.condition != Condition::CompletedSuccessfully {
                 continue;
             }
@@ -357,6 +417,35 @@ impl Engine {
                     });
                 }
                 emit(progress, Kind::Container, &row.name, "Exited");
+            }
+        }
+        Ok(())
+    }
+
+    /// `service_healthy`: every container of `dep` passes its check.
+    fn await_healthy(&self, dep: &str, run: &Run, progress: &dyn Progress) -> Result<()> {
+        let rows = lock(&run.containers).get(dep).cloned().unwrap_or_default();
+        for row in rows {
+            let Some(check) = &row.info.health else {
+                return Err(Error::Other(format!(
+                    "dependency failed to start: container {} has no healthcheck configured",
+                    row.name
+                )));
+            };
+            let cell = lock(&run.health).entry(row.id.clone()).or_default().clone();
+            let mut outcome = lock(&cell);
+            if outcome.is_none() {
+                emit(progress, Kind::Container, &row.name, "Waiting");
+                let r = self
+                    .wait_healthy(&row, check, None)
+                    .map_err(|e| e.to_string());
+                if r.is_ok() {
+                    emit(progress, Kind::Container, &row.name, "Healthy");
+                }
+                *outcome = Some(r);
+            }
+            if let Some(Err(e)) = outcome.as_ref() {
+                return Err(Error::Other(format!("dependency failed to start: {e}")));
             }
         }
         Ok(())
@@ -485,13 +574,6 @@ fn check_supported(
             service: name.clone(),
             message,
         };
-        for (dep, d) in &svc.depends_on {
-            if Condition::parse(&d.condition) == Some(Condition::Healthy) {
-                return Err(err(format!(
-                    "depends on \"{dep}\" with condition service_healthy, which is not supported yet (health checks come with the supervisor)"
-                )));
-            }
-        }
         match svc.network_mode.as_str() {
             "" | "none" | "bridge" | "default" => {}
             other => return Err(err(format!("network_mode {other:?} is not supported yet"))),

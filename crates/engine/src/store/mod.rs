@@ -101,6 +101,9 @@ pub struct ContainerInfo {
     /// Its anonymous volumes, in mount order: a recreated container takes them over.
     #[serde(default)]
     pub anonymous: Vec<String>,
+    /// Its health check (the service's or the image's), if it has one.
+    #[serde(default)]
+    pub health: Option<crate::health::Check>,
 }
 
 /// A container row.
@@ -328,6 +331,19 @@ impl Store {
             out.push(container_row(r.map_err(self.err("read containers"))?)?);
         }
         Ok(out)
+    }
+
+    /// The images containers of any project were made from, as written (`busybox`).
+    pub fn images_in_use(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT DISTINCT image FROM containers")
+            .map_err(self.err("read containers"))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err("read containers"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read containers"))
     }
 
     /// The container of that name, in any project.

@@ -53,6 +53,11 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// The snapshots this importer made (for a caller that rolls back itself).
+    pub(crate) fn new_snapshots(&self) -> &[String] {
+        &self.new_snapshots
+    }
+
     /// Removes what this importer added that no record uses (after a failed load).
     pub(crate) fn roll_back(&self) -> Result<()> {
         self.store.roll_back(&self.new_blobs, &self.new_snapshots)

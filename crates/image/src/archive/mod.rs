@@ -6,10 +6,10 @@
 //! snapshots by [`crate::unpack`], each DiffID verified. A failed load removes what it added.
 
 mod docker;
-mod import;
+pub(crate) mod import;
 mod oci;
 mod save;
-mod source;
+pub(crate) mod source;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};

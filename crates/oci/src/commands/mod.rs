@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -35,10 +36,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
         }
         Command::Delete { id, force } => delete::delete(&rt, id, *force).map(|()| 0),
         Command::Run(a) => run::run(&rt, a),
-        Command::Exec { id, .. } => bail!(
-            "exec {id}: not supported yet: the runtime cannot run a second process in a \
-             running container"
-        ),
+        Command::Exec(a) => exec::exec(&rt, a),
         Command::List { format, quiet } => list::list(&rt, *format, *quiet).map(|()| 0),
     }
 }

@@ -1,0 +1,70 @@
+//! `exec`: a new process in a running container, as runc takes it: the process from
+//! `--process FILE` (an OCI `process` object) or from the arguments with `--env`, `--cwd`
+//! and `--user`; waited for (its exit status is ours) unless `--detach`.
+
+use anyhow::{Context, bail};
+use compose_runtime::{ExecStdio, Runtime};
+use oci_spec::runtime::{Process, ProcessBuilder, UserBuilder};
+
+use crate::cli::ExecArgs;
+
+pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<u8> {
+    if a.tty || a.console_socket.is_some() {
+        bail!(
+            "exec {}: terminals (--tty, --console-socket) are not supported yet",
+            a.id
+        );
+    }
+    let c = rt.load(&a.id)?;
+    let process = match &a.process {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let p: Process = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not an OCI process", path.display()))?;
+            if p.terminal().unwrap_or(false) {
+                bail!("exec {}: process.terminal is not supported yet", a.id);
+            }
+            p
+        }
+        None => from_args(a)?,
+    };
+    let running = c.spawn_exec(&process, ExecStdio::default())?;
+    if let Some(f) = &a.pid_file {
+        std::fs::write(f, running.pid().to_string())
+            .with_context(|| format!("writing {}", f.display()))?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let status = running.wait()?;
+    Ok(u8::try_from(status.code).unwrap_or(255))
+}
+
+fn from_args(a: &ExecArgs) -> anyhow::Result<Process> {
+    if a.args.is_empty() {
+        bail!("exec {}: no command given", a.id);
+    }
+    let (uid, gid): (u32, u32) = match &a.user {
+        Some(u) => {
+            let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+            (
+                uid.parse()
+                    .with_context(|| format!("--user {u}: uid[:gid] numbers"))?,
+                gid.parse()
+                    .with_context(|| format!("--user {u}: uid[:gid] numbers"))?,
+            )
+        }
+        None => (0, 0),
+    };
+    let mut env = a.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    Ok(ProcessBuilder::default()
+        .args(a.args.clone())
+        .env(env)
+        .cwd(a.cwd.clone().unwrap_or_else(|| "/".into()))
+        .user(UserBuilder::default().uid(uid).gid(gid).build()?)
+        .build()?)
+}
