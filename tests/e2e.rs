@@ -508,10 +508,17 @@ fn logs_follow_ends_when_the_container_stops() {
     let (out, _) = s.ok(&["logs", "-f", "--no-color"]);
     assert_eq!(out, "job-1  | a\njob-1  | b\n");
     let (ts, _) = s.ok(&["logs", "-t", "--no-log-prefix"]);
-    assert_eq!(
-        ts, "a\nb\n",
-        "raw logs carry no time until the shim writes CRI"
-    );
+    // The shim writes CRI lines: each carries the time it was read, RFC 3339 in UTC.
+    let lines: Vec<&str> = ts.lines().collect();
+    assert_eq!(lines.len(), 2, "{ts}");
+    for (l, text) in lines.iter().zip(["a", "b"]) {
+        let (t, rest) = l.split_once(' ').unwrap();
+        assert_eq!(rest, text, "{ts}");
+        assert!(
+            t.len() == 30 && t.ends_with('Z') && &t[10..11] == "T",
+            "{ts}"
+        );
+    }
 }
 
 #[test]

@@ -265,3 +265,97 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .position(|l| l.contains(needle))
         .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
+
+/// A compose command running in the background (`logs -f`, attached `up`): its stdout
+/// lines arrive on a channel; dropping it kills the command if it still runs.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Stack {
+    /// Starts `compose --data-root ROOT -p NAME args...` in the background.
+    pub fn spawn(&self, args: &[&str]) -> Background {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(&self.bin)
+            .args([
+                "--data-root",
+                &self.root().display().to_string(),
+                "-p",
+                &self.name,
+            ])
+            .args(args)
+            .current_dir(self.proj())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn compose");
+        let stdout = child.stdout.take().expect("stdout pipe");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Background {
+    /// Waits up to 20 s for a line `pred` accepts (earlier lines are kept in `seen`).
+    pub fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if pred(&l) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no line {what}; saw {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits up to 30 s for the command to end: its exit code and every line it printed.
+    pub fn finish(mut self) -> (Option<i32>, Vec<String>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break st;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command did not end; saw {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader ends at EOF once the command (and whatever held its stdout) is gone.
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        (status.code(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod tty;
 mod yaml_out;
 
 use std::path::PathBuf;
@@ -105,6 +106,26 @@ pub enum Command {
     Kill(commands::kill::KillArgs),
     /// Copy files/folders between a service container and the local filesystem.
     Cp(commands::cp::CpArgs),
+    /// Execute a command in a running container.
+    Exec(commands::exec::ExecArgs),
+    /// Run a one-off command on a service.
+    Run(commands::run::RunArgs),
+    /// Restart service containers.
+    Restart(commands::restart::RestartArgs),
+    /// Pause services.
+    Pause(commands::pause::PauseArgs),
+    /// Unpause services.
+    Unpause(commands::pause::PauseArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(commands::wait::WaitArgs),
+    /// Display the running processes.
+    Top(commands::top::TopArgs),
+    /// List running compose projects.
+    Ls(commands::ls::LsArgs),
+    /// Show the Compose version information.
+    Version(commands::version::VersionArgs),
+    /// List images used by the created containers.
+    Images(commands::images::ImagesArgs),
     /// Pull service images.
     Pull(commands::pull::PullArgs),
     /// Push service images.
@@ -132,6 +153,16 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
         Command::Cp(args) => commands::cp::run(&cli.global, args),
+        Command::Exec(args) => commands::exec::run(&cli.global, args),
+        Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Restart(args) => commands::restart::run(&cli.global, args),
+        Command::Pause(args) => commands::pause::run(&cli.global, args, true),
+        Command::Unpause(args) => commands::pause::run(&cli.global, args, false),
+        Command::Wait(args) => commands::wait::run(&cli.global, args),
+        Command::Top(args) => commands::top::run(&cli.global, args),
+        Command::Ls(args) => commands::ls::run(&cli.global, args),
+        Command::Version(args) => commands::version::run(args),
+        Command::Images(args) => commands::images::run(&cli.global, args),
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
     };

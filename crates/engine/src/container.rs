@@ -23,6 +23,12 @@ pub(crate) enum Target<'a> {
         inherit: Vec<String>,
     },
     Again(&'a ContainerRow),
+    /// A one-off container (`run`) named `name`; `foreground`: its process inherits this
+    /// process's stdio and is its child (no shim, no log).
+    OneOff {
+        name: String,
+        foreground: bool,
+    },
 }
 
 impl Engine {
@@ -34,13 +40,14 @@ impl Engine {
         }
     }
 
-    fn build_spec(
+    pub(crate) fn build_spec(
         &self,
         p: &Project<'_>,
         service: &str,
         image: &Resolved,
         number: u32,
         id: &str,
+        oneoff: bool,
     ) -> Result<ContainerSpec> {
         let svc = p.service(service)?;
         let passwd = image.read_file("/etc/passwd");
@@ -58,7 +65,7 @@ impl Engine {
             config_hash: &hash,
             working_dir: &p.working_dir,
             config_files: &p.config_files,
-            oneoff: false,
+            oneoff,
             passwd: passwd.as_deref(),
             group: group.as_deref(),
             host_caps,
@@ -76,7 +83,13 @@ impl Engine {
         target: Target<'_>,
         progress: &dyn Progress,
     ) -> Result<(ContainerRow, Handle)> {
+        let (oneoff, foreground) = match &target {
+            Target::OneOff { foreground, .. } => (true, *foreground),
+            Target::Again(row) => (row.oneoff, false),
+            Target::New { .. } => (false, false),
+        };
         let (id, number, name, again, inherit) = match target {
+            Target::OneOff { name, .. } => (new_id()?, 1, name, false, Vec::new()),
             Target::New { number, inherit } => (
                 new_id()?,
                 number,
@@ -95,7 +108,7 @@ impl Engine {
         if !again {
             emit(progress, Kind::Container, &name, "Creating");
         }
-        let cs = self.build_spec(p, service, image, number, &id)?;
+        let cs = self.build_spec(p, service, image, number, &id, oneoff)?;
         let health = crate::health::check_for(
             p.service(service)?,
             &image.config,
@@ -107,7 +120,7 @@ impl Engine {
             project: p.name.to_string(),
             service: service.to_string(),
             number,
-            oneoff: false,
+            oneoff,
             name: name.clone(),
             config_hash: p.hash(service),
             image: crate::build::service_image(p.name, service, p.service(service)?),
@@ -149,7 +162,7 @@ impl Engine {
         row.info.volumes = vols;
         row.info.anonymous = anon;
         self.store.set_info(&id, &row.info)?;
-        let init = cs.init;
+        let (init, tty, stdin) = (cs.init, cs.tty, cs.stdin_open);
         let mut spec = cs.spec;
         let mut all = spec.mounts().clone().unwrap_or_default();
         all.extend(mounts);
@@ -158,15 +171,29 @@ impl Engine {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
         }
-        let handle = self.runner.create(&Create {
-            id: &id,
-            name: &name,
-            spec: &spec,
-            lowers: &image.lowers,
-            log: &log,
-            netns: self.network_attach(p, service),
-            init,
-        })?;
+        let (log_max_size, log_max_files) = crate::logs::rotation(service, p.service(service)?)?;
+        let create = if foreground {
+            crate::runner::Runner::create_foreground
+        } else {
+            crate::runner::Runner::create
+        };
+        let handle = create(
+            &self.runner,
+            &Create {
+                id: &id,
+                name: &name,
+                spec: &spec,
+                lowers: &image.lowers,
+                rw: &self.rw_dir(&id),
+                log: &log,
+                log_max_size,
+                log_max_files,
+                netns: self.network_attach(p, service),
+                init,
+                tty,
+                stdin,
+            },
+        )?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
@@ -329,7 +356,7 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         // A created container never ran: nothing to stop (remove kills its waiting init).
-        if self.live(row) != Live::Running {
+        if !self.live(row).is_up() {
             return Ok(());
         }
         emit(progress, Kind::Container, &row.name, "Stopping");
@@ -360,6 +387,12 @@ impl Engine {
     ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Removing");
         self.runner.delete(&row.id, &row.name)?;
+        let rw = self.rw_dir(&row.id);
+        if let Err(e) = std::fs::remove_dir_all(&rw)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::Other(format!("remove {}: {e}", rw.display())));
+        }
         let log = self.log_path(&row.id);
         if let Err(e) = std::fs::remove_file(&log)
             && e.kind() != std::io::ErrorKind::NotFound

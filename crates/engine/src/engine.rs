@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use compose::model::Project as Model;
 
 use crate::error::{Error, Result};
-use crate::runner::{self, Live, Runner};
+use crate::runner::{Live, Runner};
 use crate::store::{ContainerRow, ProjectLock, RecordedState, Store};
 
 /// What an event is about.
@@ -94,6 +94,17 @@ impl Engine {
         &self.store
     }
 
+    /// The runtime of the data root.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Runs containers' shims as `exe` rather than the current binary (see
+    /// [`Runner::set_shim_exe`]).
+    pub fn set_shim_exe(&mut self, exe: PathBuf) {
+        self.runner.set_shim_exe(exe);
+    }
+
     /// Serializes commands on one project.
     pub fn lock(&self, project: &str) -> Result<ProjectLock> {
         Ok(ProjectLock::acquire(&self.root, project)?)
@@ -102,6 +113,12 @@ impl Engine {
     /// The log file of a container.
     pub fn log_path(&self, id: &str) -> PathBuf {
         self.root.join("logs").join(format!("{id}.log"))
+    }
+
+    /// The dir of a container's writable layer (its overlay's upper and work dirs), kept
+    /// while the container exists so that a restart keeps its files.
+    pub fn rw_dir(&self, id: &str) -> PathBuf {
+        self.root.join("rw").join(id)
     }
 
     /// The container's status now, from the runtime and the record.
@@ -132,22 +149,26 @@ impl Engine {
         Ok(rows
             .into_iter()
             .filter(|r| !r.oneoff)
-            .map(|r| {
+            .map(|mut r| {
                 let l = self.live(&r);
+                if let Live::Exited(Some(code)) = l {
+                    // The shim recorded the exit: it is the truth, whoever stopped it.
+                    r.exit_code = Some(code);
+                    if let Some(t) = self.runner.finished_at(&r.id) {
+                        r.finished_at = Some(t);
+                    }
+                }
                 (r, l)
             })
             .collect())
     }
 }
 
-/// Emits an event while no container create holds our stdout.
 pub(crate) fn emit(p: &dyn Progress, kind: Kind, name: &str, status: &str) {
-    let _g = runner::stdio_lock();
     p.event(kind, name, status);
 }
 
 pub(crate) fn warn(p: &dyn Progress, message: &str) {
-    let _g = runner::stdio_lock();
     p.warn(message);
 }
 

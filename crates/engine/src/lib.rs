@@ -6,11 +6,12 @@
 //! - [`store`]: projects, containers, volumes (and tables for networks and IPs) in the data
 //!   root's SQLite db; the per-project lock.
 //! - [`plan`]: desired vs recorded → actions per service (pure).
-//! - [`ops`]: the verbs (`up`, `down`, `start`, `stop`, `kill`, `rm`, `ps`, `logs`) on an
-//!   [`Engine`], one file each; `up` runs along the dependency graph, levels in parallel.
+//! - [`ops`]: the verbs (`up`, `down`, `start`, `stop`, `restart`, `kill`, `rm`, `ps`, `logs`,
+//!   `pause`, `exec`, `run`, `wait`, `top`, `ls`) on an [`Engine`], one file each; `up` runs
+//!   along the dependency graph, levels in parallel.
 //! - [`volumes`]: named and anonymous volume dirs, filled from the image when empty.
-//! - [`runner`]: the only caller of the container runtime (the seam for the shim).
-//! - [`logs`]: CRI (and raw) log lines, read and followed.
+//! - [`runner`]: the only caller of the container runtime; every container under a shim.
+//! - [`logs`]: the shims' CRI logs, read, filtered by time and followed.
 //! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
 pub mod build;

@@ -1,19 +1,13 @@
-//! The one module that calls the container runtime. Everything the engine does to a
-//! container's process goes through here, so that the shim (which will hold the stdio, write
-//! CRI logs and record exit statuses from outside the CLI) replaces only this file.
-//!
-//! Until the shim lands: the container's init inherits this process's stdio at create, so
-//! around `create` we point fds 0/1/2 at /dev/null and the container's log file (raw, not
-//! CRI; [`crate::logs`] reads both). That swap is process-wide: [`stdio_lock`] serializes it
-//! with our own printing. The exit status is known only to the process that created the
-//! container ([`Handle::wait`]).
+//! The one module that calls the container runtime. Every container runs under a shim
+//! (this binary re-executed, see [`compose_runtime::shim`]): the shim is the init's parent,
+//! holds its stdio, writes its CRI log and records its exit status, so that every verb works
+//! from any process and a container outlives the command that made it. The shim starts a
+//! new session, so a Ctrl-C at the user's terminal never reaches a container directly.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use compose_runtime::{Container, CreateOptions, Rootfs, Runtime, Status};
+use compose_runtime::{Container, CreateOptions, ExitStatus, Rootfs, Runtime, ShimOptions, Status};
 use oci_spec::runtime::Spec;
 
 /// Why a runtime call failed, with the container's name.
@@ -30,14 +24,6 @@ type Result<T> = std::result::Result<T, RunError>;
 /// The cgroup parent of every container of every project.
 pub const CGROUP_PARENT: &str = "compose";
 
-static STDIO: Mutex<()> = Mutex::new(());
-
-/// Held while printing, so that no line of ours lands in a container's log while its
-/// create has the process's stdout.
-pub fn stdio_lock() -> MutexGuard<'static, ()> {
-    STDIO.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The live status of a container as the runtime sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Live {
@@ -45,28 +31,36 @@ pub enum Live {
     Missing,
     Created,
     Running,
+    /// Running, its processes frozen.
+    Paused,
     /// Stopped; the exit status if the runtime recorded one.
     Exited(Option<i32>),
 }
 
-/// A container this process created: it can wait for its exit.
+impl Live {
+    /// Running or paused: it has live processes.
+    pub fn is_up(self) -> bool {
+        matches!(self, Live::Running | Live::Paused)
+    }
+}
+
+/// A runtime container: it can be started and waited for, from any process.
 #[derive(Debug)]
 pub struct Handle(Container);
 
 impl Handle {
     /// Waits for the exit and returns the exit code (128 + signal when killed).
     pub fn wait(&mut self, name: &str) -> Result<i32> {
-        self.0.wait().map(|s| s.code).map_err(|source| RunError {
-            name: name.to_string(),
-            source,
-        })
+        self.0.wait().map(|s| s.code).map_err(err(name))
     }
 
     pub fn start(&mut self, name: &str) -> Result<()> {
-        self.0.start().map_err(|source| RunError {
-            name: name.to_string(),
-            source,
-        })
+        self.0.start().map_err(err(name))
+    }
+
+    /// The runtime container.
+    pub fn container(&self) -> &Container {
+        &self.0
     }
 }
 
@@ -74,6 +68,9 @@ impl Handle {
 #[derive(Debug, Clone)]
 pub struct Runner {
     rt: Runtime,
+    /// The program run as the shim; `None`: this very binary (its main dispatches
+    /// [`compose_runtime::shim::ARG`]).
+    shim_exe: Option<PathBuf>,
 }
 
 impl Runner {
@@ -91,11 +88,20 @@ pub struct Create<'a> {
     pub spec: &'a Spec,
     /// Image snapshot dirs, topmost first.
     pub lowers: &'a [PathBuf],
+    /// Where the writable layer lives (kept when the container is made again in place).
+    pub rw: &'a Path,
     pub log: &'a Path,
+    /// Rotation of the log (`logging.options.max-size` / `max-file`).
+    pub log_max_size: Option<u64>,
+    pub log_max_files: u32,
     /// A network namespace to join (the network seam); `None`: a new one with only `lo`.
     pub netns: Option<PathBuf>,
     /// Run a reaper as PID 1 (`init: true`).
     pub init: bool,
+    /// `tty: true`: the process gets a terminal the shim holds.
+    pub tty: bool,
+    /// `stdin_open: true`: its stdin stays open (a pipe the shim holds).
+    pub stdin: bool,
 }
 
 fn err(name: &str) -> impl Fn(compose_runtime::Error) -> RunError + '_ {
@@ -116,50 +122,75 @@ fn io_err(name: &str, what: &str, path: &Path, e: std::io::Error) -> RunError {
     }
 }
 
+/// The state file the runtime (the shim, at the exit) writes in a container's dir.
+const STATE_FILE: &str = "state.json";
+
 impl Runner {
     /// Container state lives in `<root>/containers`.
     pub fn new(root: &Path) -> std::result::Result<Runner, compose_runtime::Error> {
         Ok(Runner {
             rt: Runtime::new(root.join("containers"), CGROUP_PARENT)?,
+            shim_exe: None,
         })
     }
 
-    /// Creates the container with its stdio on the log file; it waits for [`Handle::start`].
-    pub fn create(&self, c: &Create<'_>) -> Result<Handle> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(c.log)
-            .map_err(|e| io_err(c.name, "open log", c.log, e))?;
-        let null = std::fs::File::open("/dev/null")
-            .map_err(|e| io_err(c.name, "open", Path::new("/dev/null"), e))?;
-        let rootfs = Rootfs::Overlay {
-            lowers: c.lowers.to_vec(),
-        };
-        if c.init {
-            // The runtime's reaper lands with the shim; until then say so before anything
-            // is made.
-            return Err(RunError {
-                name: c.name.to_string(),
-                source: compose_runtime::Error::Invalid(
-                    "init: true is not supported by this runtime yet".into(),
-                ),
-            });
-        }
-        // Fields the runtime adds later (shim, init) keep their defaults until set here.
-        #[allow(clippy::needless_update)]
-        let opts = CreateOptions {
-            netns: c.netns.clone(),
-            ..CreateOptions::default()
-        };
-        let _guard = stdio_lock();
-        let saved = Redirect::new(&null, &log).map_err(|e| io_err(c.name, "dup2", c.log, e))?;
-        let made = self.rt.create(c.id, c.spec, &rootfs, &opts);
-        drop(saved);
-        made.map(Handle).map_err(err(c.name))
+    /// Runs shims as `exe` (whose main must dispatch the shim's argument) instead of this
+    /// binary: for a process that is not `compose`, e.g. a test harness driving the engine.
+    pub fn set_shim_exe(&mut self, exe: PathBuf) {
+        self.shim_exe = Some(exe);
     }
 
-    /// A handle on a container another process created (it can be started, not waited).
+    /// Creates the container under a shim writing `c.log`; it waits for [`Handle::start`].
+    pub fn create(&self, c: &Create<'_>) -> Result<Handle> {
+        // The shim is this very binary re-executed: its main dispatches the shim's argument.
+        let exe = match &self.shim_exe {
+            Some(e) => e.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| io_err(c.name, "find", Path::new("/proc/self/exe"), e))?,
+        };
+        let rootfs = Rootfs::OverlayIn {
+            lowers: c.lowers.to_vec(),
+            dir: c.rw.to_path_buf(),
+        };
+        let opts = CreateOptions {
+            netns: c.netns.clone(),
+            shim: Some(ShimOptions {
+                exe,
+                log: c.log.to_path_buf(),
+                log_max_size: c.log_max_size,
+                log_max_files: c.log_max_files,
+                terminal: c.tty,
+                stdin: c.stdin,
+            }),
+            init: c.init,
+        };
+        self.rt
+            .create(c.id, c.spec, &rootfs, &opts)
+            .map(Handle)
+            .map_err(err(c.name))
+    }
+
+    /// Creates the container with this process as its parent and its stdio this
+    /// process's (an attached `run`: the user's terminal is the process's own, as with
+    /// `docker run -it`); only this process learns its exit, through [`Handle::wait`],
+    /// which also records it.
+    pub fn create_foreground(&self, c: &Create<'_>) -> Result<Handle> {
+        let rootfs = Rootfs::OverlayIn {
+            lowers: c.lowers.to_vec(),
+            dir: c.rw.to_path_buf(),
+        };
+        let opts = CreateOptions {
+            netns: c.netns.clone(),
+            shim: None,
+            init: c.init,
+        };
+        self.rt
+            .create(c.id, c.spec, &rootfs, &opts)
+            .map(Handle)
+            .map_err(err(c.name))
+    }
+
+    /// A handle on an existing container.
     pub fn load(&self, id: &str, name: &str) -> Result<Handle> {
         self.rt.load(id).map(Handle).map_err(err(name))
     }
@@ -169,18 +200,69 @@ impl Runner {
         match self.rt.load(id) {
             Ok(c) => match c.status() {
                 Status::Created => Live::Created,
-                Status::Running | Status::Paused => Live::Running,
-                Status::Stopped => Live::Exited(c.record().exit.map(|e| e.code)),
+                Status::Running => Live::Running,
+                Status::Paused => Live::Paused,
+                Status::Stopped => Live::Exited(c.exit_status().map(|e| e.code)),
             },
             Err(_) => Live::Missing,
         }
     }
 
-    /// Stops it: `signal`, up to `grace`, then SIGKILL to its whole cgroup. A missing
-    /// container is already stopped.
+    /// How the container ended, once recorded.
+    pub fn exit(&self, id: &str) -> Option<ExitStatus> {
+        self.rt.load(id).ok()?.exit_status()
+    }
+
+    /// When the exit was recorded (seconds since the epoch): the shim writes the state
+    /// file last when the container exits.
+    pub fn finished_at(&self, id: &str) -> Option<i64> {
+        self.exit(id)?;
+        let m = std::fs::metadata(self.rt.root().join(id).join(STATE_FILE)).ok()?;
+        let t = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        i64::try_from(t.as_secs()).ok()
+    }
+
+    /// Whether the container is over for good (its exit recorded or nothing left that
+    /// could record it); a missing one is.
+    pub fn finished(&self, id: &str) -> bool {
+        self.rt.load(id).map(|c| c.finished()).unwrap_or(true)
+    }
+
+    /// Waits for the container to exit: its exit code.
+    pub fn wait(&self, id: &str, name: &str) -> Result<i32> {
+        self.load(id, name)?.wait(name)
+    }
+
+    /// Stops it: `signal`, up to `grace`, then SIGKILL to its whole cgroup. When its PID 1
+    /// has no handler for `signal`, the kernel drops the signal (a namespace's init gets
+    /// only the signals it catches), so waiting out the grace period would only waste it:
+    /// SIGKILL at once. A missing container is already stopped.
     pub fn stop(&self, id: &str, name: &str, signal: i32, grace: Duration) -> Result<()> {
         match self.rt.load(id) {
-            Ok(c) => c.stop(signal, grace).map_err(err(name)),
+            Ok(c) => {
+                if c.status() == Status::Paused {
+                    // A frozen process cannot act on a signal: thaw it first, as Docker.
+                    c.resume().map_err(err(name))?;
+                }
+                let grace = if catches(c.pid(), signal) {
+                    grace
+                } else {
+                    tracing::debug!(name, signal, "PID 1 does not catch the stop signal");
+                    Duration::ZERO
+                };
+                let signal = if grace.is_zero() {
+                    libc::SIGKILL
+                } else {
+                    signal
+                };
+                c.stop(signal, grace).map_err(err(name))?;
+                // The shim records the exit after the init is gone: let it, so the caller
+                // reads the status.
+                // Its failure (a shim that died) leaves the status unknown, not the stop failed.
+                let mut c = c;
+                let _ = c.wait();
+                Ok(())
+            }
             Err(compose_runtime::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(err(name)(e)),
         }
@@ -192,6 +274,12 @@ impl Runner {
             Ok(c) => c.kill(signal).map_err(err(name)),
             Err(e) => Err(err(name)(e)),
         }
+    }
+
+    /// Freezes (`true`) or thaws every process of the container.
+    pub fn pause(&self, id: &str, name: &str, frozen: bool) -> Result<()> {
+        let c = self.rt.load(id).map_err(err(name))?;
+        if frozen { c.pause() } else { c.resume() }.map_err(err(name))
     }
 
     /// Removes the runtime container (killing what still runs). A missing one is fine.
@@ -217,59 +305,94 @@ impl Runner {
     }
 }
 
-/// Points fds 0, 1, 2 at `stdin` and `out` until dropped, then puts the old ones back.
-struct Redirect {
-    saved: [Option<OwnedFd>; 3],
+/// Whether process `pid` takes `signal`: it has a handler (`SigCgt`), or blocks it to
+/// receive it synchronously (`SigBlk`, as signalfd users do), or waits for signals in
+/// sigtimedwait (as our reaper and tini do; the kernel unblocks the waited set for the
+/// wait, so `SigBlk` reads empty then). A blocked signal stays pending rather than dropped.
+/// One it ignores (`SigIgn`) or leaves at the default action is dropped for a namespace's
+/// PID 1. Unknown (it is gone, or the file unreadable): assume it takes it, and let the
+/// grace period decide.
+pub fn catches(pid: i32, signal: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let taken = match (sig_mask(&status, "SigCgt"), sig_mask(&status, "SigBlk")) {
+        (Some(cgt), Some(blk)) => signal_in(cgt | blk, signal),
+        _ => return true,
+    };
+    taken || in_sigtimedwait(pid)
 }
 
-fn dup(fd: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC on an fd we do not own makes a new fd that we do own.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
+/// Whether `pid` is blocked in rt_sigtimedwait (`/proc/PID/syscall`'s first field).
+fn in_sigtimedwait(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string()))
+}
+
+/// The hex signal mask `field` of a `/proc/PID/status` text.
+fn sig_mask(status: &str, field: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
+/// Whether `signal` (1-based) is set in `mask`.
+fn signal_in(mask: u64, signal: i32) -> bool {
+    (1..=64).contains(&signal) && mask & (1u64 << (signal - 1)) != 0
+}
+
+/// Parses a Docker size (`max-size`): bytes, or with a `k`, `m`, `g` suffix (powers of
+/// 1024, case-insensitive, an optional trailing `b`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.as_bytes().last()? {
+        b'k' => (&t[..t.len() - 1], 1u64 << 10),
+        b'm' => (&t[..t.len() - 1], 1 << 20),
+        b'g' => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n.is_finite() && n > 0.0).then_some((n * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_masks_are_read_from_proc_status() {
+        let status = "Name:\tsh\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n";
+        let cgt = sig_mask(status, "SigCgt");
+        assert_eq!(cgt, Some(0x4002));
+        let cgt = cgt.unwrap_or_default();
+        assert!(signal_in(cgt, libc::SIGTERM));
+        assert!(signal_in(cgt, libc::SIGINT));
+        assert!(!signal_in(cgt, libc::SIGQUIT));
+        assert!(!signal_in(cgt, 0) && !signal_in(cgt, 65));
+        assert_eq!(sig_mask(status, "SigBlk"), Some(0));
+        assert_eq!(sig_mask(status, "SigPnd"), None);
     }
-    // SAFETY: n is a new fd nothing else owns.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(n) })
-}
 
-fn dup2(from: i32, to: i32) -> std::io::Result<()> {
-    // SAFETY: dup2 on valid fds; `to` is one of 0..=2, which we restore afterwards.
-    if unsafe { libc::dup2(from, to) } < 0 {
-        return Err(std::io::Error::last_os_error());
+    #[test]
+    fn this_process_catches_what_it_handles() {
+        // The test harness installs no SIGUSR2 handler; SIGKILL can never be caught.
+        assert!(!catches(std::process::id() as i32, libc::SIGKILL));
+        assert!(!catches(std::process::id() as i32, libc::SIGUSR2));
+        // A pid that does not exist: unknown, so the grace period decides.
+        assert!(catches(i32::MAX, libc::SIGTERM));
     }
-    Ok(())
-}
 
-impl Redirect {
-    fn new(stdin: &std::fs::File, out: &std::fs::File) -> std::io::Result<Redirect> {
-        let mut r = Redirect {
-            saved: [None, None, None],
-        };
-        for (fd, to) in [
-            (0, stdin.as_raw_fd()),
-            (1, out.as_raw_fd()),
-            (2, out.as_raw_fd()),
-        ] {
-            // A closed std fd has nothing to save: leave the slot empty and close it again.
-            r.saved[fd as usize] = dup(fd).ok();
-            dup2(to, fd)?;
-        }
-        Ok(r)
-    }
-}
-
-impl Drop for Redirect {
-    fn drop(&mut self) {
-        for fd in 0..3 {
-            match &self.saved[fd] {
-                Some(s) => {
-                    let _ = dup2(s.as_raw_fd(), fd as i32);
-                }
-                None => {
-                    // SAFETY: fd was closed before we redirected it; close it again.
-                    unsafe { libc::close(fd as i32) };
-                }
-            }
-        }
+    #[test]
+    fn sizes_parse_as_docker_writes_them() {
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("10k"), Some(10 << 10));
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1.5kb"), Some(1536));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("-1m"), None);
+        assert_eq!(parse_size(""), None);
     }
 }

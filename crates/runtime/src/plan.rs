@@ -20,6 +20,33 @@ pub enum Rootfs {
     /// An overlay of read-only snapshot directories, topmost first (as in `lowerdir=`), with
     /// an upper and a work dir the runtime makes in the container's state dir.
     Overlay { lowers: Vec<PathBuf> },
+    /// The same, with the upper and work dirs in `dir` (`dir/upper`, `dir/work`, made if
+    /// missing) instead of the state dir: the caller owns them, and the writable layer
+    /// outlives the runtime container (a stopped container made again in place keeps its
+    /// files, as Docker's restart does). `dir` must be on one filesystem.
+    OverlayIn { lowers: Vec<PathBuf>, dir: PathBuf },
+}
+
+impl Rootfs {
+    /// The overlay's lower dirs and where its upper and work dirs are (`None`: a bind).
+    fn overlay(&self, state_dir: &Path) -> Option<(&[PathBuf], PathBuf, PathBuf)> {
+        match self {
+            Rootfs::Dir(_) => None,
+            Rootfs::Overlay { lowers } => {
+                Some((lowers, state_dir.join("upper"), state_dir.join("work")))
+            }
+            Rootfs::OverlayIn { lowers, dir } => {
+                Some((lowers, dir.join("upper"), dir.join("work")))
+            }
+        }
+    }
+
+    /// The upper and work dirs the overlay needs (none for a bind).
+    pub(crate) fn overlay_dirs(&self, state_dir: &Path) -> Vec<PathBuf> {
+        self.overlay(state_dir)
+            .map(|(_, u, w)| vec![u, w])
+            .unwrap_or_default()
+    }
 }
 
 /// The steps, a description of each for error messages, and the fds the parent opened for
@@ -249,13 +276,14 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
 
 fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
     let at = path_cstr(&dir.join("rootfs"))?;
-    let source = match rootfs {
-        Rootfs::Dir(d) => Source::Bind {
+    let source = match (rootfs, rootfs.overlay(dir)) {
+        (Rootfs::Dir(d), _) => Source::Bind {
             path: path_cstr(d)?,
             recursive: true,
             attrs: 0,
         },
-        Rootfs::Overlay { lowers } => {
+        (_, None) => return Err(Error::Invalid("no overlay dirs".into())),
+        (_, Some((lowers, upper, work))) => {
             if lowers.is_empty() {
                 return Err(Error::Invalid(
                     "an overlay rootfs needs at least one lower dir".into(),
@@ -267,8 +295,8 @@ fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
             for l in lowers {
                 options.push((cstr("lowerdir+")?, Some(path_cstr(l)?)));
             }
-            options.push((cstr("upperdir")?, Some(path_cstr(&dir.join("upper"))?)));
-            options.push((cstr("workdir")?, Some(path_cstr(&dir.join("work"))?)));
+            options.push((cstr("upperdir")?, Some(path_cstr(&upper)?)));
+            options.push((cstr("workdir")?, Some(path_cstr(&work)?)));
             Source::Fs {
                 fstype: cstr("overlay")?,
                 options,

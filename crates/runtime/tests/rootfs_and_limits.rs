@@ -47,6 +47,32 @@ fn overlay_over_two_lowers_writes_only_to_the_upper() -> TestResult {
 }
 
 #[test]
+fn an_overlay_in_the_caller_s_dir_keeps_its_upper_across_containers() -> TestResult {
+    // Rootfs::OverlayIn: the upper and work dirs outside the state dir, kept on delete, so a
+    // container made again under the same id finds its files (a restart, in the engine).
+    let f = Fixture::new("keepupper");
+    let base = f.tmp.path().join("base");
+    common::busybox_into(&base);
+    let rw = f.tmp.path().join("rw");
+    let rootfs = Rootfs::OverlayIn {
+        lowers: vec![base.clone()],
+        dir: rw.clone(),
+    };
+    for expect in ["1", "2"] {
+        let spec = f.spec("echo x >> /count; wc -l < /count > /out/n");
+        let mut g = f.create_on(&spec, &rootfs)?;
+        assert!(!g.c().dir().join("upper").exists(), "not in the state dir");
+        g.c().start()?;
+        assert_eq!(g.c().wait()?.code, 0);
+        assert_eq!(f.read_out("n").trim(), expect);
+        drop(g);
+    }
+    assert_eq!(std::fs::read_to_string(rw.join("upper/count"))?, "x\nx\n");
+    assert!(!base.join("count").exists(), "the lower is untouched");
+    Ok(())
+}
+
+#[test]
 fn a_long_overlay_chain_mounts() -> TestResult {
     // 64 lowers with long paths: far over the one-page limit of a `lowerdir=` option.
     let f = Fixture::new("chain");

@@ -320,7 +320,7 @@ fn open_store(root: &Path) -> anyhow::Result<Store> {
 
 /// `(repository, tag)` as `docker image ls` shows them: familiar names, `<none>` for an image
 /// without a name.
-fn repo_tag(rec: &ImageRecord) -> (String, String) {
+pub(crate) fn repo_tag(rec: &ImageRecord) -> (String, String) {
     match Reference::parse(&rec.reference) {
         Ok(r) if !rec.reference.starts_with("sha256:") => {
             let familiar = Reference {
@@ -343,7 +343,7 @@ fn familiar(rec: &ImageRecord) -> Option<String> {
     Reference::parse(&rec.reference).ok().map(|r| r.familiar())
 }
 
-fn short_id(digest: &str) -> &str {
+pub(crate) fn short_id(digest: &str) -> &str {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     &hex[..hex.len().min(12)]
 }
@@ -649,7 +649,7 @@ fn inspect(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Sizes as Docker prints them: decimal units, three significant digits (`4.26MB`).
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = bytes as f64;
     let mut i = 0;

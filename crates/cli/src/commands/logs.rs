@@ -1,11 +1,15 @@
 //! `compose logs`: the containers' output with `name  | ` prefixes.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
-use compose_engine::logs::Line;
+use compose_engine::logs::{Line, Window};
+use compose_engine::ops::logs::LogOptions;
 use compose_engine::store::ContainerRow;
 
 use super::up::Session;
@@ -30,6 +34,25 @@ pub struct LogsArgs {
     /// Don't print prefix in logs.
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42
+    /// minutes).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for
+    /// 42 minutes).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+/// Parses `--since`/`--until`.
+fn when(flag: &str, v: &Option<String>) -> anyhow::Result<Option<std::time::SystemTime>> {
+    let Some(v) = v else { return Ok(None) };
+    match compose_engine::logs::parse_when(v, std::time::SystemTime::now()) {
+        Some(t) => Ok(Some(t)),
+        None => anyhow::bail!(
+            "invalid --{flag} {v:?}: expected a timestamp (2006-01-02T15:04:05Z or Unix seconds) or a duration (42m)"
+        ),
+    }
 }
 
 /// Colors Docker Compose cycles through for prefixes.
@@ -118,6 +141,15 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("invalid --tail {n:?}: a number or \"all\""))?,
         ),
     };
+    let opts = LogOptions {
+        tail,
+        follow: args.follow,
+        window: Window {
+            since: when("since", &args.since)?,
+            until: when("until", &args.until)?,
+        },
+        across_restarts: true,
+    };
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     for s in &args.services {
@@ -137,29 +169,82 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         args.no_color,
     );
     let engine = &session.engine;
-    let results: Vec<compose_engine::Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .iter()
-            .zip(&names)
-            .enumerate()
-            .map(|(i, (row, name))| {
-                let printer = &printer;
-                s.spawn(move || {
-                    engine.container_logs(row, tail, args.follow, |l| printer.print(i, name, &l))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(compose_engine::Error::Other("log reader panicked".into()))
-                })
-            })
-            .collect()
-    });
-    for r in results {
-        r?;
+    let errors = Mutex::new(Vec::new());
+    let running = AtomicUsize::new(0);
+    let mut known: HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ctx = Follow {
+        engine,
+        printer: &printer,
+        errors: &errors,
+        running: &running,
+        opts,
+    };
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        for (i, row) in rows.into_iter().enumerate() {
+            ctx.spawn(s, i, row);
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        // Containers made while we follow (a recreate has a new id): followed too, from
+        // their first line. Over once every follower ended and, under the project's lock
+        // (no command is making one), no new container is there.
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let idle = running.load(Ordering::SeqCst) == 0;
+            let _lock = if idle {
+                Some(engine.lock(project.name)?)
+            } else {
+                None
+            };
+            let fresh: Vec<ContainerRow> = engine
+                .log_containers(project.name, &args.services)?
+                .into_iter()
+                .filter(|r| !known.contains(&r.id))
+                .collect();
+            if idle && fresh.is_empty() {
+                return Ok(());
+            }
+            for row in fresh {
+                known.insert(row.id.clone());
+                ctx.spawn(s, known.len() - 1, row);
+            }
+        }
+    })?;
+    if let Some(e) = errors.into_inner().unwrap_or_else(|p| p.into_inner()).pop() {
+        return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What each follower thread shares.
+struct Follow<'a> {
+    engine: &'a compose_engine::Engine,
+    printer: &'a Printer,
+    errors: &'a Mutex<Vec<compose_engine::Error>>,
+    running: &'a AtomicUsize,
+    opts: LogOptions,
+}
+
+impl<'a> Follow<'a> {
+    /// Prints `row`'s log (and follows it with `-f`) on a thread of `s`.
+    fn spawn<'s>(&'s self, s: &'s std::thread::Scope<'s, '_>, i: usize, row: ContainerRow)
+    where
+        'a: 's,
+    {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        s.spawn(move || {
+            let name = display_name(&row);
+            let r = self
+                .engine
+                .container_logs(&row, self.opts, |l| self.printer.print(i, &name, &l));
+            if let Err(e) = r {
+                self.errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(e);
+            }
+            self.running.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
 }

@@ -62,6 +62,10 @@ fn status(e: &Entry, now: i64) -> String {
             let since = e.row.started_at.unwrap_or(e.row.created_at);
             format!("Up {}", human_duration(now - since))
         }
+        Live::Paused => {
+            let since = e.row.started_at.unwrap_or(e.row.created_at);
+            format!("Up {} (Paused)", human_duration(now - since))
+        }
         Live::Created => "Created".into(),
         Live::Exited(code) => {
             let code = code.map_or("?".to_string(), |c| c.to_string());
@@ -115,7 +119,7 @@ fn json_line(e: &Entry, now: i64) -> serde_json::Value {
 }
 
 /// Columns padded as Docker's tabwriter does (at least 10 wide, 3 spaces between).
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {

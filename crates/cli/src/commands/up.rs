@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use compose::load::{self, Loaded};
 use compose_engine::build::BuildPolicy;
+use compose_engine::logs::Window;
+use compose_engine::ops::logs::LogOptions;
 use compose_engine::ops::up::{Attached, UpOptions};
 use compose_engine::pull::PullPolicy;
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
@@ -42,6 +44,31 @@ pub struct UpArgs {
     /// Use this timeout in seconds for container shutdown when containers are replaced.
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Stops all containers if any container was stopped.
+    #[arg(long, conflicts_with_all = ["detach", "abort_on_container_failure"])]
+    pub abort_on_container_exit: bool,
+    /// Stops all containers if any container exited with failure.
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_failure: bool,
+    /// Return the exit code of the selected service container (implies
+    /// --abort-on-container-exit).
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    pub exit_code_from: Option<String>,
+    /// Restrict attaching to the specified services.
+    #[arg(long, value_name = "SERVICE", conflicts_with = "no_attach")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services.
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Don't print prefix in logs.
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Show timestamps.
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Produce monochrome output.
+    #[arg(long)]
+    pub no_color: bool,
     /// Build images before starting containers.
     #[arg(long, conflicts_with = "no_build")]
     pub build: bool,
@@ -159,6 +186,11 @@ impl Printer {
             quiet: global.progress == Progress::Quiet,
         }
     }
+
+    /// One that prints no events (warnings still).
+    pub fn quiet() -> Printer {
+        Printer { quiet: true }
+    }
 }
 
 impl EngineProgress for Printer {
@@ -229,85 +261,175 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
         },
     };
-    for name in opts.scale.keys() {
+    let named = opts
+        .scale
+        .keys()
+        .chain(&args.exit_code_from)
+        .chain(&args.attach)
+        .chain(&args.no_attach);
+    for name in named {
         if !project.model.services.contains_key(name) {
             bail!("no such service: {name}");
         }
     }
+    // Attached output starts with this up: what earlier runs logged is not replayed.
+    let began = std::time::SystemTime::now();
     let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
     if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
-    attach(global, &session, &project, attached)
+    attach(global, &session, &project, args, attached, began)
 }
 
-/// Attached `up`: every container's output with prefixes until all have stopped; the first
-/// Ctrl-C stops the project gracefully, the second kills it. Until the shim lands the
-/// containers are this process's children, so their exit codes are known here.
+/// When an attached `up` stops the project on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abort {
+    Never,
+    OnExit,
+    OnFailure,
+}
+
+/// Attached `up`: the output of the attached containers with prefixes (read from their
+/// logs) until every container has stopped; the first Ctrl-C stops the project
+/// gracefully, the second kills it; `--abort-on-container-exit` and friends stop it when a
+/// container ends. The shims record every exit, so the codes are known here.
 fn attach(
     global: &Global,
     session: &Session,
     project: &Project<'_>,
-    mut attached: Attached,
+    args: &UpArgs,
+    attached: Attached,
+    began: std::time::SystemTime,
 ) -> anyhow::Result<ExitCode> {
-    let rows = std::mem::take(&mut attached.containers);
+    use std::sync::mpsc;
+    let rows = attached.containers;
     let names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
-    let printer = super::logs::Printer::new(global, &names, false, false, false);
-    printer.say(&format!("Attaching to {}", names.join(", ")));
+    let shown = |svc: &str| {
+        (args.attach.is_empty() || args.attach.iter().any(|a| a == svc))
+            && !args.no_attach.iter().any(|a| a == svc)
+    };
+    let printer = super::logs::Printer::new(
+        global,
+        &names,
+        args.no_log_prefix,
+        args.timestamps,
+        args.no_color,
+    );
+    let attached_names: Vec<&str> = rows
+        .iter()
+        .zip(&names)
+        .filter(|(r, _)| shown(&r.service))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    printer.say(&format!("Attaching to {}", attached_names.join(", ")));
     compose_engine::interrupt::catch().context("installing the Ctrl-C handler")?;
+    let abort = if args.abort_on_container_exit || args.exit_code_from.is_some() {
+        Abort::OnExit
+    } else if args.abort_on_container_failure {
+        Abort::OnFailure
+    } else {
+        Abort::Never
+    };
     let engine = &session.engine;
     let progress = Printer::new(global);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let handles = std::sync::Mutex::new(std::mem::take(&mut attached.handles));
+    let (tx, rx) = mpsc::channel::<(usize, Option<i32>)>();
     std::thread::scope(|s| -> anyhow::Result<ExitCode> {
         for (i, (row, name)) in rows.iter().zip(&names).enumerate() {
-            let (printer, done, handles, exits) = (&printer, &done, &handles, &attached.exits);
+            let (printer, tx, exits) = (&printer, tx.clone(), &attached.exits);
+            let show = shown(&row.service);
             s.spawn(move || {
-                let _ = engine.container_logs(row, None, true, |l| printer.print(i, name, &l));
-                let handle = handles
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&row.id);
-                let code = match handle {
-                    Some(mut h) => {
-                        let code = h.wait(&row.name).ok();
-                        let st = compose_engine::store::RecordedState::Exited;
-                        let _ = engine.store().set_state(&row.id, st, None, code);
-                        code
-                    }
-                    None => exits.get(&row.id).copied(),
+                let opts = LogOptions {
+                    follow: true,
+                    window: Window {
+                        since: Some(began),
+                        until: None,
+                    },
+                    ..LogOptions::default()
                 };
-                if let Some(code) = code {
-                    printer.say(&format!("{name} exited with code {code}"));
+                if show {
+                    let _ = engine.container_logs(row, opts, |l| printer.print(i, name, &l));
+                } else {
+                    let _ = engine.runner().wait(&row.id, &row.name);
                 }
-                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let code = engine
+                    .runner()
+                    .exit(&row.id)
+                    .map(|e| e.code)
+                    .or_else(|| exits.get(&row.id).copied());
+                let _ = tx.send((i, code));
             });
         }
-        let mut acted = 0;
-        while done.load(std::sync::atomic::Ordering::SeqCst) < rows.len() {
+        drop(tx);
+        let mut codes: Vec<Option<i32>> = vec![None; rows.len()];
+        let (mut left, mut acted, mut interrupted) = (rows.len(), 0, false);
+        let mut abort_code = None;
+        let (engine, progress) = (engine, &progress);
+        // The graceful stop runs beside the loop, which keeps printing and counting Ctrl-Cs.
+        let stop_all = || {
+            s.spawn(move || {
+                if let Err(e) = engine.stop_services(project, &[], None, progress) {
+                    eprintln!("{e}");
+                }
+            });
+        };
+        while left > 0 {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((i, code)) => {
+                    left -= 1;
+                    codes[i] = code;
+                    let c = code.map_or("?".to_string(), |c| c.to_string());
+                    if shown(&rows[i].service) {
+                        printer.say(&format!("{} exited with code {c}", names[i]));
+                    }
+                    let trigger = match abort {
+                        Abort::Never => false,
+                        Abort::OnExit => true,
+                        Abort::OnFailure => code != Some(0),
+                    };
+                    if trigger && acted == 0 {
+                        acted = 1;
+                        abort_code = code;
+                        printer.say("Aborting on container exit...");
+                        stop_all();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
             let n = compose_engine::interrupt::count();
             if n >= 1 && acted == 0 {
                 acted = 1;
+                interrupted = true;
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-                let (engine, progress) = (engine, &progress);
-                s.spawn(move || {
-                    if let Err(e) = engine.stop_services(project, &[], None, progress) {
-                        eprintln!("{e}");
-                    }
-                });
+                stop_all();
             } else if n >= 2 && acted == 1 {
                 acted = 2;
+                interrupted = true;
                 eprintln!("Killing...");
                 engine.kill_now(project.name, libc_sigkill())?;
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(if acted > 0 {
-            ExitCode::from(130)
-        } else {
-            ExitCode::SUCCESS
+        if let Some(svc) = &args.exit_code_from {
+            let code = rows
+                .iter()
+                .position(|r| &r.service == svc)
+                .and_then(|i| codes[i]);
+            return Ok(exit_code(code.unwrap_or(1)));
+        }
+        if interrupted {
+            return Ok(ExitCode::from(130));
+        }
+        Ok(match abort_code {
+            Some(c) => exit_code(c),
+            None if acted > 0 => ExitCode::from(1),
+            None => ExitCode::SUCCESS,
         })
     })
+}
+
+/// A container's exit code as the command's.
+pub fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
 }
 
 fn libc_sigkill() -> i32 {

@@ -3,7 +3,6 @@
 use super::{check_services, parallel};
 use crate::engine::{Engine, Kind, Progress, Project, emit};
 use crate::error::Result;
-use crate::runner::Live;
 
 impl Engine {
     /// Sends `signal` to the running containers of `services` (all when empty).
@@ -21,7 +20,7 @@ impl Engine {
             .containers(p.name)?
             .into_iter()
             .filter(|r| services.is_empty() || services.contains(&r.service))
-            .filter(|r| self.live(r) == Live::Running)
+            .filter(|r| self.live(r).is_up())
             .collect();
         parallel(&rows, |row| {
             emit(progress, Kind::Container, &row.name, "Killing");
@@ -37,7 +36,7 @@ impl Engine {
     /// project lock: the second Ctrl-C of an attached `up`, while a graceful stop holds it.
     pub fn kill_now(&self, project: &str, signal: i32) -> Result<()> {
         for row in self.store.containers(project)? {
-            if self.live(&row) == Live::Running {
+            if self.live(&row).is_up() {
                 self.runner.kill(&row.id, &row.name, signal)?;
             }
         }

@@ -1,10 +1,22 @@
-//! `logs`: the project's containers' output, from their log files.
+//! `logs`: the project's containers' output, from the logs their shims write.
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::logs::{self, Line};
-use crate::runner::Live;
-use crate::store::ContainerRow;
+use crate::error::Result;
+use crate::logs::{self, Line, Window};
+use crate::store::{ContainerRow, ProjectLock};
+
+/// What `logs` shows of each container.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// The last N lines only.
+    pub tail: Option<usize>,
+    /// Keep reading as the container writes, until it stops for good.
+    pub follow: bool,
+    pub window: Window,
+    /// With `follow`: a stop that a command holding the project's lock follows with a
+    /// start (`restart`) does not end it.
+    pub across_restarts: bool,
+}
 
 impl Engine {
     /// The containers whose logs `logs` shows.
@@ -18,23 +30,35 @@ impl Engine {
             .collect())
     }
 
-    /// Calls `emit` for each line of `row`'s log (the last `tail`), then, with `follow`,
-    /// for each new line until the container stops.
+    /// Calls `emit` for each line of `row`'s log, then, with `follow`, for each new line
+    /// until the container has stopped for good: a stop that a command holding the
+    /// project's lock (`restart`, `start`, `up`) follows with a start is waited out, and the
+    /// restarted container's lines (appended to the same log) follow.
     pub fn container_logs(
         &self,
         row: &ContainerRow,
-        tail: Option<usize>,
-        follow: bool,
+        opts: LogOptions,
         mut emit: impl FnMut(Line),
     ) -> Result<()> {
         let path = self.log_path(&row.id);
-        let io = |e: std::io::Error| Error::Other(format!("log of {}: {e}", row.name));
-        let (lines, offset) = logs::read(&path, tail).map_err(io)?;
+        let (lines, read) = logs::read(&path, opts.tail, opts.window)?;
         lines.into_iter().for_each(&mut emit);
-        if follow {
-            let done = || !matches!(self.runner.status(&row.id), Live::Running | Live::Created);
-            logs::follow(&path, offset, emit, done).map_err(io)?;
+        if !opts.follow {
+            return Ok(());
         }
-        Ok(())
+        let done = || {
+            if !self.runner.finished(&row.id) {
+                return false;
+            }
+            if !opts.across_restarts {
+                return true;
+            }
+            // Whoever holds the lock may be restarting it: wait for them, then look again.
+            match ProjectLock::acquire(&self.root, &row.project) {
+                Ok(_lock) => self.runner.finished(&row.id),
+                Err(_) => true,
+            }
+        };
+        logs::follow(&path, read, opts.window, emit, done)
     }
 }

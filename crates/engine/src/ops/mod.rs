@@ -1,13 +1,20 @@
 //! The verbs on a project, one file each.
 
 pub mod down;
+pub mod exec;
 pub mod kill;
 pub mod logs;
+pub mod ls;
+pub mod pause;
 pub mod ps;
+pub mod restart;
 pub mod rm;
+pub mod run;
 pub mod start;
 pub mod stop;
+pub mod top;
 pub mod up;
+pub mod wait;
 
 use std::collections::BTreeSet;
 

@@ -19,6 +19,7 @@ impl Entry {
         match self.live {
             Live::Created => "created",
             Live::Running => "running",
+            Live::Paused => "paused",
             Live::Exited(_) => "exited",
             Live::Missing => "dead",
         }
@@ -40,7 +41,7 @@ impl Engine {
             .into_iter()
             .filter(|(r, _)| services.is_empty() || services.contains(&r.service))
             .map(|(row, live)| Entry { row, live })
-            .filter(|e| all || e.live == Live::Running)
+            .filter(|e| all || e.live.is_up())
             .collect())
     }
 }

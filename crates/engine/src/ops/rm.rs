@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::{check_services, parallel};
 use crate::engine::{Engine, Progress, Project};
 use crate::error::Result;
-use crate::runner::Live;
 use crate::store::ContainerRow;
 
 /// `rm`'s flags.
@@ -28,7 +27,7 @@ impl Engine {
             .containers(p.name)?
             .into_iter()
             .filter(|(r, _)| opts.services.is_empty() || opts.services.contains(&r.service))
-            .filter(|(_, l)| opts.stop || !matches!(l, Live::Running))
+            .filter(|(_, l)| opts.stop || !l.is_up())
             .map(|(r, _)| r)
             .collect())
     }

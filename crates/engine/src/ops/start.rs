@@ -6,10 +6,11 @@ use crate::engine::{Engine, Progress, Project};
 use crate::error::{Error, Result};
 use crate::image;
 use crate::runner::Live;
+use crate::store::ContainerRow;
 
 impl Engine {
     /// Starts the stopped containers of `services` (all when empty). A stopped container
-    /// is made again in place (same id, name, volumes) until the runtime can restart one.
+    /// is made again in place (same id, name, volumes, writable layer).
     pub fn start_services(
         &self,
         p: &Project<'_>,
@@ -24,12 +25,25 @@ impl Engine {
                 "service(s) not found: no containers to start".into(),
             ));
         }
-        for level in start_order(p, &rows, services)? {
+        self.start_rows(p, &rows, services, progress)
+    }
+
+    /// Starts the stopped ones of `rows` (of `services`, all when empty), dependencies
+    /// first; the caller holds the project's lock.
+    pub(crate) fn start_rows(
+        &self,
+        p: &Project<'_>,
+        rows: &[ContainerRow],
+        services: &[String],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        for level in start_order(p, rows, services)? {
             parallel(&level, |row| {
                 let mut handle = match self.live(row) {
-                    Live::Running => return Ok(()),
+                    Live::Running | Live::Paused => return Ok(()),
                     Live::Created => self.runner.load(&row.id, &row.name)?,
                     Live::Exited(_) | Live::Missing => {
+                        // Made again in place: same id, name, volumes and writable layer.
                         let svc = p.service(&row.service)?;
                         let img = image::resolve(
                             &self.images,

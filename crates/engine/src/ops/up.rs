@@ -469,23 +469,15 @@ impl Engine {
             lock(&run.exits).insert(row.id.clone(), code);
             return Ok(code);
         }
-        loop {
-            let fresh = self
-                .store
-                .container_by_name(&row.name)?
-                .unwrap_or_else(|| row.clone());
-            match self.live(&fresh) {
-                Live::Running | Live::Created => std::thread::sleep(Duration::from_millis(100)),
-                Live::Exited(Some(code)) => return Ok(code),
-                Live::Exited(None) | Live::Missing => {
-                    return Err(Error::Service {
-                        service: row.service.clone(),
-                        message: format!(
-                            "the exit status of {} is unknown (it was started by another command)",
-                            row.name
-                        ),
-                    });
-                }
+        // Its shim records the exit: any process can wait for it.
+        match self.live(row) {
+            Live::Exited(Some(code)) => Ok(code),
+            Live::Exited(None) | Live::Missing => Err(Error::Service {
+                service: row.service.clone(),
+                message: format!("the exit status of {} is unknown", row.name),
+            }),
+            Live::Running | Live::Paused | Live::Created => {
+                Ok(self.runner.wait(&row.id, &row.name)?)
             }
         }
     }
@@ -559,7 +551,7 @@ fn haves(have: &[(ContainerRow, Live)]) -> Vec<Have> {
             number: r.number,
             config_hash: r.config_hash.clone(),
             status: match l {
-                Live::Running => Status::Running,
+                Live::Running | Live::Paused => Status::Running,
                 Live::Created | Live::Exited(_) => Status::Stopped,
                 Live::Missing => Status::Broken,
             },
@@ -582,11 +574,6 @@ fn check_supported(
             service: name.clone(),
             message,
         };
-        if svc.init == Some(true) {
-            return Err(err(
-                "init: true is not supported yet (the runtime's reaper comes with the shim)".into(),
-            ));
-        }
         match svc.network_mode.as_str() {
             "" | "none" | "bridge" | "default" => {}
             other => return Err(err(format!("network_mode {other:?} is not supported yet"))),
@@ -595,12 +582,6 @@ fn check_supported(
             warn(
                 progress,
                 &format!("service {name}: published ports are not supported yet; ignored"),
-            );
-        }
-        if svc.tty || svc.stdin_open {
-            warn(
-                progress,
-                &format!("service {name}: tty and stdin_open need the shim; ignored"),
             );
         }
         if !svc.sysctls.is_empty() {

@@ -219,6 +219,28 @@ impl Store {
             .map_err(self.err("read project"))
     }
 
+    /// Every project, by name.
+    pub fn projects(&self) -> Result<Vec<ProjectRow>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT name, working_dir, config_files, created_at FROM projects ORDER BY name",
+            )
+            .map_err(self.err("list projects"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ProjectRow {
+                    name: r.get(0)?,
+                    working_dir: r.get(1)?,
+                    config_files: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })
+            .map_err(self.err("list projects"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list projects"))
+    }
+
     pub fn remove_project(&self, name: &str) -> Result<()> {
         self.conn()
             .execute("DELETE FROM projects WHERE name = ?1", [name])

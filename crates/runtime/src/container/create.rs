@@ -152,11 +152,11 @@ pub(crate) fn create(
     };
     let limits = Limits::from_spec(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
     cgroup.create(&limits)?;
-    for sub in ["rootfs", "upper", "work"] {
-        if sub == "rootfs" || matches!(rootfs, Rootfs::Overlay { .. }) {
-            let p = dir.join(sub);
-            std::fs::create_dir(&p).map_err(|e| Error::io("mkdir", &p, e))?;
-        }
+    let rootfs_dir = dir.join("rootfs");
+    std::fs::create_dir(&rootfs_dir).map_err(|e| Error::io("mkdir", &rootfs_dir, e))?;
+    for p in rootfs.overlay_dirs(&dir) {
+        // Kept from an earlier container when the caller owns them (`OverlayIn`).
+        std::fs::create_dir_all(&p).map_err(|e| Error::io("mkdir", &p, e))?;
     }
     if let Rootfs::Dir(d) = rootfs
         && !d.is_dir()

@@ -1,0 +1,63 @@
+//! `compose ls`: the projects of the data root.
+
+use std::process::ExitCode;
+
+use compose_engine::Engine;
+
+use super::ps::table;
+use crate::Global;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Show all stopped Compose projects.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Format the output.
+    #[arg(long, value_enum, default_value_t = LsFormat::Table)]
+    pub format: LsFormat,
+    /// Only display project names.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(global: &Global, args: &LsArgs) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(&global.data_root)?;
+    let projects = engine.ls(args.all)?;
+    if args.quiet {
+        projects.iter().for_each(|p| println!("{}", p.name));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format {
+        LsFormat::Json => {
+            let v: Vec<serde_json::Value> = projects
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "Name": p.name,
+                        "Status": p.status,
+                        "ConfigFiles": p.config_files,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&v)?);
+        }
+        LsFormat::Table => {
+            let mut rows = vec![
+                ["NAME", "STATUS", "CONFIG FILES"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for p in projects {
+                rows.push(vec![p.name, p.status, p.config_files]);
+            }
+            print!("{}", table(&rows));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
