@@ -103,6 +103,8 @@ pub enum Command {
     Rm(commands::rm::RmArgs),
     /// Force stop service containers.
     Kill(commands::kill::KillArgs),
+    /// Print the public port for a port binding.
+    Port(commands::port::PortArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,12 @@ fn main() -> ExitCode {
         == Some(std::ffi::OsStr::new(compose_runtime::shim::ARG))
     {
         compose_runtime::shim::main();
+    }
+    // A project's supervisor (DNS for its networks) is this binary too.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(compose_engine::supervisor::ARG))
+    {
+        compose_engine::supervisor::main();
     }
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -125,6 +133,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(&cli.global, args),
         Command::Rm(args) => commands::rm::run(&cli.global, args),
         Command::Kill(args) => commands::kill::run(&cli.global, args),
+        Command::Port(args) => commands::port::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

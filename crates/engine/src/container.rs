@@ -148,6 +148,8 @@ impl Engine {
         let mut all = spec.mounts().clone().unwrap_or_default();
         all.extend(mounts);
         spec.set_mounts(Some(all));
+        let net = self.network_prepare(p, &row)?;
+        net.adjust(&mut spec);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
@@ -158,9 +160,10 @@ impl Engine {
             spec: &spec,
             lowers: &image.lowers,
             log: &log,
-            netns: self.network_attach(p, service),
+            netns: net.join.clone(),
             init,
         })?;
+        self.network_attach(&row, &net)?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
@@ -168,12 +171,6 @@ impl Engine {
             emit(progress, Kind::Container, &name, "Created");
         }
         Ok((row, handle))
-    }
-
-    /// The network seam: the netns a container joins. Until bridge networks land, each
-    /// container gets a new namespace of its own with only `lo` (like `network_mode: none`).
-    fn network_attach(&self, _p: &Project<'_>, _service: &str) -> Option<PathBuf> {
-        None
     }
 
     /// Makes the volumes and bind sources of a container's mounts: the runtime mounts and
@@ -354,6 +351,7 @@ impl Engine {
     ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Removing");
         self.runner.delete(&row.id, &row.name)?;
+        self.network_release(row)?;
         let log = self.log_path(&row.id);
         if let Err(e) = std::fs::remove_file(&log)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -11,6 +11,8 @@
 //! - [`volumes`]: named and anonymous volume dirs, filled from the image when empty.
 //! - [`runner`]: the only caller of the container runtime (the seam for the shim).
 //! - [`logs`]: CRI (and raw) log lines, read and followed.
+//! - [`network`]: the project's networks, addresses, endpoints, ports and firewall.
+//! - [`supervisor`]: the per-project process serving DNS on the networks' gateways.
 //! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
 mod container;
@@ -21,12 +23,14 @@ pub mod image_config;
 pub mod interrupt;
 pub mod logs;
 pub mod naming;
+pub mod network;
 pub mod ops;
 pub mod plan;
 pub mod runner;
 pub mod signal;
 pub mod spec;
 pub mod store;
+pub mod supervisor;
 pub mod volumes;
 
 pub use engine::{Engine, Kind, Progress, Project};

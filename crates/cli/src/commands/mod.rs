@@ -6,6 +6,7 @@ pub mod down;
 pub mod image;
 pub mod kill;
 pub mod logs;
+pub mod port;
 pub mod ps;
 pub mod rm;
 pub mod start;

@@ -48,9 +48,14 @@ impl Engine {
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
-        // The network seam: the project's networks go here, after its containers.
-        let left =
-            self.store.containers(p.name)?.is_empty() && self.store.volumes(p.name)?.is_empty();
+        // The supervisor (DNS) first, then the networks, after their containers.
+        errors.note(crate::supervisor::stop(&self.root, p.name));
+        if self.store.containers(p.name)?.is_empty() {
+            self.teardown_networks(p, &mut errors, progress)?;
+        }
+        let left = self.store.containers(p.name)?.is_empty()
+            && self.store.volumes(p.name)?.is_empty()
+            && self.store.networks(p.name)?.is_empty();
         if left {
             errors.note(self.store.remove_project(p.name));
         }

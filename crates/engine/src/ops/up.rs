@@ -107,19 +107,12 @@ impl Engine {
         let selected = selection(&g, &opts.services);
         check_supported(p, &selected, progress)?;
         let images = self.resolve_images(p, &selected)?;
-        let networked = p
-            .model
-            .services
-            .iter()
-            .any(|(n, s)| selected.contains(n) && s.network_mode != "none");
-        if networked {
-            // The network seam (crate::container::network_attach) gives each container a
-            // namespace of its own until bridge networks land.
-            warn(
-                progress,
-                "networks are not set up yet: each container has only its own loopback",
-            );
-        }
+        let replicas: BTreeMap<String, u32> = wants(p, opts)?
+            .into_iter()
+            .map(|w| (w.service, w.replicas))
+            .collect();
+        // Published ports are checked before anything is made: a port in use fails here.
+        drop(self.reserve_ports(p, &selected, &replicas, false)?);
         self.store.put_project(&ProjectRow {
             name: p.name.to_string(),
             working_dir: p.working_dir.clone(),
@@ -131,6 +124,8 @@ impl Engine {
         self.orphans(&plan.orphans, &have, opts, progress)?;
         plan.services.retain(|s, _| selected.contains(s));
         self.project_volumes(p, &selected, progress)?;
+        let networks = self.ensure_networks(p, &selected, progress)?;
+        let book = self.reserve_ports(p, &selected, &replicas, true)?;
         let run = Run::default();
         let rows: HashMap<String, ContainerRow> =
             have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
@@ -143,6 +138,11 @@ impl Engine {
                     .ok_or_else(|| Error::NoSuchService(svc.to_string()))?;
                 self.converge(p, svc, &actions, img, &rows, &run, opts, progress)
             })?;
+        }
+        self.publish_ports(p, &selected, &book)?;
+        drop(book);
+        if !networks.is_empty() {
+            crate::supervisor::ensure_running(&self.root, p.name)?;
         }
         if opts.no_start {
             return Ok(run.attached(&levels));
@@ -158,6 +158,8 @@ impl Engine {
                 Ok(())
             })?;
         }
+        // The new containers' names answer from the moment `up` returns.
+        crate::supervisor::poke(&self.root, p.name)?;
         Ok(run.attached(&levels))
     }
 
@@ -505,16 +507,8 @@ fn check_supported(
                 "init: true is not supported yet (the runtime's reaper comes with the shim)".into(),
             ));
         }
-        match svc.network_mode.as_str() {
-            "" | "none" | "bridge" | "default" => {}
-            other => return Err(err(format!("network_mode {other:?} is not supported yet"))),
-        }
-        if !svc.ports.is_empty() {
-            warn(
-                progress,
-                &format!("service {name}: published ports are not supported yet; ignored"),
-            );
-        }
+        compose_network::mode::NetworkMode::parse(&svc.network_mode)
+            .map_err(|e| err(e.to_string()))?;
         if svc.tty || svc.stdin_open {
             warn(
                 progress,
