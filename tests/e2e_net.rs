@@ -491,3 +491,166 @@ fn host_parts(n: &Net) -> Vec<String> {
     all.sort();
     all
 }
+
+#[test]
+fn network_modes_addresses_and_the_etc_files() {
+    let yaml = format!(
+        r#"
+services:
+  a:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    hostname: alpha
+    domainname: example.test
+    mac_address: "02:42:0a:d5:4d:32"
+    extra_hosts: ["gw=host-gateway", "fixed=10.1.2.3"]
+    dns_search: [corp.test]
+    dns_opt: ["ndots:3"]
+    networks:
+      back: {{}}
+      front:
+        priority: 10
+        ipv4_address: 10.213.77.50
+  b:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    network_mode: "service:a"
+  h:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    network_mode: host
+  n:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    network_mode: none
+  d:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    dns: [10.9.9.9]
+networks:
+  front:
+    ipam:
+      config: [{{subnet: 10.213.77.0/24}}]
+  back:
+"#
+    );
+    let n = Net::new("modes", &yaml);
+    n.up();
+    let a = n.c("a", 1);
+    // priority puts front first: eth0, with the asked address and MAC.
+    let eth0 = n.sh(&a, "ip -o -4 addr show eth0; ip link show eth0");
+    assert!(eth0.contains("inet 10.213.77.50/24"), "{eth0}");
+    assert!(eth0.contains("link/ether 02:42:0a:d5:4d:32"), "{eth0}");
+    assert!(n.sh(&a, "ip -o -4 addr show eth1").contains("inet "));
+    let hosts = n.sh(&a, "cat /etc/hosts");
+    assert!(hosts.contains("10.213.77.1\tgw\n"), "{hosts}");
+    assert!(hosts.contains("10.1.2.3\tfixed\n"), "{hosts}");
+    assert!(
+        hosts.contains(&format!("10.213.77.50\talpha alpha.example.test {a}\n")),
+        "{hosts}"
+    );
+    assert_eq!(
+        n.sh(&a, "cat /etc/resolv.conf"),
+        "nameserver 10.213.77.1\nsearch corp.test\noptions ndots:3\n"
+    );
+    assert!(n.sh(&a, "nslookup alpha.").contains("10.213.77.50"));
+    // service:a shares a's namespace.
+    let shared = n.sh(&n.c("b", 1), "ip -o -4 addr");
+    assert!(shared.contains("inet 10.213.77.50/24"), "{shared}");
+    // host: the host's links, the project's bridge among them.
+    let front = bridge_name(&network_name(&n.s.name, "front"));
+    assert!(n.sh(&n.c("h", 1), "ip -o link").contains(&front));
+    // none: loopback only.
+    let links = n.sh(&n.c("n", 1), "ip -o link");
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo:"), "{links}");
+    // dns: the given servers (not queried: they are not ours).
+    assert!(
+        n.sh(&n.c("d", 1), "cat /etc/resolv.conf")
+            .starts_with("nameserver 10.9.9.9\n")
+    );
+}
+
+#[test]
+fn external_networks_must_exist_and_are_never_removed() {
+    let shared = engine::unique("ext");
+    let yaml = format!(
+        r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+    networks: [shared]
+networks:
+  shared:
+    external: true
+    name: {shared}
+"#
+    );
+    let n = Net::new("ext", &yaml);
+    let out = n.up_as(&n.s.name);
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains(&format!("external network '{shared}' not found")),
+        "{}",
+        out.stderr
+    );
+    // Another project makes it (by `name:`); ours joins it and leaves it on down.
+    let owner = Owner {
+        n: &n,
+        name: engine::unique("owner"),
+        file: n.s.dir.path().join("owner").join("compose.yaml"),
+    };
+    std::fs::create_dir_all(n.s.dir.path().join("owner")).unwrap();
+    let owner_yaml = format!(
+        "services:\n  srv:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n    networks: [net]\nnetworks:\n  net:\n    name: {shared}\n"
+    );
+    std::fs::write(&owner.file, owner_yaml).unwrap();
+    let file = owner.file.display().to_string();
+    let made =
+        n.s.compose_env(&owner.name, &["-f", &file, "up", "-d"], &n.stub.env());
+    assert!(made.success(), "{}", made.stderr);
+    n.up();
+    let bridge = bridge_name(&shared);
+    assert_eq!(veths_on(&bridge).len(), 2);
+    let srv = format!("{}-srv-1", owner.name);
+    let app_ip = n.sh(&n.c("app", 1), "ip -o -4 addr show eth0");
+    let app_ip = app_ip
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    n.sh_in(&owner.name, &srv, &format!("ping -c1 -W5 {app_ip}"));
+    n.s.ok(&["down", "-t", "1"]);
+    assert!(link_exists(&bridge), "an external network is never removed");
+    assert_eq!(veths_on(&bridge).len(), 1);
+    let gone =
+        n.s.compose_env(&owner.name, &["-f", &file, "down", "-t", "1"], &[]);
+    assert!(gone.success(), "{}", gone.stderr);
+    assert!(!link_exists(&bridge));
+}
+
+/// The project that owns the external network, taken down with its own file when dropped.
+struct Owner<'a> {
+    n: &'a Net,
+    name: String,
+    file: PathBuf,
+}
+
+impl Drop for Owner<'_> {
+    fn drop(&mut self) {
+        let file = self.file.display().to_string();
+        let out = self.n.s.compose_env(
+            &self.name,
+            &["-f", &file, "down", "-t", "1", "--remove-orphans"],
+            &[],
+        );
+        if !out.success() {
+            eprintln!("cleanup down failed: {}", out.stderr);
+        }
+    }
+}

@@ -61,6 +61,19 @@ impl NetSetup {
     }
 }
 
+/// A created container's init already holds its netns, so one `up` can make both.
+fn has_netns(l: Live) -> bool {
+    matches!(l, Live::Running | Live::Created)
+}
+
+fn mode_text(mode: &NetworkMode) -> String {
+    match mode {
+        NetworkMode::Service(s) => format!("network_mode service:{s}"),
+        NetworkMode::Container(c) => format!("network_mode container:{c}"),
+        other => format!("network_mode {other:?}"),
+    }
+}
+
 /// Where a container's network files live.
 pub(crate) fn files_dir(root: &Path, id: &str) -> PathBuf {
     root.join("netfiles").join(id)
@@ -259,18 +272,18 @@ impl Engine {
             NetworkMode::Service(other) => self
                 .containers(p.name)?
                 .into_iter()
-                .find(|(r, l)| &r.service == other && *l == Live::Running)
+                .find(|(r, l)| &r.service == other && has_netns(*l))
                 .map(|(r, _)| r),
             NetworkMode::Container(name) => self
                 .store
                 .container_by_name(name)?
-                .filter(|r| self.live(r) == Live::Running),
+                .filter(|r| has_netns(self.live(r))),
             _ => None,
         };
         let row = row.ok_or_else(|| {
             service_err(
                 service,
-                format!("network_mode {mode:?}: no such running container"),
+                format!("{}: no such running or created container", mode_text(mode)),
             )
         })?;
         let pid = self.init_pid(&row.id)?;

@@ -14,6 +14,7 @@ use tokio::net::UnixListener;
 use super::{Paths, RESOLV_ENV, UPSTREAM_PORT_ENV};
 use crate::engine::Engine;
 use crate::runner::Live;
+use crate::store::{EndpointRow, NetworkRow};
 
 /// How often the store is read again without a poke (a container that stopped by itself
 /// leaves the records within this).
@@ -133,6 +134,28 @@ async fn finish(server: Server) -> Result<(), String> {
     server.shutdown().await.map_err(|e| e.to_string())
 }
 
+/// The project's networks, with the ones its endpoints use that another project recorded
+/// (an external network made by it), and its endpoints.
+fn project_networks(
+    engine: &Engine,
+    project: &str,
+) -> crate::error::Result<(Vec<NetworkRow>, Vec<EndpointRow>)> {
+    let store = engine.store();
+    let mut nets = store.networks(project)?;
+    let endpoints = store.endpoints(project)?;
+    let used: BTreeSet<&str> = endpoints.iter().map(|e| e.network.as_str()).collect();
+    for name in used {
+        if !nets.iter().any(|n| n.name == name)
+            && let Some(mut row) = store.network(name)?
+        {
+            // Not ours to serve: its owner's supervisor listens on its gateway.
+            row.external = true;
+            nets.push(row);
+        }
+    }
+    Ok((nets, endpoints))
+}
+
 /// What the server holds now, so a reload changes only the difference.
 #[derive(Default)]
 struct State {
@@ -145,14 +168,14 @@ impl State {
     /// Makes the server's listeners and records match the store. False when the project
     /// has no networks left (it was taken down): the supervisor ends.
     async fn reload(&mut self, engine: &Engine, project: &str, server: &mut Server) -> bool {
-        let nets = match engine.store().networks(project) {
-            Ok(n) => n,
+        let (nets, endpoints) = match project_networks(engine, project) {
+            Ok(both) => both,
             Err(e) => {
                 eprintln!("read networks: {e}");
                 return true;
             }
         };
-        if nets.is_empty() {
+        if nets.is_empty() && endpoints.is_empty() {
             return false;
         }
         let records = server.records();
@@ -204,13 +227,6 @@ impl State {
                 .collect(),
             Err(e) => {
                 eprintln!("read containers: {e}");
-                return true;
-            }
-        };
-        let endpoints = match engine.store().endpoints(project) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("read endpoints: {e}");
                 return true;
             }
         };
