@@ -654,3 +654,35 @@ impl Drop for Owner<'_> {
         }
     }
 }
+
+#[test]
+fn down_after_the_supervisor_was_killed_during_up_removes_everything() {
+    let n = Net::new("midup", &web_and_clients("[\"80\"]"));
+    let pid_file = n.s.root().join("supervisors").join(&n.s.name).join("pid");
+    let killed = std::thread::scope(|sc| {
+        let up = sc.spawn(|| n.up_as(&n.s.name));
+        let mut killed = None;
+        while killed.is_none() && !up.is_finished() {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
+                kill9(pid);
+                killed = Some(pid);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Whether up saw its supervisor die or finished first, down must clean up.
+        let _ = up.join().unwrap();
+        killed
+    });
+    let pid = killed.expect("the supervisor started");
+    n.s.wait_for("the supervisor to die", || !alive(pid));
+    let bridge = bridge_name(&network_name(&n.s.name, "default"));
+    n.s.ok(&["down", "-t", "1"]);
+    assert!(!link_exists(&bridge));
+    assert!(!nft_table_exists(&n.s.name));
+    assert!(n.s.ids().is_empty());
+    assert!(!n.s.root().join("supervisors").join(&n.s.name).exists());
+    assert!(engine::entries(&n.s.root().join("netfiles")).is_empty());
+}
