@@ -332,6 +332,14 @@ fn services_find_each_other_by_name_alias_and_container_name() {
     );
     assert_eq!(hairpin, "hello from web\n");
     assert!(!n.s.compose(&["port", "web", "81"]).success());
+
+    // Stopped containers stop answering at once; started again, they answer with the
+    // addresses they kept.
+    let w = n.c("web", 1);
+    n.s.ok(&["stop", "-t", "1", "client"]);
+    assert!(!n.sh_in(p, &w, "nslookup client").success());
+    n.s.ok(&["start", "client"]);
+    assert_eq!(addresses(&n.sh(&w, "nslookup client")), clients);
 }
 
 #[test]

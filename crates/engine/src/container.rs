@@ -307,6 +307,7 @@ impl Engine {
         }
         self.store
             .set_state(&row.id, RecordedState::Running, Some(now()), None)?;
+        self.dns_changed(row);
         emit(progress, Kind::Container, &row.name, "Started");
         Ok(())
     }
@@ -337,6 +338,7 @@ impl Engine {
         };
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
+        self.dns_changed(row);
         emit(progress, Kind::Container, &row.name, "Stopped");
         Ok(())
     }

@@ -334,6 +334,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Tells the project's supervisor that a container started or stopped, so its names
+    /// answer (or stop answering) at once. A supervisor that does not answer re-reads the
+    /// store on its own within seconds: the change itself must not fail for it.
+    pub(crate) fn dns_changed(&self, row: &ContainerRow) {
+        if let Err(e) = crate::supervisor::poke(&self.root, &row.project) {
+            tracing::debug!(%e, "supervisor poke");
+        }
+    }
+
     /// Gives back a removed container's network side: veths, tracked flows, addresses,
     /// endpoint and port records, files.
     pub(crate) fn network_release(&self, row: &ContainerRow) -> Result<()> {

@@ -48,9 +48,9 @@ impl Engine {
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
-        // The supervisor (DNS) first, then the networks, after their containers.
-        errors.note(crate::supervisor::stop(&self.root, p.name));
+        // Once no container is left: the supervisor (DNS), then the networks.
         if self.store.containers(p.name)?.is_empty() {
+            errors.note(crate::supervisor::stop(&self.root, p.name));
             self.teardown_networks(p, &mut errors, progress)?;
         }
         let left = self.store.containers(p.name)?.is_empty()
