@@ -130,10 +130,13 @@ pub fn ensure_running(root: &Path, project: &str) -> Result<(), SupervisorError>
         .open(paths.log())
         .map_err(io(project, "open log"))?;
     let exe = std::env::current_exe().map_err(io(project, "find own executable"))?;
+    let abs = std::path::absolute(root).map_err(io(project, "resolve the data root"))?;
     let mut cmd = Command::new(exe);
     cmd.arg(ARG)
-        .arg(root)
+        .arg(&abs)
         .arg(project)
+        // It outlives this command: it must not hold the project dir (a mount, a temp dir).
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
