@@ -366,3 +366,76 @@ impl Store {
             .map_err(self.err("read published ports"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compose_network::ipam::{Addressing, IpamError, allocate_address};
+
+    fn info(name: &str, subnet: &str) -> NetworkInfo {
+        let subnet: Ipv4Cidr = subnet.parse().unwrap();
+        NetworkInfo {
+            full_name: name.into(),
+            bridge: "cbr-x".into(),
+            addressing: Addressing {
+                subnet,
+                range: subnet,
+                gateway: subnet.nth(1).unwrap(),
+            },
+            mtu: None,
+            internal: false,
+        }
+    }
+
+    fn row(name: &str) -> NetworkRow {
+        NetworkRow {
+            name: name.into(),
+            project: "p".into(),
+            key: "default".into(),
+            bridge: "cbr-x".into(),
+            external: false,
+            info: None,
+        }
+    }
+
+    #[test]
+    fn networks_record_intent_then_info_and_addresses_are_kept_and_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.record_network(&row("p_default")).unwrap();
+        assert_eq!(store.networks("p").unwrap()[0].info, None, "intent only");
+        let made = info("p_default", "10.9.0.0/24");
+        store.set_network_info("p_default", &made).unwrap();
+        store.record_network(&row("q_default")).unwrap();
+        store
+            .set_network_info("q_default", &info("q_default", "10.8.0.0/24"))
+            .unwrap();
+        assert_eq!(
+            store.subnets_except("p_default").unwrap(),
+            vec!["10.8.0.0/24".parse::<Ipv4Cidr>().unwrap()]
+        );
+        let a = &made.addressing;
+        let pick = |used: &[Ipv4Addr]| allocate_address(a, used, None);
+        let first = store.allocate_ip("p_default", "c1", pick).unwrap().unwrap();
+        let second = store.allocate_ip("p_default", "c2", pick).unwrap().unwrap();
+        assert_eq!(first.to_string(), "10.9.0.2");
+        assert_eq!(second.to_string(), "10.9.0.3");
+        // The same container made again keeps its address.
+        let again = store.allocate_ip("p_default", "c1", pick).unwrap().unwrap();
+        assert_eq!(again, first);
+        // A refused pick records nothing.
+        let taken = store
+            .allocate_ip("p_default", "c3", |u| {
+                allocate_address(a, u, Some("10.9.0.3".parse().unwrap()))
+            })
+            .unwrap();
+        assert_eq!(taken, Err(IpamError::AddressInUse(second)));
+        assert_eq!(store.allocation_count("p_default").unwrap(), 2);
+        store.release_network_state("c1").unwrap();
+        assert!(store.addresses_of("c1").unwrap().is_empty());
+        let reused = store.allocate_ip("p_default", "c4", pick).unwrap().unwrap();
+        assert_eq!(reused, first, "a released address is handed out again");
+        store.remove_network("p_default").unwrap();
+        assert_eq!(store.allocation_count("p_default").unwrap(), 0, "cascade");
+    }
+}
