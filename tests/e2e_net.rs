@@ -694,3 +694,28 @@ fn down_after_the_supervisor_was_killed_during_up_removes_everything() {
     assert!(!n.s.root().join("supervisors").join(&n.s.name).exists());
     assert!(engine::entries(&n.s.root().join("netfiles")).is_empty());
 }
+
+#[test]
+fn a_removed_container_gives_its_published_port_back() {
+    let n = Net::new("rmport", &web_and_clients("[\"127.0.0.1::80\"]"));
+    n.up();
+    let (addr, _) = n.s.ok(&["port", "web", "80"]);
+    let port = addr.trim().rsplit(':').next().unwrap().to_string();
+    let table = || {
+        let out = Command::new("nft")
+            .args(["list", "table", "inet", &table_name(&n.s.name)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        table().contains(&format!("127.0.0.1 . {port}")),
+        "{}",
+        table()
+    );
+    n.s.ok(&["stop", "-t", "1", "web"]);
+    n.s.ok(&["rm", "-f", "web"]);
+    let left = table();
+    assert!(!left.contains(&format!(" . {port}")), "{left}");
+    assert!(!left.contains(&format!("dport {port}")), "{left}");
+}

@@ -358,7 +358,16 @@ impl Engine {
             // Best effort: a flow left tracked only delays a reused address's first packet.
             let _ = compose_network::conntrack::forget_flows(&addrs);
         }
+        let published = self
+            .store
+            .published(&row.project)?
+            .iter()
+            .any(|r| r.container == row.id);
         self.store.release_network_state(&row.id)?;
+        if published {
+            // Its DNAT rules go with it, so the host port is free for others at once.
+            self.apply_firewall(&row.project)?;
+        }
         let dir = files_dir(&self.root, &row.id);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
