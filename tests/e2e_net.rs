@@ -258,6 +258,7 @@ services:
     command: ["sh", "-c", "{LOOP}"]
     scale: 2
     hostname: probe
+    links: ["web:site"]
 "#
     )
 }
@@ -275,6 +276,12 @@ fn services_find_each_other_by_name_alias_and_container_name() {
     let web = addresses(&n.sh(&c1, "nslookup web"));
     assert_eq!(web.len(), 1, "{web:?}");
     assert_eq!(addresses(&n.sh(&c1, "nslookup www")), web, "alias");
+    assert_eq!(addresses(&n.sh(&c1, "nslookup site")), web, "link");
+    let w = n.c("web", 1);
+    assert!(
+        !n.sh_in(p, &w, "nslookup site").success(),
+        "a link is the linking container's name only"
+    );
     assert_eq!(
         addresses(&n.sh(&c1, &format!("nslookup {}", n.c("web", 1)))),
         web,
@@ -335,7 +342,6 @@ fn services_find_each_other_by_name_alias_and_container_name() {
 
     // Stopped containers stop answering at once; started again, they answer with the
     // addresses they kept.
-    let w = n.c("web", 1);
     n.s.ok(&["stop", "-t", "1", "client"]);
     assert!(!n.sh_in(p, &w, "nslookup client").success());
     n.s.ok(&["start", "client"]);
