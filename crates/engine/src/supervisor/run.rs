@@ -250,8 +250,15 @@ impl State {
         for old in &self.containers {
             records.remove_container(old);
         }
+        let count = wanted.len();
         if let Err(e) = records.update_containers(wanted) {
             eprintln!("update records: {e}");
+        }
+        if ids != self.containers {
+            eprintln!(
+                "records: {count} endpoint(s) of {} running container(s)",
+                ids.len()
+            );
         }
         self.containers = ids;
         true
