@@ -37,7 +37,7 @@ pub const RESOLV_ENV: &str = "COMPOSE_DNS_RESOLV_CONF";
 pub const UPSTREAM_PORT_ENV: &str = "COMPOSE_DNS_UPSTREAM_PORT";
 
 /// How long a client waits for the supervisor to come up or answer.
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(10);
 
 /// Why talking to a supervisor failed.
 #[derive(Debug, thiserror::Error)]
