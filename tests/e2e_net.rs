@@ -707,6 +707,20 @@ fn a_removed_container_gives_its_published_port_back() {
     n.up();
     let (addr, _) = n.s.ok(&["port", "web", "80"]);
     let port = addr.trim().rsplit(':').next().unwrap().to_string();
+    let (same, _) =
+        n.s.ok(&["port", "--index", "1", "--protocol", "tcp", "web", "80"]);
+    assert_eq!(same, addr);
+    let none = n.s.compose(&["port", "--index", "2", "web", "80"]);
+    assert!(
+        none.stderr
+            .contains("service \"web\" has no container number 2"),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        !n.s.compose(&["port", "--protocol", "udp", "web", "80"])
+            .success()
+    );
     let table = || {
         let out = Command::new("nft")
             .args(["list", "table", "inet", &table_name(&n.s.name)])
