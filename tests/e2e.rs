@@ -501,7 +501,12 @@ fn concurrent_ups_of_one_project_serialize_on_its_lock() {
     }
     let created: usize = outs
         .iter()
-        .map(|o| o.stderr.matches("  Created").count())
+        .map(|o| {
+            o.stderr
+                .lines()
+                .filter(|l| l.contains(" Container ") && l.ends_with("  Created"))
+                .count()
+        })
         .sum();
     assert_eq!(created, 2, "each container made once");
     assert_eq!(s.ids().len(), 2);

@@ -96,6 +96,11 @@ impl Stack {
 
     /// `compose --data-root ROOT -p NAME args...` in the project dir.
     pub fn compose_as(&self, name: &str, args: &[&str]) -> Output {
+        self.compose_env(name, args, &[])
+    }
+
+    /// [`Stack::compose_as`] with extra environment variables.
+    pub fn compose_env(&self, name: &str, args: &[&str], env: &[(String, String)]) -> Output {
         let mut all = vec![
             "--data-root".to_string(),
             self.root().display().to_string(),
@@ -104,7 +109,7 @@ impl Stack {
         ];
         all.extend(args.iter().map(|s| s.to_string()));
         let out =
-            run(&self.bin, &all, &self.proj(), self.dir.path(), &[], LIMIT).expect("run compose");
+            run(&self.bin, &all, &self.proj(), self.dir.path(), env, LIMIT).expect("run compose");
         assert!(!out.crashed(), "compose {args:?} crashed: {}", out.stderr);
         out
     }

@@ -130,6 +130,8 @@ pub enum Command {
     Pull(commands::pull::PullArgs),
     /// Push service images.
     Push(commands::push::PushArgs),
+    /// Print the public port for a port binding.
+    Port(commands::port::PortArgs),
 }
 
 fn main() -> ExitCode {
@@ -138,6 +140,12 @@ fn main() -> ExitCode {
         == Some(std::ffi::OsStr::new(compose_runtime::shim::ARG))
     {
         compose_runtime::shim::main();
+    }
+    // A project's supervisor (DNS for its networks) is this binary too.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(compose_engine::supervisor::ARG))
+    {
+        compose_engine::supervisor::main();
     }
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -165,6 +173,7 @@ fn main() -> ExitCode {
         Command::Images(args) => commands::images::run(&cli.global, args),
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
+        Command::Port(args) => commands::port::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -36,7 +36,6 @@ pub const NOT_YET_HONORED: &[(&str, &str)] = &[
     ("gpus", "there is no GPU support"),
     ("isolation", "Windows-only"),
     ("label_file", "labels from files are not read yet"),
-    ("mac_address", "MAC addresses are not set yet"),
     ("mem_reservation", "memory reservations are not applied yet"),
     ("mem_swappiness", "swappiness is not applied yet"),
     ("models", "AI models are not supported"),

@@ -167,6 +167,8 @@ impl Engine {
         let mut all = spec.mounts().clone().unwrap_or_default();
         all.extend(mounts);
         spec.set_mounts(Some(all));
+        let net = self.network_prepare(p, &row)?;
+        net.adjust(&mut spec);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
@@ -188,12 +190,13 @@ impl Engine {
                 log: &log,
                 log_max_size,
                 log_max_files,
-                netns: self.network_attach(p, service),
+                netns: net.join.clone(),
                 init,
                 tty,
                 stdin,
             },
         )?;
+        self.network_attach(&row, &net)?;
         self.store
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
@@ -201,12 +204,6 @@ impl Engine {
             emit(progress, Kind::Container, &name, "Created");
         }
         Ok((row, handle))
-    }
-
-    /// The network seam: the netns a container joins. Until bridge networks land, each
-    /// container gets a new namespace of its own with only `lo` (like `network_mode: none`).
-    fn network_attach(&self, _p: &Project<'_>, _service: &str) -> Option<PathBuf> {
-        None
     }
 
     /// Makes the volumes and bind sources of a container's mounts: the runtime mounts and
@@ -343,6 +340,7 @@ impl Engine {
         }
         self.store
             .set_state(&row.id, RecordedState::Running, Some(now()), None)?;
+        self.dns_changed(row);
         emit(progress, Kind::Container, &row.name, "Started");
         Ok(())
     }
@@ -373,6 +371,7 @@ impl Engine {
         };
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
+        self.dns_changed(row);
         emit(progress, Kind::Container, &row.name, "Stopped");
         Ok(())
     }
@@ -393,6 +392,7 @@ impl Engine {
         {
             return Err(Error::Other(format!("remove {}: {e}", rw.display())));
         }
+        self.network_release(row)?;
         let log = self.log_path(&row.id);
         if let Err(e) = std::fs::remove_file(&log)
             && e.kind() != std::io::ErrorKind::NotFound

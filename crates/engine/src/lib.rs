@@ -12,6 +12,8 @@
 //! - [`volumes`]: named and anonymous volume dirs, filled from the image when empty.
 //! - [`runner`]: the only caller of the container runtime; every container under a shim.
 //! - [`logs`]: the shims' CRI logs, read, filtered by time and followed.
+//! - [`network`]: the project's networks, addresses, endpoints, ports and firewall.
+//! - [`supervisor`]: the per-project process serving DNS on the networks' gateways.
 //! - [`naming`], [`signal`]: Docker Compose's names and labels; signal names.
 
 pub mod build;
@@ -25,6 +27,7 @@ pub mod image_config;
 pub mod interrupt;
 pub mod logs;
 pub mod naming;
+pub mod network;
 pub mod ops;
 pub mod plan;
 pub mod pull;
@@ -32,6 +35,7 @@ pub mod runner;
 pub mod signal;
 pub mod spec;
 pub mod store;
+pub mod supervisor;
 pub mod volumes;
 
 pub use engine::{Engine, Kind, Progress, Project};

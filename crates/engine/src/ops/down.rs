@@ -48,9 +48,14 @@ impl Engine {
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
-        // The network seam: the project's networks go here, after its containers.
-        let left =
-            self.store.containers(p.name)?.is_empty() && self.store.volumes(p.name)?.is_empty();
+        // Once no container is left: the supervisor (DNS), then the networks.
+        if self.store.containers(p.name)?.is_empty() {
+            errors.note(crate::supervisor::stop(&self.root, p.name));
+            self.teardown_networks(p, &mut errors, progress)?;
+        }
+        let left = self.store.containers(p.name)?.is_empty()
+            && self.store.volumes(p.name)?.is_empty()
+            && self.store.networks(p.name)?.is_empty();
         if left {
             errors.note(self.store.remove_project(p.name));
         }

@@ -122,19 +122,12 @@ impl Engine {
         self.pull_for_up(p.name, p.model, &selected, opts.pull, progress)?;
         self.build_for_up(p.name, p.model, &selected, opts.build, progress)?;
         let images = self.resolve_images(p, &selected)?;
-        let networked = p
-            .model
-            .services
-            .iter()
-            .any(|(n, s)| selected.contains(n) && s.network_mode != "none");
-        if networked {
-            // The network seam (crate::container::network_attach) gives each container a
-            // namespace of its own until bridge networks land.
-            warn(
-                progress,
-                "networks are not set up yet: each container has only its own loopback",
-            );
-        }
+        let replicas: BTreeMap<String, u32> = wants(p, opts)?
+            .into_iter()
+            .map(|w| (w.service, w.replicas))
+            .collect();
+        // Published ports are checked before anything is made: a port in use fails here.
+        drop(self.reserve_ports(p, &selected, &replicas, false)?);
         self.store.put_project(&ProjectRow {
             name: p.name.to_string(),
             working_dir: p.working_dir.clone(),
@@ -146,6 +139,8 @@ impl Engine {
         self.orphans(&plan.orphans, &have, opts, progress)?;
         plan.services.retain(|s, _| selected.contains(s));
         self.project_volumes(p, &selected, progress)?;
+        let networks = self.ensure_networks(p, &selected, progress)?;
+        let book = self.reserve_ports(p, &selected, &replicas, true)?;
         let run = Run::default();
         let rows: HashMap<String, ContainerRow> =
             have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
@@ -158,6 +153,11 @@ impl Engine {
                     .ok_or_else(|| Error::NoSuchService(svc.to_string()))?;
                 self.converge(p, svc, &actions, img, &rows, &run, opts, progress)
             })?;
+        }
+        self.publish_ports(p, &selected, &book)?;
+        drop(book);
+        if !networks.is_empty() {
+            crate::supervisor::ensure_running(&self.root, p.name)?;
         }
         if opts.no_start {
             return Ok(run.attached(&levels));
@@ -173,6 +173,9 @@ impl Engine {
                 Ok(())
             })?;
         }
+        // The new containers' names answer from the moment `up` returns (and while
+        // `--wait` probes them).
+        crate::supervisor::poke(&self.root, p.name)?;
         if opts.wait {
             self.wait_ready(&levels, &run, opts.wait_timeout, progress)?;
         }
@@ -574,16 +577,8 @@ fn check_supported(
             service: name.clone(),
             message,
         };
-        match svc.network_mode.as_str() {
-            "" | "none" | "bridge" | "default" => {}
-            other => return Err(err(format!("network_mode {other:?} is not supported yet"))),
-        }
-        if !svc.ports.is_empty() {
-            warn(
-                progress,
-                &format!("service {name}: published ports are not supported yet; ignored"),
-            );
-        }
+        compose_network::mode::NetworkMode::parse(&svc.network_mode)
+            .map_err(|e| err(e.to_string()))?;
         if !svc.sysctls.is_empty() {
             warn(
                 progress,

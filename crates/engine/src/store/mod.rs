@@ -2,6 +2,7 @@
 //! data root's SQLite database, and the per-project lock.
 
 mod lock;
+mod net;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 pub use lock::ProjectLock;
+pub use net::{EndpointRow, NetworkRow, PublishedRow};
 
 /// File name of the state database under the data root (shared with the image store).
 pub const DB_FILE: &str = "state.db";

@@ -60,6 +60,30 @@ const MIGRATIONS: &[&str] = &[
         container TEXT NOT NULL,
         PRIMARY KEY (network, address)
     );",
+    // 2: what a network is once made (addressing as JSON; NULL while only the intent is
+    // recorded), each container's endpoints (for DNS and teardown) and published ports.
+    "ALTER TABLE networks ADD COLUMN info TEXT;
+    CREATE TABLE endpoints (
+        container TEXT NOT NULL,
+        project   TEXT NOT NULL,
+        network   TEXT NOT NULL,
+        ifname    TEXT NOT NULL,
+        address   TEXT NOT NULL,
+        mac       TEXT NOT NULL,
+        names     TEXT NOT NULL,
+        links     TEXT NOT NULL,
+        PRIMARY KEY (container, network)
+    );
+    CREATE INDEX endpoints_project ON endpoints(project);
+    CREATE TABLE published_ports (
+        container      TEXT NOT NULL,
+        project        TEXT NOT NULL,
+        host_ip        TEXT,
+        host_port      INTEGER NOT NULL,
+        proto          TEXT NOT NULL,
+        container_port INTEGER NOT NULL
+    );
+    CREATE INDEX published_ports_project ON published_ports(project);",
 ];
 
 /// The engine schema version this program writes.

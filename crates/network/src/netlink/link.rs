@@ -47,6 +47,11 @@ impl Netlink {
     pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        // A bridge without an address of its own takes the lowest of its ports' and
+        // changes it as containers come and go: the containers' ARP entries for the
+        // gateway then point nowhere for seconds (DNS and egress time out).
+        msg.attributes
+            .push(LinkAttribute::Address(bridge_mac(name).to_vec()));
         if let Some(mtu) = mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -154,4 +159,11 @@ impl Netlink {
             )
         })
     }
+}
+
+/// A stable, locally administered unicast MAC for the bridge `name`.
+fn bridge_mac(name: &str) -> [u8; 6] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(name.as_bytes());
+    [0x02, d[0], d[1], d[2], d[3], d[4]]
 }
