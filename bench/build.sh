@@ -20,9 +20,10 @@ cleanup() {
 trap cleanup EXIT
 export COMPOSE_DATA_ROOT="$work/data"
 COMPOSE_BIN=$OURS scripts/base-images >/dev/null
-archive=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/compose/base-images/busybox-*.oci.tar | head -n1)
+# The same base for buildah: saved by ours as a docker archive.
+"$OURS" image save -o "$work/busybox.tar" busybox:latest
 B=(buildah --root "$work/b-root" --runroot "$work/b-run" --storage-driver vfs)
-"${B[@]}" pull -q "oci-archive:$archive" >/dev/null
+"${B[@]}" pull -q "docker-archive:$work/busybox.tar" >/dev/null
 "${B[@]}" tag "$("${B[@]}" images -q | head -n1)" localhost/busybox:latest
 
 ctx="$work/ctx"
@@ -44,19 +45,22 @@ services:
     build: .
 YAML
 
-ms() { python3 -c 'import sys,time; print(int(time.time()*1000))'; }
+# crun 1.8 refuses this cgroup v1 hybrid host (see DESIGN.md): buildah runs RUN with runc.
+BUD=(--runtime "$(command -v runc)" --layers --network none)
 declare -A T
-run() { # name, command...
+run() { # name, command...: a failed run stops the benchmark with its output
   local name=$1; shift
-  local t0 t1
-  t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+  local t0 t1 out
+  t0=$(date +%s%N)
+  if ! out=$("$@" 2>&1); then echo "$name failed: $out" >&2; exit 1; fi
+  t1=$(date +%s%N)
   T[$name]+="$(( (t1 - t0) / 1000000 )) "
 }
 for _ in $(seq "$RUNS"); do
   run ours_cold "$OURS" --project-directory "$ctx" -f "$ctx/compose.yaml" build --no-cache
   run ours_cached "$OURS" --project-directory "$ctx" -f "$ctx/compose.yaml" build
-  run buildah_cold "${B[@]}" bud --layers --no-cache --network none -f "$ctx/Dockerfile.buildah" -t app "$ctx"
-  run buildah_cached "${B[@]}" bud --layers --network none -f "$ctx/Dockerfile.buildah" -t app "$ctx"
+  run buildah_cold "${B[@]}" bud "${BUD[@]}" --no-cache -f "$ctx/Dockerfile.buildah" -t app "$ctx"
+  run buildah_cached "${B[@]}" bud "${BUD[@]}" -f "$ctx/Dockerfile.buildah" -t app "$ctx"
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-8s %12s %12s %8s\n' build ours_ms buildah_ms ratio
