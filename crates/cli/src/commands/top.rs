@@ -33,6 +33,10 @@ pub fn run(global: &Global, args: &TopArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = String::new();
     for (row, procs) in session.engine.top(project.name, &args.services)? {
+        // A container exiting as we look has no process left: it is not running.
+        if procs.is_empty() {
+            continue;
+        }
         out.push_str(&row.name);
         out.push('\n');
         let mut rows = vec![
