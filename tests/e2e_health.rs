@@ -111,6 +111,10 @@ fn up_wait_returns_once_healthy_and_fails_on_an_exit() {
     );
     let ps = s.ps_json();
     assert!(ps.iter().all(|c| c["State"] == "running"), "{ps:?}");
+    let db = ps.iter().find(|c| c["Service"] == "db").unwrap();
+    assert_eq!(db["Health"], "healthy", "{ps:?}");
+    let (table, _) = s.ok(&["ps"]);
+    assert!(table.contains("(healthy)"), "{table}");
 
     s.write(
         "services:\n  broken:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 0.2; exit 3\"]\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 100ms\n      retries: 50\n",

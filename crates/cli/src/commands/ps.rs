@@ -60,7 +60,10 @@ fn status(e: &Entry, now: i64) -> String {
     match e.live {
         Live::Running => {
             let since = e.row.started_at.unwrap_or(e.row.created_at);
-            format!("Up {}", human_duration(now - since))
+            match e.health {
+                Some(h) => format!("Up {} ({})", human_duration(now - since), h.as_str()),
+                None => format!("Up {}", human_duration(now - since)),
+            }
         }
         Live::Paused => {
             let since = e.row.started_at.unwrap_or(e.row.created_at);
@@ -98,7 +101,12 @@ fn json_line(e: &Entry, now: i64) -> serde_json::Value {
         "Command": command(e, false),
         "CreatedAt": e.row.created_at.to_string(),
         "ExitCode": e.exit_code().unwrap_or(0),
-        "Health": "",
+        "Health": match e.health {
+            Some(compose_engine::health::Status::Healthy) => "healthy",
+            Some(compose_engine::health::Status::Unhealthy) => "unhealthy",
+            Some(compose_engine::health::Status::Starting) => "starting",
+            None => "",
+        },
         "ID": e.row.id,
         "Image": e.row.image,
         "Labels": labels.join(","),

@@ -25,7 +25,16 @@ impl Engine {
             let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
             let rows = self.containers(&p.name)?;
             for (row, live) in rows {
-                *counts.entry(Entry { row, live }.state()).or_default() += 1;
+                *counts
+                    .entry(
+                        Entry {
+                            row,
+                            live,
+                            health: None,
+                        }
+                        .state(),
+                    )
+                    .or_default() += 1;
             }
             let running = counts.contains_key("running");
             if !all && !running {

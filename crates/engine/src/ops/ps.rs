@@ -10,6 +10,8 @@ use crate::store::ContainerRow;
 pub struct Entry {
     pub row: ContainerRow,
     pub live: Live,
+    /// The health check's last verdict, for containers that have one and were checked.
+    pub health: Option<crate::health::Status>,
 }
 
 impl Entry {
@@ -40,7 +42,13 @@ impl Engine {
             .containers(project)?
             .into_iter()
             .filter(|(r, _)| services.is_empty() || services.contains(&r.service))
-            .map(|(row, live)| Entry { row, live })
+            .map(|(row, live)| {
+                let health = row.info.health.as_ref().map(|_| {
+                    self.health(&row.id)
+                        .map_or(crate::health::Status::Starting, |h| h.status)
+                });
+                Entry { row, live, health }
+            })
             .filter(|e| all || e.live.is_up())
             .collect())
     }
