@@ -739,3 +739,26 @@ fn a_removed_container_gives_its_published_port_back() {
     assert!(!left.contains(&format!(" . {port}")), "{left}");
     assert!(!left.contains(&format!("dport {port}")), "{left}");
 }
+
+/// A container's first instruction can already resolve names: its own address is known to
+/// the DNS before it starts (without that, the lookups of a fast starter got NXDOMAIN until
+/// the next reload of the records).
+#[test]
+fn names_resolve_from_a_containers_first_instruction() {
+    let yaml = format!(
+        "services:\n  store:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n  probe:\n    image: busybox\n    scale: 4\n    depends_on: [store]\n    command: [\"sh\", \"-c\", \"nslookup store >/dev/null 2>&1 || exit 9; {LOOP}\"]\n"
+    );
+    let n = Net::new("early", &yaml);
+    n.up();
+    n.s.wait_for("the probes' lookups", || {
+        let ps = n.s.ps_json();
+        ps.len() == 5 && ps.iter().all(|c| c["State"] == "running")
+            || ps.iter().any(|c| c["State"] == "exited")
+    });
+    let ps = n.s.ps_json();
+    let exited: Vec<_> = ps.iter().filter(|c| c["State"] == "exited").collect();
+    assert!(
+        exited.is_empty(),
+        "a probe could not resolve store at start: {exited:?}"
+    );
+}

@@ -332,6 +332,8 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Starting");
+        // Its records (and its address as a DNS source) before its first instruction runs.
+        self.dns_changed(row);
         if let Err(e) = handle.start(&row.name) {
             let _ = self
                 .store
@@ -340,7 +342,6 @@ impl Engine {
         }
         self.store
             .set_state(&row.id, RecordedState::Running, Some(now()), None)?;
-        self.dns_changed(row);
         emit(progress, Kind::Container, &row.name, "Started");
         Ok(())
     }

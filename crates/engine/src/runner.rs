@@ -376,10 +376,26 @@ mod tests {
     }
 
     #[test]
-    fn this_process_catches_what_it_handles() {
-        // The test harness installs no SIGUSR2 handler; SIGKILL can never be caught.
-        assert!(!catches(std::process::id() as i32, libc::SIGKILL));
-        assert!(!catches(std::process::id() as i32, libc::SIGUSR2));
+    fn a_process_without_handlers_catches_nothing() {
+        // `sleep` installs no handler and blocks nothing once it runs (this test process
+        // itself is a poor subject: its threads' masks come and go).
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let comm = format!("/proc/{pid}/comm");
+        for _ in 0..200 {
+            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let (kill, usr2) = (catches(pid, libc::SIGKILL), catches(pid, libc::SIGUSR2));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!kill, "SIGKILL can never be caught");
+        assert!(!usr2, "sleep has no SIGUSR2 handler");
         // A pid that does not exist: unknown, so the grace period decides.
         assert!(catches(i32::MAX, libc::SIGTERM));
     }

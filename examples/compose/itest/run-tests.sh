@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")"
 COMPOSE=${COMPOSE:-compose}
 $COMPOSE up -d --wait || { $COMPOSE down -v; exit 1; }
-$COMPOSE run --rm tests
+$COMPOSE --profile tests run --rm tests
 rc=$?
 $COMPOSE down -v
 exit $rc

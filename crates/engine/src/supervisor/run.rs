@@ -222,7 +222,10 @@ impl State {
         let running: BTreeSet<String> = match engine.containers(project) {
             Ok(rows) => rows
                 .into_iter()
-                .filter(|(_, l)| *l == Live::Running)
+                // Created ones too: a container is poked in just before it starts, so its
+                // address is a known source from its first query (its own lookups at start
+                // would otherwise get NXDOMAIN until the next reload).
+                .filter(|(_, l)| matches!(l, Live::Running | Live::Created))
                 .map(|(r, _)| r.id)
                 .collect(),
             Err(e) => {
