@@ -408,36 +408,9 @@ fn expose_ports(spec: &str) -> Result<Vec<String>> {
 
 /// Go-style durations as Docker takes them: `1h2m3.5s`, `500ms`, `10us`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    Duration::try_from_secs_f64(total).ok()
+    // Go's rules, as the Compose loader reads them; a negative span is no span.
+    let d = compose::model::units::Duration::parse(s).ok()?;
+    (d.nanos() >= 0).then(|| d.as_std())
 }
 
 #[cfg(test)]

@@ -146,33 +146,9 @@ pub fn parse_when(s: &str, now: SystemTime) -> Option<SystemTime> {
 
 /// `1h30m`, `10m`, `2s`, `500ms`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..end].parse().ok()?;
-        rest = &rest[end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += Duration::try_from_secs_f64(n * secs).ok()?;
-    }
-    Some(total)
+    // Go's rules, as the Compose loader reads them; a negative span is no span.
+    let d = compose::model::units::Duration::parse(s).ok()?;
+    (d.nanos() >= 0).then(|| d.as_std())
 }
 
 /// The log rotation of a service: `logging.options.max-size` and `max-file` (json-file's
