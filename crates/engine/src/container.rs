@@ -158,6 +158,14 @@ impl Engine {
             })?;
         }
         let mut row = row;
+        // Held before the overlay is made, released by `remove`: an image untagged or
+        // re-tagged and then pruned keeps this container's snapshots.
+        self.images.hold(&id, &image.manifest).map_err(|e| {
+            Error::Other(format!(
+                "service {service}: image {}: {e} (removed while the container was being created?)",
+                image.reference
+            ))
+        })?;
         let (mounts, vols, anon) = self.mounts(p, &row, image, &cs.mounts)?;
         row.info.volumes = vols;
         row.info.anonymous = anon;
@@ -409,6 +417,11 @@ impl Engine {
             }
         }
         self.store.remove_container(&row.id)?;
+        if let Err(e) = self.images.release(&row.id) {
+            // The snapshots stay until a later prune after a manual cleanup: never an error
+            // that would leave the container half removed.
+            tracing::warn!(container = %row.name, error = %e, "cannot release the image hold");
+        }
         self.forget_health(&row.id);
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())

@@ -34,6 +34,8 @@ pub enum ImageError {
 pub struct Resolved {
     /// The normalized reference.
     pub reference: String,
+    /// The manifest's digest: what a container holds in the image store while it exists.
+    pub manifest: String,
     pub config: ImageConfig,
     /// Snapshot dirs, topmost layer first.
     pub lowers: Vec<PathBuf>,
@@ -60,6 +62,34 @@ impl Resolved {
 
 /// Looks `reference` up for `service`.
 pub fn resolve(store: &Store, service: &str, reference: &str) -> Result<Resolved, ImageError> {
+    resolve_with(store, service, reference, |s| s.get_image(reference))
+}
+
+/// The image container `id` was made from: the one it holds in the store (by digest, as
+/// Docker keeps a container on its image id after the name moves), else `reference` for a
+/// container made before holds existed.
+pub fn resolve_existing(
+    store: &Store,
+    id: &str,
+    service: &str,
+    reference: &str,
+) -> Result<Resolved, ImageError> {
+    let mut r = resolve_with(store, service, reference, |s| match s.held_image(id)? {
+        Some(rec) => Ok(Some(rec)),
+        None => s.get_image(reference),
+    })?;
+    // Named as the service names it (logs, labels), whatever it was found by.
+    r.reference =
+        compose_image::store::normalize(reference).unwrap_or_else(|_| reference.to_string());
+    Ok(r)
+}
+
+fn resolve_with(
+    store: &Store,
+    service: &str,
+    reference: &str,
+    lookup: impl FnOnce(&Store) -> Result<Option<compose_image::ImageRecord>, compose_image::StoreError>,
+) -> Result<Resolved, ImageError> {
     let serr = |source| ImageError::Store {
         service: service.to_string(),
         reference: reference.to_string(),
@@ -70,8 +100,7 @@ pub fn resolve(store: &Store, service: &str, reference: &str) -> Result<Resolved
         reference: reference.to_string(),
         reason,
     };
-    let rec = store
-        .get_image(reference)
+    let rec = lookup(store)
         .map_err(serr)?
         .ok_or_else(|| ImageError::NotFound {
             service: service.to_string(),
@@ -95,6 +124,7 @@ pub fn resolve(store: &Store, service: &str, reference: &str) -> Result<Resolved
     }
     Ok(Resolved {
         reference: rec.reference,
+        manifest: rec.manifest_digest,
         config,
         lowers,
     })

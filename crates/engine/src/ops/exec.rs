@@ -97,7 +97,7 @@ impl Engine {
         };
         let service = p.service(&row.service)?;
         let reference = crate::build::service_image(p.name, &row.service, service);
-        let img = image::resolve(&self.images, &row.service, &reference)?;
+        let img = image::resolve_existing(&self.images, &row.id, &row.service, &reference)?;
         let cs = self.build_spec(&sub, &row.service, &img, row.number, &row.id, row.oneoff)?;
         let mut process = cs
             .spec

@@ -45,8 +45,9 @@ impl Engine {
                     Live::Exited(_) | Live::Missing => {
                         // Made again in place: same id, name, volumes and writable layer.
                         let svc = p.service(&row.service)?;
-                        let img = image::resolve(
+                        let img = image::resolve_existing(
                             &self.images,
+                            &row.id,
                             &row.service,
                             &crate::build::service_image(p.name, &row.service, svc),
                         )?;

@@ -109,31 +109,53 @@ pub(crate) fn put(conn: &mut Connection, rec: &ImageRecord, path: &Path, now: i6
 }
 
 pub(crate) fn get(conn: &Connection, reference: &str, path: &Path) -> Result<Option<ImageRecord>> {
+    read(
+        conn,
+        "SELECT i.reference, m.digest, m.manifest_size, m.media_type, m.config_digest,
+         m.config_size, m.os, m.architecture, m.variant, m.created, m.size
+         FROM images i JOIN manifests m ON m.digest = i.manifest WHERE i.reference = ?1",
+        reference,
+        path,
+    )
+}
+
+/// The image `holder` holds, named by its manifest digest (it may have no name left).
+pub(crate) fn get_held(
+    conn: &Connection,
+    holder: &str,
+    path: &Path,
+) -> Result<Option<ImageRecord>> {
+    read(
+        conn,
+        "SELECT m.digest, m.digest, m.manifest_size, m.media_type, m.config_digest,
+         m.config_size, m.os, m.architecture, m.variant, m.created, m.size
+         FROM holds h JOIN manifests m ON m.digest = h.manifest WHERE h.holder = ?1",
+        holder,
+        path,
+    )
+}
+
+/// One record by `sql` (which selects the record's columns in order, keyed by `?1`).
+fn read(conn: &Connection, sql: &str, key: &str, path: &Path) -> Result<Option<ImageRecord>> {
     let row = conn
-        .query_row(
-            "SELECT i.reference, m.digest, m.manifest_size, m.media_type, m.config_digest,
-             m.config_size, m.os, m.architecture, m.variant, m.created, m.size
-             FROM images i JOIN manifests m ON m.digest = i.manifest WHERE i.reference = ?1",
-            [reference],
-            |r| {
-                Ok(ImageRecord {
-                    reference: r.get(0)?,
-                    manifest_digest: r.get(1)?,
-                    manifest_size: r.get::<_, i64>(2)? as u64,
-                    media_type: r.get(3)?,
-                    config_digest: r.get(4)?,
-                    config_size: r.get::<_, i64>(5)? as u64,
-                    platform: Platform {
-                        os: r.get(6)?,
-                        architecture: r.get(7)?,
-                        variant: r.get(8)?,
-                    },
-                    created: r.get(9)?,
-                    size: r.get::<_, i64>(10)? as u64,
-                    layers: Vec::new(),
-                })
-            },
-        )
+        .query_row(sql, [key], |r| {
+            Ok(ImageRecord {
+                reference: r.get(0)?,
+                manifest_digest: r.get(1)?,
+                manifest_size: r.get::<_, i64>(2)? as u64,
+                media_type: r.get(3)?,
+                config_digest: r.get(4)?,
+                config_size: r.get::<_, i64>(5)? as u64,
+                platform: Platform {
+                    os: r.get(6)?,
+                    architecture: r.get(7)?,
+                    variant: r.get(8)?,
+                },
+                created: r.get(9)?,
+                size: r.get::<_, i64>(10)? as u64,
+                layers: Vec::new(),
+            })
+        })
         .optional()
         .map_err(db_err(path, "read image"))?;
     let Some(mut rec) = row else {
@@ -188,7 +210,8 @@ pub(crate) fn remove(conn: &mut Connection, reference: &str, path: &Path) -> Res
 
 pub(crate) fn delete_unused_manifests(conn: &Connection, path: &Path) -> Result<()> {
     conn.execute(
-        "DELETE FROM manifests WHERE digest NOT IN (SELECT manifest FROM images)",
+        "DELETE FROM manifests WHERE digest NOT IN (SELECT manifest FROM images)
+           AND digest NOT IN (SELECT manifest FROM holds)",
         [],
     )
     .map_err(db_err(path, "delete unused manifests"))?;
@@ -222,4 +245,33 @@ pub(crate) fn in_use(conn: &Connection, path: &Path) -> Result<(HashSet<String>,
         chains.insert(c);
     }
     Ok((blobs, chains))
+}
+
+/// Records that `holder` uses `manifest`; false when no such manifest is stored.
+pub(crate) fn hold(conn: &Connection, holder: &str, manifest: &str, path: &Path) -> Result<bool> {
+    let known = conn
+        .query_row(
+            "SELECT 1 FROM manifests WHERE digest = ?1",
+            params![manifest],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(db_err(path, "read manifests"))?
+        .is_some();
+    if known {
+        conn.execute(
+            "INSERT OR REPLACE INTO holds (holder, manifest) VALUES (?1, ?2)",
+            params![holder, manifest],
+        )
+        .map_err(db_err(path, "write hold"))?;
+    }
+    Ok(known)
+}
+
+/// Drops `holder`'s hold; false when it had none.
+pub(crate) fn release(conn: &Connection, holder: &str, path: &Path) -> Result<bool> {
+    let n = conn
+        .execute("DELETE FROM holds WHERE holder = ?1", params![holder])
+        .map_err(db_err(path, "delete hold"))?;
+    Ok(n > 0)
 }

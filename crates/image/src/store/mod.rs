@@ -153,7 +153,33 @@ impl Store {
         images::remove(&mut self.conn(), &key, &self.db_path)
     }
 
-    /// Removes every blob and snapshot that no image record uses, and temp files of dead
+    /// Keeps `manifest` (and so its blobs and snapshots) for `holder`, a container that runs
+    /// on its snapshots, until [`Store::release`]: untagging or re-tagging the image and then
+    /// pruning must not pull a rootfs from under a container. Waits for a running prune, so
+    /// the snapshots exist when this returns `Ok`.
+    pub fn hold(&self, holder: &str, manifest: &str) -> Result<()> {
+        let _lock = self.lock_shared()?;
+        if images::hold(&self.conn(), holder, manifest, &self.db_path)? {
+            Ok(())
+        } else {
+            Err(StoreError::ImageNotFound {
+                reference: manifest.to_owned(),
+            })
+        }
+    }
+
+    /// The image `holder` holds (see [`Store::hold`]), its `reference` the manifest digest:
+    /// what a container was made from, even after its name went to another image.
+    pub fn held_image(&self, holder: &str) -> Result<Option<ImageRecord>> {
+        images::get_held(&self.conn(), holder, &self.db_path)
+    }
+
+    /// Drops `holder`'s hold (false when it had none); what it kept goes at the next prune.
+    pub fn release(&self, holder: &str) -> Result<bool> {
+        images::release(&self.conn(), holder, &self.db_path)
+    }
+
+    /// Removes every blob and snapshot that no image record or hold uses, and temp files of dead
     /// processes. Holds the GC lock exclusively: loads wait, and wait for it.
     pub fn prune(&self) -> Result<PruneReport> {
         let _lock = self.lock_exclusive()?;

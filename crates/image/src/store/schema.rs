@@ -43,6 +43,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     CREATE INDEX images_manifest ON images(manifest);",
+    // 2: holds. A container (or any other user of a rootfs) holds the manifest it was made
+    // from, so that GC keeps its snapshots after the image is untagged or re-tagged. No
+    // foreign key: a hold outlives the manifest's last reference by design.
+    "CREATE TABLE holds (
+        holder   TEXT PRIMARY KEY,
+        manifest TEXT NOT NULL
+    );
+    CREATE INDEX holds_manifest ON holds(manifest);",
 ];
 
 /// The schema version this program writes.

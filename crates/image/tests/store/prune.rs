@@ -113,3 +113,39 @@ fn concurrent_loads_and_prune() {
     }
     assert_eq!(store.prune().unwrap(), Default::default());
 }
+
+/// A container's hold keeps the image's snapshots (and blobs) through an untag and a prune,
+/// even when the name is re-pointed at another image; its release lets the next prune go.
+#[test]
+fn a_hold_keeps_content_after_untag_until_released() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_store(tmp.path());
+    let a = sample_image("held");
+    a.write_layout(&tmp.path().join("a"), "held:1");
+    archive::load(&store, &tmp.path().join("a"), &opts()).unwrap();
+    let rec = store.get_image("held:1").unwrap().unwrap();
+
+    store.hold("container-1", &rec.manifest_digest).unwrap();
+    store.hold("container-2", &rec.manifest_digest).unwrap();
+    store.remove_image("held:1").unwrap();
+    assert_eq!(
+        store.prune().unwrap(),
+        Default::default(),
+        "held: nothing goes"
+    );
+    for l in &rec.layers {
+        assert!(store.snapshot_path(&l.chain_id).unwrap().is_dir());
+    }
+
+    assert!(store.release("container-1").unwrap());
+    assert!(!store.release("container-1").unwrap(), "released once");
+    assert_eq!(store.prune().unwrap(), Default::default(), "one hold left");
+
+    store.release("container-2").unwrap();
+    let report = store.prune().unwrap();
+    assert_eq!(report.snapshots.len(), rec.layers.len());
+    super::assert_empty(&store);
+
+    let err = store.hold("container-3", &rec.manifest_digest).unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+}

@@ -1,0 +1,48 @@
+//! Image garbage collection next to running containers (as root): untagging the image a
+//! container runs on, then pruning, keeps the container's snapshots until it is removed.
+
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+
+use engine::{LOOP, Stack};
+
+fn snapshots(s: &Stack) -> usize {
+    std::fs::read_dir(s.root().join("snapshots"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn prune_after_forced_untag_keeps_a_running_containers_rootfs() {
+    let yaml = format!(
+        "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n"
+    );
+    let s = Stack::new("gc", &yaml);
+    s.ok(&["up", "-d"]);
+    let before = snapshots(&s);
+    assert!(before > 0, "busybox is unpacked");
+
+    // Every name of the image goes (the base-images script gives it two).
+    s.ok(&["image", "rm", "-f", "busybox", "compose-example/busybox"]);
+    let (left, _) = s.ok(&["image", "ls", "-q"]);
+    assert_eq!(left.trim(), "", "no image left: {left}");
+    let (out, _) = s.ok(&["image", "prune"]);
+    assert!(!out.contains("deleted snapshot"), "{out}");
+    assert_eq!(snapshots(&s), before, "the container's layers stay");
+
+    // The container still works, and can be restarted on the same rootfs.
+    s.ok(&["exec", "-T", "app", "ls", "/bin/busybox"]);
+    s.ok(&["restart", "-t", "1", "app"]);
+    s.ok(&["exec", "-T", "app", "ls", "/bin/busybox"]);
+
+    // Once the container is gone, so is what only it held.
+    s.ok(&["down", "-t", "0"]);
+    let (out, _) = s.ok(&["image", "prune"]);
+    assert!(out.contains("deleted snapshot"), "{out}");
+    assert_eq!(snapshots(&s), 0);
+}
