@@ -68,3 +68,96 @@ fn up_pulls_missing_images_and_pull_policies_hold() {
     s.ok(&["down"]);
     s.ok(&["image", "rm", &image]);
 }
+
+/// A registry behind Basic auth: `compose image pull` finds the password through the
+/// docker config's `credHelpers` (a `docker-credential-*` program on PATH), and fails
+/// clearly without it.
+#[test]
+fn pull_asks_a_credential_helper() {
+    let reg = Registry::with_user("alice", "wonderland");
+    let seed = tempfile::tempdir().unwrap();
+    let bin = compose_tests::compose_bin().unwrap();
+    load_busybox(&bin, seed.path());
+    let image = format!("{}/private/busybox:1", reg.host());
+    let compose = |root: &std::path::Path, env: &[(&str, String)], args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(&bin)
+            .arg("--data-root")
+            .arg(root)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"wonderland\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let nothing = seed.path().join("no-config");
+    let plain = [("DOCKER_CONFIG", nothing.display().to_string())];
+    compose(seed.path(), &plain, &["image", "tag", "busybox", &image]);
+    let out = compose(
+        seed.path(),
+        &plain,
+        &[
+            "image",
+            "push",
+            "-q",
+            "--username",
+            "alice",
+            "--password-stdin",
+            &image,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let denied = compose(&root, &plain, &["image", "pull", "-q", &image]);
+    assert!(!denied.status.success());
+
+    let helpers = tmp.path().join("bin");
+    std::fs::create_dir(&helpers).unwrap();
+    let helper = helpers.join("docker-credential-testpass");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread -r url\necho \"$url\" >> \"$0.asked\"\necho '{\"Username\":\"alice\",\"Secret\":\"wonderland\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = tmp.path().join("docker");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"testpass"}}}}"#, reg.host()),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("DOCKER_CONFIG", config.display().to_string()),
+        ("PATH", path),
+    ];
+    let out = compose(&root, &env, &["image", "pull", "-q", &image]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let asked = std::fs::read_to_string(helpers.join("docker-credential-testpass.asked")).unwrap();
+    assert_eq!(asked.trim(), reg.host());
+}

@@ -1,8 +1,16 @@
-//! Credentials: given by the caller, or found in `~/.docker/config.json` (`auths`, whose
-//! `auth` is base64 of `user:password`; the directory moves with `$DOCKER_CONFIG`).
+//! Credentials: given by the caller, or found through `~/.docker/config.json` (the
+//! directory moves with `$DOCKER_CONFIG`): a credential helper named for the registry in
+//! `credHelpers`, else the `credsStore` helper, else `auths` (whose `auth` is base64 of
+//! `user:password`).
+//!
+//! A helper is the program `docker-credential-<name>` on `PATH`, run as `<program> get` with
+//! the server URL on stdin; it prints `{"ServerURL", "Username", "Secret"}`, or fails with
+//! "credentials not found" when it has none.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -37,6 +45,19 @@ impl Credentials {
 struct DockerConfig {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: HashMap<String, String>,
+}
+
+/// What a credential helper prints for `get`.
+#[derive(serde::Deserialize)]
+struct HelperAnswer {
+    #[serde(rename = "Username", default)]
+    username: String,
+    #[serde(rename = "Secret", default)]
+    secret: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -55,9 +76,21 @@ pub fn docker_config_path() -> Option<PathBuf> {
     Some(PathBuf::from(home).join(".docker").join("config.json"))
 }
 
-/// The credentials a docker config file holds for `registry` (`host[:port]`); none when the
-/// file is absent or has no entry for it.
+/// The credentials a docker config file gives for `registry` (`host[:port]`), through its
+/// helpers or its `auths`; none when the file is absent or has nothing for it.
 pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>> {
+    let search: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    from_docker_config_in(path, registry, &search)
+}
+
+/// [`from_docker_config`], looking for helper programs in `search` (the `PATH` dirs).
+pub fn from_docker_config_in(
+    path: &Path,
+    registry: &str,
+    search: &[PathBuf],
+) -> Result<Option<Credentials>> {
     let bad = |reason: String| RegistryError::DockerConfig {
         path: path.to_owned(),
         reason,
@@ -70,6 +103,19 @@ pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credenti
     let cfg: DockerConfig =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let want = auth_key(registry);
+    let helper = cfg
+        .cred_helpers
+        .iter()
+        .find(|(k, _)| auth_key(k) == want)
+        .map(|(_, h)| ("credHelpers", h))
+        .or(cfg.creds_store.as_ref().map(|h| ("credsStore", h)))
+        .filter(|(_, h)| !h.is_empty());
+    if let Some((field, name)) = helper
+        && let Some(c) = run_helper(name, registry, search)
+            .map_err(|reason| bad(format!("{field} helper docker-credential-{name}: {reason}")))?
+    {
+        return Ok(Some(c));
+    }
     let Some((key, entry)) = cfg.auths.iter().find(|(k, _)| auth_key(k) == want) else {
         return Ok(None);
     };
@@ -94,6 +140,60 @@ pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credenti
         })),
         _ => Ok(None),
     }
+}
+
+/// Asks helper `name` for `registry`'s credentials; `None` when it has none.
+fn run_helper(
+    name: &str,
+    registry: &str,
+    search: &[PathBuf],
+) -> std::result::Result<Option<Credentials>, String> {
+    if name.contains('/') {
+        return Err("a helper name cannot hold a '/'".into());
+    }
+    let program = format!("docker-credential-{name}");
+    let exe = search
+        .iter()
+        .map(|d| d.join(&program))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "not found on PATH".to_string())?;
+    // Docker Hub's credentials are stored under its historical URL.
+    let server = if auth_key(registry) == "docker.io" {
+        "https://index.docker.io/v1/"
+    } else {
+        registry
+    };
+    let mut child = Command::new(&exe)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading gives EPIPE here: its answer below says why.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        if said.to_lowercase().contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(format!("failed ({}): {}", out.status, said.trim()));
+    }
+    let answer: HelperAnswer = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("printed something that is not its JSON answer: {e}"))?;
+    if answer.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials {
+        username: answer.username,
+        password: answer.secret,
+    }))
 }
 
 /// The host part of an `auths` key: `https://index.docker.io/v1/` and `docker.io` are one.
@@ -142,5 +242,64 @@ mod tests {
         let e = from_docker_config(&p, "x:1").unwrap_err().to_string();
         assert!(e.contains("not base64"), "{e}");
         assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    fn helper(dir: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(format!("docker-credential-{name}"));
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn helpers_answer_before_auths() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // The per-registry helper echoes back the server URL it was asked about.
+        helper(
+            &bin,
+            "per",
+            r#"[ "$1" = get ] || exit 3; read -r url; printf '{"ServerURL":"%s","Username":"u-%s","Secret":"s"}' "$url" "$url""#,
+        );
+        helper(
+            &bin,
+            "store",
+            r#"read -r url; case "$url" in known:1) echo '{"Username":"st","Secret":"x"}';; *) echo 'credentials not found in native keychain'; exit 1;; esac"#,
+        );
+        helper(&bin, "broken", "echo boom >&2; exit 2");
+        let p = dir.path().join("config.json");
+        let auth = STANDARD.encode("file:pw");
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"credsStore":"store","credHelpers":{{"index.docker.io":"per","r:5000":"per","bad:1":"broken","gone:1":"missing"}},
+                "auths":{{"other:1":{{"auth":"{auth}"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let search = [dir.path().join("nothing-here"), bin.clone()];
+        let get = |r: &str| from_docker_config_in(&p, r, &search);
+        let c = get("r:5000").unwrap().unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("u-r:5000", "s")
+        );
+        let c = get("docker.io").unwrap().unwrap();
+        assert_eq!(c.username, "u-https://index.docker.io/v1/");
+        assert_eq!(get("known:1").unwrap().unwrap().username, "st");
+        // The store has nothing for it: the file's auths answer.
+        assert_eq!(get("other:1").unwrap().unwrap().username, "file");
+        assert!(get("nobody:1").unwrap().is_none());
+        let e = get("bad:1").unwrap_err().to_string();
+        assert!(
+            e.contains("docker-credential-broken") && e.contains("boom"),
+            "{e}"
+        );
+        let e = get("gone:1").unwrap_err().to_string();
+        assert!(
+            e.contains("credHelpers") && e.contains("not found on PATH"),
+            "{e}"
+        );
     }
 }
