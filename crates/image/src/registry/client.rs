@@ -50,6 +50,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Pulls make each new snapshot durable (syncfs) before naming it, as loads do.
     pub sync: bool,
+    /// Per-registry certificate dirs (`<dir>/<host:port>/ca.crt`, `client.cert`/`.key`);
+    /// `None` means Docker's `/etc/docker/certs.d`.
+    pub certs_d: Option<PathBuf>,
     /// How pulls unpack layers (ownership kept by default: run as root).
     pub unpack: UnpackOptions,
 }
@@ -67,6 +70,7 @@ impl Default for ClientOptions {
             platform: None,
             timeout: Duration::from_secs(60),
             sync: true,
+            certs_d: None,
             unpack: UnpackOptions::default(),
         }
     }
@@ -165,7 +169,13 @@ impl Client {
                 None => None,
             },
         };
-        let scheme = if plain_http(registry, &opts.insecure_registries) {
+        let certs_d = opts
+            .certs_d
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(super::tls::DEFAULT_CERTS_D));
+        let tls = super::tls::for_registry(&certs_d, registry)?;
+        // Certificates for a registry mean it speaks TLS, even on loopback.
+        let scheme = if tls.is_none() && plain_http(registry, &opts.insecure_registries) {
             "http"
         } else {
             "https"
@@ -175,7 +185,11 @@ impl Client {
         } else {
             registry
         };
-        let agent = Agent::config_builder()
+        let mut config = Agent::config_builder();
+        if let Some(tls) = tls {
+            config = config.tls_config(tls);
+        }
+        let agent = config
             .http_status_as_error(false)
             .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(opts.timeout))

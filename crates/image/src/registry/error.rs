@@ -69,6 +69,9 @@ pub enum RegistryError {
     /// `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`) could not be read.
     #[error("docker config {path}: {reason}")]
     DockerConfig { path: PathBuf, reason: String },
+    /// A registry's certificate directory (`certs.d/<host:port>/`) could not be used.
+    #[error("registry certificates {path}: {reason}")]
+    Tls { path: PathBuf, reason: String },
     /// A reference could not be parsed.
     #[error(transparent)]
     Reference(#[from] ReferenceError),

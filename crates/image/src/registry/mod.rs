@@ -1,6 +1,7 @@
 //! The OCI distribution registry client: `GET /v2/` probe, Bearer token and Basic auth
-//! (credentials given, or from `~/.docker/config.json`), HTTPS with rustls (plain HTTP for
-//! loopback and insecure registries), manifests and multi-platform indexes, parallel
+//! (credentials given, or from `~/.docker/config.json` and its credential helpers), HTTPS
+//! with rustls (per-registry CAs and client certificates from `certs.d`; plain HTTP for
+//! loopback and insecure registries without one), manifests and multi-platform indexes, parallel
 //! verified pulls into the store and pushes from it (HEAD, cross-repository mount,
 //! monolithic or chunked uploads, manifest PUT).
 //!
@@ -15,6 +16,7 @@ mod manifest;
 mod progress;
 mod pull;
 mod push;
+pub mod tls;
 mod transfer;
 
 pub use challenge::Challenge;

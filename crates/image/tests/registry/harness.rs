@@ -15,6 +15,7 @@ pub struct Registry {
     pub port: u16,
     pub dir: tempfile::TempDir,
     htpasswd: bool,
+    tls: bool,
 }
 
 /// A port nobody listens on now.
@@ -34,6 +35,27 @@ impl Registry {
         Self::start_with(Some((user, password)))
     }
 
+    /// A registry serving HTTPS with a certificate for 127.0.0.1 from a CA of its own
+    /// ([`Registry::ca_cert`]).
+    pub fn with_tls() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(&dir.path().join("tls"));
+        let r = Registry {
+            child: Mutex::new(None),
+            port: free_port(),
+            dir,
+            htpasswd: false,
+            tls: true,
+        };
+        r.restart();
+        r
+    }
+
+    /// The CA that signed a TLS registry's certificate (PEM).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("tls").join("ca.crt")
+    }
+
     fn start_with(user: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         if let Some((u, p)) = user {
@@ -49,6 +71,7 @@ impl Registry {
             port: free_port(),
             dir,
             htpasswd: user.is_some(),
+            tls: false,
         };
         r.restart();
         r
@@ -83,10 +106,20 @@ impl Registry {
         } else {
             String::new()
         };
+        let tls = if self.tls {
+            let d = self.dir.path().join("tls");
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("server.crt").display(),
+                d.join("server.key").display()
+            )
+        } else {
+            String::new()
+        };
         let cfg = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{}\n  secret: test-secret-{}\n{auth}",
+             http:\n  addr: 127.0.0.1:{}\n  secret: test-secret-{}\n{tls}{auth}",
             self.storage().display(),
             self.port,
             self.port,
@@ -162,5 +195,82 @@ fn read_log(log: &Path) -> String {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (EC P-256), with openssl.
+fn make_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ext = dir.join("server.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=compose test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl must be installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

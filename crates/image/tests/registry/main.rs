@@ -12,6 +12,7 @@ mod platform;
 mod proxy;
 mod resume;
 mod roundtrip;
+mod tls;
 mod token;
 
 use std::io::Write;
@@ -266,6 +267,7 @@ pub fn busybox_image(text: &str) -> TestImage {
 pub fn options(state: &Path) -> ClientOptions {
     ClientOptions {
         docker_config: Some(state.join("no-docker-config.json")),
+        certs_d: Some(state.join("no-certs.d")),
         retries: 2,
         backoff: Duration::from_millis(20),
         timeout: Duration::from_secs(20),
