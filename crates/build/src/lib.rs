@@ -16,5 +16,7 @@ pub mod ignore;
 pub mod image;
 pub mod mount;
 pub mod project;
+pub mod pull;
+pub mod run_mount;
 pub mod runner;
 pub mod user;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use compose_runtime::{CreateOptions, Rootfs, Runtime, ShimOptions};
-use oci_spec::runtime::{LinuxNamespaceType, UserBuilder};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, MountBuilder, UserBuilder};
 
 use crate::build::{RunOutcome, RunRequest, RunStep};
+use crate::run_mount::StepMount;
 
 /// Runs RUN steps as containers of `runtime`.
 pub struct RuntimeRunner {
@@ -90,6 +91,13 @@ impl RuntimeRunner {
                 .map_err(|e| e.to_string())?,
         );
         spec.set_process(Some(process));
+        if !req.mounts.is_empty() {
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            for m in req.mounts {
+                mounts.push(step_mount(m)?);
+            }
+            spec.set_mounts(Some(mounts));
+        }
         if req.network == Some("host") {
             if let Some(linux) = spec.linux_mut() {
                 let ns = linux.namespaces().clone().unwrap_or_default();
@@ -106,6 +114,34 @@ impl RuntimeRunner {
         }
         Ok(spec)
     }
+}
+
+/// A `RUN --mount` as an OCI mount.
+fn step_mount(m: &StepMount) -> Result<Mount, String> {
+    let mut b = MountBuilder::default();
+    b = match m {
+        StepMount::Bind {
+            source,
+            target,
+            readonly,
+        } => b
+            .typ("bind")
+            .source(source.clone())
+            .destination(target)
+            .options(vec![
+                "rbind".to_string(),
+                if *readonly { "ro" } else { "rw" }.to_string(),
+            ]),
+        StepMount::Tmpfs { target, size } => {
+            let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
+            options.extend(size.map(|s| format!("size={s}")));
+            b.typ("tmpfs")
+                .source("tmpfs")
+                .destination(target)
+                .options(options)
+        }
+    };
+    b.build().map_err(|e| format!("--mount: {e}"))
 }
 
 /// The step's output: stdout and stderr lines in the order the shim read them.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use compose::load;
-use compose_build::build::{Builder, StepEvent};
+use compose_build::build::{Builder, NamedContext, StepEvent};
 use compose_build::project::{ServiceBuild, plan};
 use compose_build::runner::RuntimeRunner;
 use compose_image::Store;
@@ -52,14 +52,14 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     };
     let services = selected(project, &args.services, args.with_dependencies)?;
     let build_args = parse_build_args(&args.build_args);
-    let builds =
+    let mut builds =
         plan(project, &services, &build_args, args.no_cache).map_err(anyhow::Error::msg)?;
+    for b in &mut builds {
+        b.options.pull |= args.pull;
+    }
     if args.print {
         print_plan(&builds)?;
         return Ok(ExitCode::SUCCESS);
-    }
-    if args.pull {
-        eprintln!("WARN[0000] --pull: base images are taken from the local store");
     }
     let store = Store::open(&global.data_root).with_context(|| {
         format!(
@@ -164,6 +164,11 @@ fn print_plan(builds: &[ServiceBuild]) -> anyhow::Result<()> {
                     "target": o.target,
                     "network": o.network,
                     "no-cache": o.no_cache,
+                    "pull": o.pull,
+                    "contexts": o.additional_contexts.iter().map(|(k, v)| (k.clone(), match v {
+                        NamedContext::Dir(d) => d.display().to_string(),
+                        NamedContext::Image(r) => format!("docker-image://{r}"),
+                    })).collect::<BTreeMap<_, _>>(),
                 }),
             )
         })
