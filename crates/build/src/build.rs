@@ -1061,13 +1061,47 @@ fn copy_spec(c: &AddCopy, st: &StageState, add: bool) -> std::result::Result<Exp
             })
         })
         .collect::<std::result::Result<Vec<_>, String>>()?;
-    let _ = add;
+    if add && let Some(url) = sources.iter().find(|s| is_remote(s)) {
+        // Before the cache key, which would look for it in the context.
+        return Err(crate::copy::CopyError::Remote(url.clone()).to_string());
+    }
+    if add && let Some(sum) = c.flag("checksum") {
+        check_checksum(sum)?;
+        // BuildKit verifies a checksum only for what it downloads.
+        return Err(format!(
+            "ADD --checksum={sum}: a checksum is only checked for URL sources, and URLs are not fetched on this machine"
+        ));
+    }
     Ok(ExpandedCopy {
         sources,
         dest,
         chmod,
         heredocs,
     })
+}
+
+fn is_remote(source: &str) -> bool {
+    source.contains("://") || source.starts_with("git@")
+}
+
+/// `--checksum=sha256:<64 hex>` (or sha384/sha512 with their lengths).
+fn check_checksum(sum: &str) -> std::result::Result<(), String> {
+    let ok = sum.split_once(':').is_some_and(|(algo, hex)| {
+        let len = match algo {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            _ => return false,
+        };
+        hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "ADD --checksum={sum}: not a digest (want sha256:<64 hex digits>)"
+        ))
+    }
 }
 
 /// The process of a RUN: exec form as is; shell form through the stage's shell, with
