@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::Sender;
 
 use compose_image::Store;
 use compose_image::store::ImageRecord;
@@ -17,7 +19,7 @@ use crate::copy::{CopyError, CopySpec, copy};
 use crate::dockerfile::{AddCopy, Command, Dockerfile, Heredoc, Kind, ParseError, Run, Stage};
 use crate::ignore::{Ignore, IgnoreError};
 use crate::image::{ImageError, WorkImage, store_layer};
-use crate::mount::{MountError, Overlay, in_private_namespace};
+use crate::mount::{MountError, Overlay, in_private_namespace_with};
 use crate::pull::{PullError, pull_bases};
 use crate::run_mount::{MountKind, MountSpec, StepMount};
 
@@ -81,7 +83,6 @@ pub enum NamedContext {
 
 /// A RUN step for the runner: its process, on a rootfs mounted in the caller's (private)
 /// mount namespace.
-#[derive(Debug)]
 pub struct RunRequest<'a> {
     pub rootfs: &'a Path,
     pub args: &'a [String],
@@ -91,6 +92,8 @@ pub struct RunRequest<'a> {
     pub network: Option<&'a str>,
     /// `RUN --mount`s, resolved to host paths.
     pub mounts: &'a [StepMount],
+    /// Called with the step's output as it comes, when the caller shows it live.
+    pub on_output: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 /// What a RUN step did.
@@ -99,6 +102,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// stdout and stderr, interleaved as written.
     pub output: Vec<u8>,
+    /// The output went to `on_output` already.
+    pub streamed: bool,
 }
 
 /// Runs RUN steps in containers: the runtime's side of a build.
@@ -372,14 +377,13 @@ impl StageRun<'_, '_> {
             .unwrap_or_else(|| format!("stage-{}", self.index))
     }
 
+    /// `[name n/total] TEXT`, as BuildKit names steps (no name in a one-stage file).
     fn step_name(&self, n: usize, text: &str) -> String {
-        format!(
-            "[{} {}/{}] {}",
-            self.name(),
-            n,
-            self.stage.instructions.len() + 1,
-            text
-        )
+        let total = self.stage.instructions.len() + 1;
+        if self.df.stages.len() == 1 && self.stage.name.is_none() {
+            return format!("[{n}/{total}] {text}");
+        }
+        format!("[{} {n}/{total}] {text}", self.name())
     }
 
     fn fail(&self, step: &str, message: impl std::fmt::Display) -> BuildError {
@@ -543,8 +547,21 @@ impl StageRun<'_, '_> {
             runner: self.builder.runner,
             network: self.opts.network.as_deref(),
         };
-        let outcome =
-            in_private_namespace(|| -> std::result::Result<Option<RunOutcome>, StepFailure> {
+        let emit = &mut *self.emit;
+        let on_text = |text: String| {
+            emit(StepEvent::Output {
+                step: step.to_string(),
+                text,
+            })
+        };
+        let outcome = in_private_namespace_with(
+            |tx: Sender<String>| -> std::result::Result<Option<RunOutcome>, StepFailure> {
+                let tx = Mutex::new(tx);
+                let on_output = move |text: &str| {
+                    if let Ok(tx) = tx.lock() {
+                        let _ = tx.send(text.to_string());
+                    }
+                };
                 overlay.mount(merged)?;
                 if let Some(o) = &from_overlay {
                     o.mount(from_root)?;
@@ -560,12 +577,15 @@ impl StageRun<'_, '_> {
                     merged,
                     from_dir.as_ref().map(|(d, i)| (d.as_path(), *i)),
                     &step_mounts,
+                    &on_output,
                 )
-            })
-            .map_err(|e| self.fail(step, e))?;
+            },
+            on_text,
+        )
+        .map_err(|e| self.fail(step, e))?;
         if let Some(out) = outcome {
             let text = String::from_utf8_lossy(&out.output).into_owned();
-            if !text.is_empty() {
+            if !text.is_empty() && !out.streamed {
                 (self.emit)(StepEvent::Output {
                     step: step.to_string(),
                     text: text.clone(),
@@ -909,6 +929,7 @@ fn apply_op(
     root: &Path,
     from_root: Option<(&Path, bool)>,
     mounts: &[StepMount],
+    on_output: &(dyn Fn(&str) + Sync),
 ) -> std::result::Result<Option<RunOutcome>, StepFailure> {
     match op {
         FsOp::Mkdir(dir) => {
@@ -975,6 +996,7 @@ fn apply_op(
                     user: st.config.user.as_deref(),
                     network,
                     mounts,
+                    on_output: Some(on_output),
                 })
                 .map_err(StepFailure::Msg)?;
             Ok(Some(out))

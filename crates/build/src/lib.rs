@@ -15,6 +15,7 @@ pub mod dockerfile;
 pub mod ignore;
 pub mod image;
 pub mod mount;
+pub mod progress;
 pub mod project;
 pub mod pull;
 pub mod run_mount;

@@ -394,3 +394,44 @@ fn pull_refreshes_the_base_image() {
         "{err}"
     );
 }
+
+#[test]
+fn run_output_arrives_while_the_step_runs() {
+    if !ready() {
+        return;
+    }
+    let e = env();
+    let ctx = e.tmp.path().join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    // The step waits (up to 20 s) for a file that the caller makes only once it has seen
+    // the step's first line: it finds the file only if its output is streamed.
+    let dockerfile = "FROM busybox:test\n\
+        RUN --mount=type=cache,id=signal,target=/sig rm -f /sig/go; echo first; i=0; \
+        while [ ! -e /sig/go ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; \
+        [ -e /sig/go ] && echo released\n";
+    let go =
+        compose_build::run_mount::cache_dir(&e.tmp.path().join("data/build/mount-cache"), "signal")
+            .join("go");
+    let work = e.tmp.path().join("data/build");
+    fs::create_dir_all(&work).unwrap();
+    let builder = Builder {
+        store: &e.store,
+        runner: Some(&e.runner),
+        work_dir: work,
+    };
+    let mut seen = String::new();
+    builder
+        .build(&inline(&ctx, dockerfile, "live:1"), &mut |ev| {
+            if let StepEvent::Output { text, .. } = ev {
+                seen.push_str(text);
+                if text.contains("first") {
+                    fs::write(&go, "").unwrap();
+                }
+            }
+        })
+        .unwrap();
+    assert!(
+        seen.contains("first\n") && seen.contains("released\n"),
+        "{seen}"
+    );
+}
