@@ -69,14 +69,14 @@ fn up_builds_what_is_missing_and_the_cache_holds() {
     assert!(logs.contains("\n1234\n"), "--chown: {logs}");
 
     // Nothing changed: `build` takes every step from the cache; `up` builds nothing.
-    let (out, _) = s.ok(&["build"]);
+    let (_, out) = s.ok(&["build"]);
     assert_eq!(out.matches("CACHED").count(), 3, "{out}");
     let (_, err) = s.ok(&["up", "-d"]);
     assert!(!err.contains("Built"), "{err}");
 
     // A changed source reruns its step and what follows; --build rebuilds.
     std::fs::write(s.proj().join("app/msg.txt"), "louder\n").unwrap();
-    let (out, _) = s.ok(&["build", "web"]);
+    let (_, out) = s.ok(&["build", "web"]);
     assert_eq!(out.matches("CACHED").count(), 0, "{out}");
     let (_, err) = s.ok(&["up", "-d", "--build"]);
     assert!(err.contains(&format!("Image {p}-web  Built")), "{err}");
@@ -103,4 +103,51 @@ fn a_failing_build_fails_up_naming_the_step_and_creates_nothing() {
     let nobuild = s.compose(&["up", "-d", "--no-build"]);
     assert!(!nobuild.success());
     assert!(nobuild.stderr.contains("--no-build"), "{}", nobuild.stderr);
+}
+
+#[test]
+fn progress_plain_tty_and_quiet_with_a_failing_step() {
+    let s = stack("buildprog");
+    std::fs::write(
+        s.proj().join("Dockerfile"),
+        "FROM busybox\nRUN echo step-output; echo more >&2\nRUN echo going-wrong; exit 4\n",
+    )
+    .unwrap();
+    let out = s.compose(&["--progress", "plain", "build", "web"]);
+    assert!(!out.success());
+    let err = &out.stderr;
+    assert!(err.contains("#1 [web 1/3] FROM busybox\n"), "{err}");
+    assert!(
+        err.contains(
+            "#2 [web 2/3] RUN echo step-output; echo more >&2\n#2 step-output\n#2 more\n#2 DONE "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("#3 going-wrong\n"), "{err}");
+    assert!(
+        err.contains("[web 3/3] RUN echo going-wrong; exit 4"),
+        "{err}"
+    );
+    assert!(err.contains("non-zero code: 4"), "{err}");
+
+    let out = s.compose(&["--progress", "tty", "build", "web"]);
+    let err = &out.stderr;
+    assert!(
+        err.contains(" => CACHED [web 2/3] RUN echo step-output"),
+        "{err}"
+    );
+    // The failing step stays on screen with its output under it.
+    assert!(
+        err.contains(" => [web 3/3] RUN echo going-wrong; exit 4\n\x1b[2m => > going-wrong"),
+        "{err:?}"
+    );
+
+    let out = s.compose(&["build", "-q", "web"]);
+    assert!(!out.success());
+    assert!(
+        !out.stderr.contains("#1 ") && !out.stderr.contains(" => "),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("non-zero code: 4"), "{}", out.stderr);
 }

@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::Sender;
 
 use compose_image::Store;
 use compose_image::store::ImageRecord;
@@ -17,7 +19,9 @@ use crate::copy::{CopyError, CopySpec, copy};
 use crate::dockerfile::{AddCopy, Command, Dockerfile, Heredoc, Kind, ParseError, Run, Stage};
 use crate::ignore::{Ignore, IgnoreError};
 use crate::image::{ImageError, WorkImage, store_layer};
-use crate::mount::{MountError, Overlay, in_private_namespace};
+use crate::mount::{MountError, Overlay, in_private_namespace_with};
+use crate::pull::{PullError, pull_bases};
+use crate::run_mount::{MountKind, MountSpec, StepMount};
 
 /// Why a build failed. Step errors name the step as Docker does (`[stage 2/5] RUN ...`).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,8 @@ pub enum BuildError {
     NoTarget(String),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Pull(#[from] PullError),
 }
 
 type Result<T> = std::result::Result<T, BuildError>;
@@ -58,11 +64,25 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// `network:` of the build; RUN steps get no network unless it says `host`.
     pub network: Option<String>,
+    /// Named contexts (compose's `additional_contexts`) for `FROM <name>`,
+    /// `COPY --from=<name>` and `RUN --mount=from=<name>`; they win over stage and image
+    /// names, as BuildKit's do.
+    pub additional_contexts: BTreeMap<String, NamedContext>,
+    /// Pull the base images (FROM) from their registry first, even when present.
+    pub pull: bool,
+}
+
+/// What a named build context is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory (absolute).
+    Dir(PathBuf),
+    /// An image of the store, by reference.
+    Image(String),
 }
 
 /// A RUN step for the runner: its process, on a rootfs mounted in the caller's (private)
 /// mount namespace.
-#[derive(Debug)]
 pub struct RunRequest<'a> {
     pub rootfs: &'a Path,
     pub args: &'a [String],
@@ -70,6 +90,10 @@ pub struct RunRequest<'a> {
     pub cwd: &'a str,
     pub user: Option<&'a str>,
     pub network: Option<&'a str>,
+    /// `RUN --mount`s, resolved to host paths.
+    pub mounts: &'a [StepMount],
+    /// Called with the step's output as it comes, when the caller shows it live.
+    pub on_output: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 /// What a RUN step did.
@@ -78,6 +102,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// stdout and stderr, interleaved as written.
     pub output: Vec<u8>,
+    /// The output went to `on_output` already.
+    pub streamed: bool,
 }
 
 /// Runs RUN steps in containers: the runtime's side of a build.
@@ -141,8 +167,12 @@ impl Builder<'_> {
             }
             None => df.stages.len() - 1,
         };
-        let needed = needed_stages(&df, target, &opts.build_args);
+        let needed = needed_stages(&df, target, opts);
         let global = global_args(&df, &opts.build_args)?;
+        if opts.pull {
+            // Before the content lock: a pull takes it itself.
+            pull_bases(self.store, &external_bases(&df, &needed, &global, opts))?;
+        }
         let cache = Cache::open(&self.work_dir.join("cache")).map_err(|e| BuildError::Read {
             file: self.work_dir.display().to_string(),
             source: e,
@@ -245,20 +275,17 @@ fn expand_global(df: &Dockerfile, text: &str, global: &[(String, Option<String>)
         .unwrap_or_else(|_| text.to_string())
 }
 
-/// The stages `target` depends on (FROM another stage, COPY --from), itself included, in
-/// file order: a stage the target does not need is never built.
-fn needed_stages(
-    df: &Dockerfile,
-    target: usize,
-    build_args: &BTreeMap<String, String>,
-) -> Vec<usize> {
+/// The stages `target` depends on (FROM another stage, COPY --from, RUN --mount from=),
+/// itself included, in file order: a stage the target does not need is never built. A
+/// named context hides a stage of its name.
+fn needed_stages(df: &Dockerfile, target: usize, opts: &BuildOptions) -> Vec<usize> {
     let global: Vec<(String, Option<String>)> = df
         .global_args
         .iter()
         .map(|a| {
             (
                 a.name.clone(),
-                build_args.get(&a.name).cloned().or(a.default.clone()),
+                opts.build_args.get(&a.name).cloned().or(a.default.clone()),
             )
         })
         .collect();
@@ -272,13 +299,16 @@ fn needed_stages(
         let base = expand_global(df, &stage.base, &global);
         let mut refs = vec![base];
         for ins in &stage.instructions {
-            if let Kind::Copy(c) = &ins.kind
-                && let Some(from) = c.flag("from")
-            {
-                refs.push(from.to_string());
+            match &ins.kind {
+                Kind::Copy(c) => refs.extend(c.flag("from").map(str::to_string)),
+                Kind::Run(r) => refs.extend(mount_froms(r)),
+                _ => {}
             }
         }
         for r in refs {
+            if opts.additional_contexts.contains_key(&r) {
+                continue;
+            }
             if let Some((j, _)) = df.stage(&r)
                 && j < i
             {
@@ -287,6 +317,44 @@ fn needed_stages(
         }
     }
     need.into_iter().collect()
+}
+
+/// The `from=` of a RUN's `--mount` flags.
+fn mount_froms(r: &Run) -> Vec<String> {
+    r.flags
+        .iter()
+        .filter(|f| f.name == "mount")
+        .filter_map(|f| f.value.as_deref())
+        .flat_map(|v| v.split(','))
+        .filter_map(|kv| kv.trim().strip_prefix("from="))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The base images of `needed` stages that come from a registry (not scratch, a stage or
+/// a named context).
+fn external_bases(
+    df: &Dockerfile,
+    needed: &[usize],
+    global: &[(String, Option<String>)],
+    opts: &BuildOptions,
+) -> Vec<String> {
+    needed
+        .iter()
+        .map(|&i| (i, expand_global(df, &df.stages[i].base, global)))
+        .filter(|(i, base)| {
+            !base.eq_ignore_ascii_case("scratch")
+                && !opts.additional_contexts.contains_key(base)
+                && df.stage(base).is_none_or(|(j, _)| j >= *i)
+        })
+        .map(|(_, base)| base)
+        .collect()
+}
+
+/// Where `--from=` / `from=` takes its files.
+enum FromSource {
+    Image(Box<WorkImage>),
+    Dir(PathBuf),
 }
 
 struct StageRun<'a, 'b> {
@@ -309,14 +377,13 @@ impl StageRun<'_, '_> {
             .unwrap_or_else(|| format!("stage-{}", self.index))
     }
 
+    /// `[name n/total] TEXT`, as BuildKit names steps (no name in a one-stage file).
     fn step_name(&self, n: usize, text: &str) -> String {
-        format!(
-            "[{} {}/{}] {}",
-            self.name(),
-            n,
-            self.stage.instructions.len() + 1,
-            text
-        )
+        let total = self.stage.instructions.len() + 1;
+        if self.df.stages.len() == 1 && self.stage.name.is_none() {
+            return format!("[{n}/{total}] {text}");
+        }
+        format!("[{} {n}/{total}] {text}", self.name())
     }
 
     fn fail(&self, step: &str, message: impl std::fmt::Display) -> BuildError {
@@ -330,22 +397,47 @@ impl StageRun<'_, '_> {
         let base = expand_global(self.df, &self.stage.base, global);
         let step = self.step_name(1, &format!("FROM {base}"));
         (self.emit)(StepEvent::Start { step: step.clone() });
-        let image = if base.eq_ignore_ascii_case("scratch") {
-            WorkImage::scratch()
-        } else if let Some((j, _)) = self.df.stage(&base).filter(|(j, _)| *j < self.index) {
-            self.built
-                .get(&j)
-                .cloned()
-                .ok_or_else(|| self.fail(&step, format!("stage {base} was not built")))?
-        } else {
-            WorkImage::from_store(self.builder.store, &base)?.ok_or_else(|| {
-                self.fail(
-                    &step,
-                    format!("image {base:?} is not in the store: pull or load it first"),
-                )
-            })?
+        let image = match self.opts.additional_contexts.get(&base) {
+            Some(NamedContext::Dir(_)) => self.dir_base(&step, &base)?,
+            Some(NamedContext::Image(r)) => self.store_image(&step, r)?,
+            None if base.eq_ignore_ascii_case("scratch") => WorkImage::scratch(),
+            None => match self.df.stage(&base).filter(|(j, _)| *j < self.index) {
+                Some((j, _)) => self
+                    .built
+                    .get(&j)
+                    .cloned()
+                    .ok_or_else(|| self.fail(&step, format!("stage {base} was not built")))?,
+                None => self.store_image(&step, &base)?,
+            },
         };
         (self.emit)(StepEvent::Done { step });
+        Ok(image)
+    }
+
+    fn store_image(&self, step: &str, reference: &str) -> Result<WorkImage> {
+        WorkImage::from_store(self.builder.store, reference)?.ok_or_else(|| {
+            self.fail(
+                step,
+                format!("image {reference:?} is not in the store: pull or load it first"),
+            )
+        })
+    }
+
+    /// `FROM <named local context>`: an image of one layer holding that directory.
+    fn dir_base(&mut self, step: &str, name: &str) -> Result<WorkImage> {
+        let mut image = WorkImage::scratch();
+        let copy = AddCopy {
+            flags: vec![crate::dockerfile::Flag {
+                name: "from".into(),
+                value: Some(name.to_string()),
+            }],
+            sources: vec![".".into()],
+            dest: "/".into(),
+            heredocs: Vec::new(),
+            json: true,
+        };
+        let st = StageState::new(Default::default(), self.df.words());
+        self.fs_step(step, &mut image, &st, FsOp::Copy(&copy, false))?;
         Ok(image)
     }
 
@@ -429,15 +521,25 @@ impl StageRun<'_, '_> {
             upper: dirs[0].clone(),
             work: dirs[1].clone(),
         };
-        let from = self.copy_from_image(step, &op)?;
+        let from = match copy_from(&op) {
+            Some(name) => Some(self.resolve_from(step, name)?),
+            None => None,
+        };
         let from_overlay = match &from {
-            Some(img) => Some(Overlay {
+            Some(FromSource::Image(img)) => Some(Overlay {
                 lowers: img.snapshot_dirs(self.builder.store)?,
                 upper: dirs[3].clone(),
                 work: dirs[4].clone(),
             }),
+            _ => None,
+        };
+        // With whether its .dockerignore applies (a named directory's does).
+        let from_dir = match &from {
+            Some(FromSource::Dir(d)) => Some((d.clone(), true)),
+            Some(FromSource::Image(_)) => Some((dirs[5].clone(), false)),
             None => None,
         };
+        let mounts = self.prepare_mounts(step, &op, st, tmp.path())?;
         let merged = &dirs[2];
         let from_root = &dirs[5];
         let env = OpEnv {
@@ -445,24 +547,45 @@ impl StageRun<'_, '_> {
             runner: self.builder.runner,
             network: self.opts.network.as_deref(),
         };
-        let outcome =
-            in_private_namespace(|| -> std::result::Result<Option<RunOutcome>, StepFailure> {
+        let emit = &mut *self.emit;
+        let on_text = |text: String| {
+            emit(StepEvent::Output {
+                step: step.to_string(),
+                text,
+            })
+        };
+        let outcome = in_private_namespace_with(
+            |tx: Sender<String>| -> std::result::Result<Option<RunOutcome>, StepFailure> {
+                let tx = Mutex::new(tx);
+                let on_output = move |text: &str| {
+                    if let Ok(tx) = tx.lock() {
+                        let _ = tx.send(text.to_string());
+                    }
+                };
                 overlay.mount(merged)?;
                 if let Some(o) = &from_overlay {
                     o.mount(from_root)?;
                 }
+                let step_mounts = mounts
+                    .iter()
+                    .map(|m| m.mount())
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
                 apply_op(
                     &env,
                     &op,
                     st,
                     merged,
-                    from_overlay.as_ref().map(|_| from_root.as_path()),
+                    from_dir.as_ref().map(|(d, i)| (d.as_path(), *i)),
+                    &step_mounts,
+                    &on_output,
                 )
-            })
-            .map_err(|e| self.fail(step, e))?;
+            },
+            on_text,
+        )
+        .map_err(|e| self.fail(step, e))?;
         if let Some(out) = outcome {
             let text = String::from_utf8_lossy(&out.output).into_owned();
-            if !text.is_empty() {
+            if !text.is_empty() && !out.streamed {
                 (self.emit)(StepEvent::Output {
                     step: step.to_string(),
                     text: text.clone(),
@@ -493,25 +616,84 @@ impl StageRun<'_, '_> {
         Ok(())
     }
 
-    /// For `COPY --from=<image or stage>`: that image.
-    fn copy_from_image(&self, step: &str, op: &FsOp<'_>) -> Result<Option<WorkImage>> {
-        let FsOp::Copy(c, _) = op else {
-            return Ok(None);
-        };
-        let Some(from) = c.flag("from") else {
-            return Ok(None);
-        };
+    /// What `--from=<name>` names: a named context, an earlier stage, or an image of the
+    /// store, in that order.
+    fn resolve_from(&self, step: &str, from: &str) -> Result<FromSource> {
+        match self.opts.additional_contexts.get(from) {
+            Some(NamedContext::Dir(d)) => return Ok(FromSource::Dir(d.clone())),
+            Some(NamedContext::Image(r)) => {
+                return Ok(FromSource::Image(Box::new(self.store_image(step, r)?)));
+            }
+            None => {}
+        }
         if let Some((j, _)) = self.df.stage(from).filter(|(j, _)| *j < self.index) {
-            return Ok(self.built.get(&j).cloned());
+            return self
+                .built
+                .get(&j)
+                .cloned()
+                .map(|i| FromSource::Image(Box::new(i)))
+                .ok_or_else(|| self.fail(step, format!("stage {from} was not built")));
         }
         WorkImage::from_store(self.builder.store, from)?
-            .map(Some)
+            .map(|i| FromSource::Image(Box::new(i)))
             .ok_or_else(|| {
                 self.fail(
                     step,
-                    format!("COPY --from={from}: no such stage, and the image is not in the store"),
+                    format!("--from={from}: no such stage or named context, and the image is not in the store"),
                 )
             })
+    }
+
+    /// A RUN's `--mount`s, parsed and given what they need before the mount namespace.
+    fn prepare_mounts(
+        &self,
+        step: &str,
+        op: &FsOp<'_>,
+        st: &StageState,
+        scratch: &Path,
+    ) -> Result<Vec<PreparedMount>> {
+        let FsOp::Run(r) = op else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (n, spec) in self.mount_specs(step, r, st)?.into_iter().enumerate() {
+            let dir = scratch.join(format!("mount-{n}"));
+            std::fs::create_dir(&dir)
+                .map_err(|e| self.fail(step, format!("{}: {e}", dir.display())))?;
+            let source = match &spec.kind {
+                MountKind::Bind { from: Some(f), .. } => match self.resolve_from(step, f)? {
+                    FromSource::Dir(d) => MountRoot::Dir(d),
+                    FromSource::Image(img) => {
+                        MountRoot::Image(img.snapshot_dirs(self.builder.store)?)
+                    }
+                },
+                MountKind::Bind { from: None, .. } => MountRoot::Dir(self.ctx.dir().to_path_buf()),
+                MountKind::Cache { .. } => {
+                    MountRoot::Cache(self.builder.work_dir.join("mount-cache"))
+                }
+                MountKind::Tmpfs { .. } => MountRoot::None,
+            };
+            out.push(PreparedMount {
+                spec,
+                root: source,
+                scratch: dir,
+                step: step.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn mount_specs(&self, step: &str, r: &Run, st: &StageState) -> Result<Vec<MountSpec>> {
+        r.flags
+            .iter()
+            .filter(|f| f.name == "mount")
+            .map(|f| {
+                let value = f.value.as_deref().unwrap_or_default();
+                let value = st.expand(value).map_err(|e| self.fail(step, e))?;
+                crate::run_mount::parse(&value, st.config.working_dir.as_deref())
+                    .map_err(|e| self.fail(step, e))
+            })
+            .collect()
     }
 
     fn cache_key(
@@ -539,6 +721,19 @@ impl StageRun<'_, '_> {
                     "{:?} {:?} {:?} {:?}",
                     st.config.user, st.config.working_dir, r.flags, self.opts.network
                 ));
+                // What bind mounts show the step is part of its input.
+                for m in self.mount_specs(step, r, st)? {
+                    if let MountKind::Bind { from, source, .. } = &m.kind {
+                        let digest = match from {
+                            Some(f) => self.source_digest(step, f, &[source])?,
+                            None => self
+                                .ctx
+                                .digest(&[source])
+                                .map_err(|e: ContextError| self.fail(step, e))?,
+                        };
+                        h.update(digest);
+                    }
+                }
             }
             FsOp::Copy(c, add) => {
                 let spec = copy_spec(c, st, *add).map_err(|m| self.fail(step, m))?;
@@ -550,11 +745,9 @@ impl StageRun<'_, '_> {
                     h.update(&d.content);
                 }
                 if let Some(from) = c.flag("from") {
-                    let img = self.copy_from_image(step, op)?;
-                    h.update(format!(
-                        "from {from} {:?}",
-                        img.as_ref().and_then(|i| i.top_chain())
-                    ));
+                    let sources: Vec<&String> = spec.sources.iter().collect();
+                    h.update(format!("from {from} "));
+                    h.update(self.source_digest(step, from, &sources)?);
                 } else {
                     let sources: Vec<&String> = spec
                         .sources
@@ -573,6 +766,155 @@ impl StageRun<'_, '_> {
     }
 }
 
+impl StageRun<'_, '_> {
+    /// The cache key part of files taken `--from` somewhere: an image's top layer, or a
+    /// named directory's content.
+    fn source_digest<S: AsRef<str>>(
+        &self,
+        step: &str,
+        from: &str,
+        sources: &[S],
+    ) -> Result<String> {
+        match self.resolve_from(step, from)? {
+            FromSource::Image(img) => Ok(img.top_chain().unwrap_or("scratch").to_string()),
+            FromSource::Dir(d) => {
+                let ignore = Ignore::for_build(&d, None)?;
+                let ctx = Context::open(&d, ignore).map_err(|e| self.fail(step, e))?;
+                let sources: Vec<&str> = sources
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .filter(|s| !s.starts_with("<<"))
+                    .collect();
+                ctx.digest(&sources).map_err(|e| self.fail(step, e))
+            }
+        }
+    }
+}
+
+/// The source of a `--from` on a COPY.
+fn copy_from<'o>(op: &'o FsOp<'_>) -> Option<&'o str> {
+    match op {
+        FsOp::Copy(c, _) => c.flag("from"),
+        _ => None,
+    }
+}
+
+/// Where a mount's files come from, before the mount namespace.
+enum MountRoot {
+    Dir(PathBuf),
+    Image(Vec<PathBuf>),
+    Cache(PathBuf),
+    None,
+}
+
+/// A `RUN --mount` ready to be made inside the step's mount namespace.
+struct PreparedMount {
+    spec: MountSpec,
+    root: MountRoot,
+    /// Empty, the mount's own, removed with the step's scratch dir.
+    scratch: PathBuf,
+    step: String,
+}
+
+impl PreparedMount {
+    /// Makes what the runner binds (call inside the step's mount namespace).
+    fn mount(&self) -> std::result::Result<StepMount, StepFailure> {
+        let target = self.spec.target.clone();
+        match (&self.spec.kind, &self.root) {
+            (MountKind::Tmpfs { size }, _) => Ok(StepMount::Tmpfs {
+                target,
+                size: *size,
+            }),
+            (
+                MountKind::Cache {
+                    id,
+                    rw,
+                    mode,
+                    uid,
+                    gid,
+                },
+                MountRoot::Cache(root),
+            ) => {
+                let dir = crate::run_mount::cache_dir(root, id);
+                make_cache_dir(&dir, *mode, (*uid, *gid))?;
+                Ok(StepMount::Bind {
+                    source: dir,
+                    target,
+                    readonly: !rw,
+                })
+            }
+            (MountKind::Bind { source, rw, .. }, root) => {
+                let base = self.bind_root(root)?;
+                let ignore = match root {
+                    MountRoot::Dir(d) => {
+                        Ignore::for_build(d, None).map_err(|e| StepFailure::Msg(e.to_string()))?
+                    }
+                    _ => Ignore::default(),
+                };
+                let ctx = Context::open(&base, ignore)?;
+                let found = ctx.resolve(source)?;
+                let [one] = found.as_slice() else {
+                    return Err(StepFailure::Msg(format!(
+                        "--mount source {source:?} names {} paths, not one",
+                        found.len()
+                    )));
+                };
+                // The kernel's name for what the walk inside the root reached.
+                let real = std::fs::read_link(one.path())?;
+                Ok(StepMount::Bind {
+                    source: real,
+                    target,
+                    readonly: !rw,
+                })
+            }
+            _ => Err(StepFailure::Msg(format!(
+                "{}: mount not prepared",
+                self.step
+            ))),
+        }
+    }
+
+    /// The root a bind mount takes its source in: a scratch overlay over the directory or
+    /// image, so that `rw` writes land in the scratch dir and are dropped with it.
+    fn bind_root(&self, root: &MountRoot) -> std::result::Result<PathBuf, StepFailure> {
+        let lowers = match root {
+            MountRoot::Dir(d) => vec![d.clone()],
+            MountRoot::Image(l) if !l.is_empty() => l.clone(),
+            _ => return Ok(self.scratch.clone()),
+        };
+        let [upper, work, merged] = ["upper", "work", "merged"].map(|d| self.scratch.join(d));
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir(d)?;
+        }
+        Overlay {
+            lowers,
+            upper,
+            work,
+        }
+        .mount(&merged)?;
+        Ok(merged)
+    }
+}
+
+/// A cache mount's directory: made with the mount's mode and owner the first time.
+fn make_cache_dir(
+    dir: &Path,
+    mode: u32,
+    owner: (u32, u32),
+) -> std::result::Result<(), StepFailure> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::create_dir(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+    std::os::unix::fs::chown(dir, Some(owner.0), Some(owner.1))?;
+    Ok(())
+}
+
 /// What a step needs inside its mount namespace thread.
 struct OpEnv<'a> {
     ctx: &'a Context,
@@ -585,7 +927,9 @@ fn apply_op(
     op: &FsOp<'_>,
     st: &StageState,
     root: &Path,
-    from_root: Option<&Path>,
+    from_root: Option<(&Path, bool)>,
+    mounts: &[StepMount],
+    on_output: &(dyn Fn(&str) + Sync),
 ) -> std::result::Result<Option<RunOutcome>, StepFailure> {
     match op {
         FsOp::Mkdir(dir) => {
@@ -597,8 +941,15 @@ fn apply_op(
             let spec = copy_spec(c, st, *add).map_err(StepFailure::Msg)?;
             let from_ctx;
             let ctx = match from_root {
-                Some(r) => {
-                    from_ctx = Context::open(r, Ignore::default())?;
+                Some((r, honor_ignore)) => {
+                    // A named local context honors its own .dockerignore; an image's
+                    // root has none.
+                    let ignore = if honor_ignore {
+                        Ignore::for_build(r, None).map_err(|e| StepFailure::Msg(e.to_string()))?
+                    } else {
+                        Ignore::default()
+                    };
+                    from_ctx = Context::open(r, ignore)?;
                     &from_ctx
                 }
                 None => env.ctx,
@@ -644,6 +995,8 @@ fn apply_op(
                     cwd: &cwd,
                     user: st.config.user.as_deref(),
                     network,
+                    mounts,
+                    on_output: Some(on_output),
                 })
                 .map_err(StepFailure::Msg)?;
             Ok(Some(out))
@@ -730,13 +1083,47 @@ fn copy_spec(c: &AddCopy, st: &StageState, add: bool) -> std::result::Result<Exp
             })
         })
         .collect::<std::result::Result<Vec<_>, String>>()?;
-    let _ = add;
+    if add && let Some(url) = sources.iter().find(|s| is_remote(s)) {
+        // Before the cache key, which would look for it in the context.
+        return Err(crate::copy::CopyError::Remote(url.clone()).to_string());
+    }
+    if add && let Some(sum) = c.flag("checksum") {
+        check_checksum(sum)?;
+        // BuildKit verifies a checksum only for what it downloads.
+        return Err(format!(
+            "ADD --checksum={sum}: a checksum is only checked for URL sources, and URLs are not fetched on this machine"
+        ));
+    }
     Ok(ExpandedCopy {
         sources,
         dest,
         chmod,
         heredocs,
     })
+}
+
+fn is_remote(source: &str) -> bool {
+    source.contains("://") || source.starts_with("git@")
+}
+
+/// `--checksum=sha256:<64 hex>` (or sha384/sha512 with their lengths).
+fn check_checksum(sum: &str) -> std::result::Result<(), String> {
+    let ok = sum.split_once(':').is_some_and(|(algo, hex)| {
+        let len = match algo {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            _ => return false,
+        };
+        hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "ADD --checksum={sum}: not a digest (want sha256:<64 hex digits>)"
+        ))
+    }
 }
 
 /// The process of a RUN: exec form as is; shell form through the stage's shell, with

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 
 use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
 use rustix::thread::{UnshareFlags, unshare_unsafe};
@@ -55,6 +56,28 @@ where
             .map_err(|e| E::from(sys("make / rprivate", e)))?;
             f()
         });
+        handle.join().unwrap_or(Err(E::from(MountError::Panicked)))
+    })
+}
+
+/// As [`in_private_namespace`], with a channel from `f` back to the calling thread:
+/// `on_msg` gets each message as `f` sends it (live output of a step), until `f` ends.
+pub fn in_private_namespace_with<T, E, M>(
+    f: impl FnOnce(Sender<M>) -> Result<T, E> + Send,
+    mut on_msg: impl FnMut(M),
+) -> Result<T, E>
+where
+    T: Send,
+    E: From<MountError> + Send,
+    M: Send,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let handle = s.spawn(move || in_private_namespace(move || f(tx)));
+        // Ends when the sender is dropped: `f` returned (or panicked).
+        for m in rx {
+            on_msg(m);
+        }
         handle.join().unwrap_or(Err(E::from(MountError::Panicked)))
     })
 }

@@ -3,13 +3,13 @@
 //! `<project>-<service>`, plus `build.tags`). Services whose build definitions are the
 //! same are built once and the image takes all their names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use compose::model::Project;
 use compose::model::build::Build;
 
-use crate::build::BuildOptions;
+use crate::build::{BuildOptions, NamedContext};
 
 /// One build of a project: the services it serves and how to build it.
 #[derive(Debug, Clone)]
@@ -37,9 +37,15 @@ pub fn plan(
     build_args: &BTreeMap<String, String>,
     no_cache: bool,
 ) -> Result<Vec<ServiceBuild>, String> {
+    for s in services {
+        if !project.services.contains_key(s) {
+            return Err(format!("no such service: {s}"));
+        }
+    }
+    let wanted = with_service_contexts(project, services);
     let mut groups: BTreeMap<String, ServiceBuild> = BTreeMap::new();
     for (name, svc) in &project.services {
-        if !services.is_empty() && !services.contains(name) {
+        if !services.is_empty() && !wanted.contains(name) {
             continue;
         }
         let Some(build) = &svc.build else {
@@ -48,7 +54,7 @@ pub fn plan(
             }
             continue;
         };
-        let options = options_for(name, build, build_args, no_cache)?;
+        let options = options_for(project, name, build, build_args, no_cache)?;
         // Same definition, same build: keyed by everything but the names.
         let key = serde_json::to_string(build).map_err(|e| e.to_string())?;
         let group = groups.entry(key).or_insert_with(|| ServiceBuild {
@@ -63,15 +69,55 @@ pub fn plan(
             }
         }
     }
-    for s in services {
-        if !project.services.contains_key(s) {
-            return Err(format!("no such service: {s}"));
+    in_context_order(project, groups.into_values().collect())
+}
+
+/// `services` and, transitively, the services their `service:` contexts name.
+fn with_service_contexts(project: &Project, services: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = services.to_vec();
+    while let Some(s) = todo.pop() {
+        if !out.insert(s.clone()) {
+            continue;
+        }
+        if let Some(build) = project.services.get(&s).and_then(|svc| svc.build.as_ref()) {
+            todo.extend(service_contexts(build));
         }
     }
-    Ok(groups.into_values().collect())
+    out
+}
+
+/// The builds ordered so that one whose `service:` context names another comes after it.
+fn in_context_order(
+    project: &Project,
+    mut rest: Vec<ServiceBuild>,
+) -> Result<Vec<ServiceBuild>, String> {
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let ready = rest.iter().position(|b| {
+            b.services.iter().all(|s| {
+                let deps = project.services[s].build.as_ref().map(service_contexts);
+                deps.unwrap_or_default()
+                    .iter()
+                    .all(|d| done.contains(d) || b.services.contains(d))
+            })
+        });
+        let Some(i) = ready else {
+            let names: Vec<String> = rest.iter().flat_map(|b| b.services.clone()).collect();
+            return Err(format!(
+                "services {names:?} take images from each other through service: contexts (a cycle)"
+            ));
+        };
+        let b = rest.remove(i);
+        done.extend(b.services.iter().cloned());
+        out.push(b);
+    }
+    Ok(out)
 }
 
 fn options_for(
+    project: &Project,
     service: &str,
     build: &Build,
     build_args: &BTreeMap<String, String>,
@@ -83,11 +129,11 @@ fn options_for(
             "service {service:?}: build context {context:?} is remote; only local directories are built here"
         ));
     }
-    if !build.additional_contexts.is_empty() {
-        return Err(format!(
-            "service {service:?}: build.additional_contexts is not supported yet"
-        ));
-    }
+    let additional_contexts = build
+        .additional_contexts
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), named_context(project, service, name, value)?)))
+        .collect::<Result<BTreeMap<_, _>, String>>()?;
     let mut args: BTreeMap<String, String> = build
         .args
         .iter()
@@ -105,7 +151,53 @@ fn options_for(
         labels: build.labels.clone(),
         no_cache: no_cache || build.no_cache,
         network: (!build.network.is_empty()).then(|| build.network.clone()),
+        additional_contexts,
+        pull: build.pull,
     })
+}
+
+/// One `additional_contexts` entry: a directory (made absolute by the loader),
+/// `docker-image://REF`, or `service:NAME` (the image built for that service).
+fn named_context(
+    project: &Project,
+    service: &str,
+    name: &str,
+    value: &str,
+) -> Result<NamedContext, String> {
+    if let Some(image) = value.strip_prefix("docker-image://") {
+        return Ok(NamedContext::Image(image.to_string()));
+    }
+    if let Some(other) = value.strip_prefix("service:") {
+        let svc = project.services.get(other).ok_or_else(|| {
+            format!("service {service:?}: additional_contexts {name}: no such service {other:?}")
+        })?;
+        if svc.build.is_none() {
+            return Err(format!(
+                "service {service:?}: additional_contexts {name}: service {other:?} has no build section"
+            ));
+        }
+        return Ok(NamedContext::Image(image_name(
+            &project.name,
+            other,
+            &svc.image,
+        )));
+    }
+    if value.contains("://") || value.starts_with("git@") {
+        return Err(format!(
+            "service {service:?}: additional_contexts {name}: {value:?} is remote; only local directories, docker-image:// and service: are built here"
+        ));
+    }
+    Ok(NamedContext::Dir(PathBuf::from(value)))
+}
+
+/// The services `service`'s build takes images from (`service:NAME` contexts).
+fn service_contexts(build: &Build) -> Vec<String> {
+    build
+        .additional_contexts
+        .values()
+        .filter_map(|v| v.strip_prefix("service:"))
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -135,6 +227,44 @@ mod tests {
         let other = builds.iter().find(|b| b.services == ["other"]).unwrap();
         assert_eq!(other.options.context, PathBuf::from("/elsewhere"));
         assert_eq!(other.options.tags, ["fuzz-other"]);
+    }
+
+    #[test]
+    fn additional_contexts_kinds_and_build_order() {
+        let p = project(
+            "services:\n  app:\n    build:\n      context: /src\n      additional_contexts:\n        base: service:base\n        files: /data\n        img: docker-image://busybox:1\n  base:\n    build: /base\n  web:\n    build: /web\n",
+        );
+        let none = BTreeMap::new();
+        let builds = plan(&p, &["app".into()], &none, false).unwrap();
+        let order: Vec<&str> = builds.iter().map(|b| b.services[0].as_str()).collect();
+        assert_eq!(order, ["base", "app"], "the service context is built first");
+        let ctx = &builds[1].options.additional_contexts;
+        assert_eq!(ctx["base"], NamedContext::Image("fuzz-base".into()));
+        assert_eq!(ctx["files"], NamedContext::Dir("/data".into()));
+        assert_eq!(ctx["img"], NamedContext::Image("busybox:1".into()));
+        let all = plan(&p, &[], &none, false).unwrap();
+        let pos = |s: &str| all.iter().position(|b| b.services[0] == s).unwrap();
+        assert!(pos("base") < pos("app"));
+
+        for (value, wanted) in [
+            ("https://example.invalid/x.git", "remote"),
+            ("service:nope", "no such service"),
+            ("service:plain", "no build section"),
+        ] {
+            let p = project(&format!(
+                "services:\n  app:\n    build:\n      context: /src\n      additional_contexts: {{x: '{value}'}}\n  plain:\n    image: busybox\n"
+            ));
+            let err = plan(&p, &[], &none, false).unwrap_err();
+            assert!(err.contains("\"app\"") && err.contains(wanted), "{err}");
+        }
+        let cycle = project(
+            "services:\n  a:\n    build: {context: /a, additional_contexts: {b: 'service:b'}}\n  b:\n    build: {context: /b, additional_contexts: {a: 'service:a'}}\n",
+        );
+        assert!(
+            plan(&cycle, &[], &none, false)
+                .unwrap_err()
+                .contains("cycle")
+        );
     }
 
     #[test]

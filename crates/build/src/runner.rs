@@ -3,13 +3,15 @@
 //! and the container inherit), under the runtime's default hardening, with no network
 //! unless the build asks for the host's. Its output comes back from the container's log.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use compose_runtime::{CreateOptions, Rootfs, Runtime, ShimOptions};
-use oci_spec::runtime::{LinuxNamespaceType, UserBuilder};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, MountBuilder, UserBuilder};
 
 use crate::build::{RunOutcome, RunRequest, RunStep};
+use crate::run_mount::StepMount;
 
 /// Runs RUN steps as containers of `runtime`.
 pub struct RuntimeRunner {
@@ -49,17 +51,30 @@ impl RunStep for RuntimeRunner {
             .runtime
             .create(&id, &spec, &rootfs, &opts)
             .map_err(|e| format!("creating the step's container: {e}"))?;
-        let result = c
-            .start()
-            .and_then(|()| c.wait())
-            .map_err(|e| format!("running the step: {e}"));
-        let output = read_output(&log);
+        let done = AtomicBool::new(false);
+        let (result, sent) = std::thread::scope(|scope| {
+            let tail = scope.spawn(|| follow(&log, &done, req.on_output));
+            let result = c
+                .start()
+                .and_then(|()| c.wait())
+                .map_err(|e| format!("running the step: {e}"));
+            done.store(true, Ordering::Relaxed);
+            (result, tail.join().unwrap_or(0))
+        });
+        let lines = compose_runtime::logs::read_all(&log).unwrap_or_default();
+        if let Some(on_output) = req.on_output
+            && lines.len() > sent
+        {
+            on_output(&text_of(&lines[sent..]));
+        }
+        let output = text_of(&lines).into_bytes();
         let _ = c.delete(true);
         let _ = std::fs::remove_file(&log);
         let status = result?;
         Ok(RunOutcome {
             exit_code: status.code,
             output,
+            streamed: req.on_output.is_some(),
         })
     }
 }
@@ -90,6 +105,13 @@ impl RuntimeRunner {
                 .map_err(|e| e.to_string())?,
         );
         spec.set_process(Some(process));
+        if !req.mounts.is_empty() {
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            for m in req.mounts {
+                mounts.push(step_mount(m)?);
+            }
+            spec.set_mounts(Some(mounts));
+        }
         if req.network == Some("host") {
             if let Some(linux) = spec.linux_mut() {
                 let ns = linux.namespaces().clone().unwrap_or_default();
@@ -108,11 +130,60 @@ impl RuntimeRunner {
     }
 }
 
-/// The step's output: stdout and stderr lines in the order the shim read them.
-fn read_output(log: &std::path::Path) -> Vec<u8> {
-    let Ok(lines) = compose_runtime::logs::read_all(log) else {
-        return Vec::new();
+/// A `RUN --mount` as an OCI mount.
+fn step_mount(m: &StepMount) -> Result<Mount, String> {
+    let mut b = MountBuilder::default();
+    b = match m {
+        StepMount::Bind {
+            source,
+            target,
+            readonly,
+        } => b
+            .typ("bind")
+            .source(source.clone())
+            .destination(target)
+            .options(vec![
+                "rbind".to_string(),
+                if *readonly { "ro" } else { "rw" }.to_string(),
+            ]),
+        StepMount::Tmpfs { target, size } => {
+            let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
+            options.extend(size.map(|s| format!("size={s}")));
+            b.typ("tmpfs")
+                .source("tmpfs")
+                .destination(target)
+                .options(options)
+        }
     };
+    b.build().map_err(|e| format!("--mount: {e}"))
+}
+
+/// Hands the step's output lines to `on_output` as the shim logs them, until `done`;
+/// returns how many lines it handed over. Only lines whose newline is in the file are
+/// taken while the step runs: the last one may still be being written.
+fn follow(log: &Path, done: &AtomicBool, on_output: Option<&(dyn Fn(&str) + Sync)>) -> usize {
+    let Some(on_output) = on_output else {
+        return 0;
+    };
+    let mut sent = 0;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        // Complete lines first; the log read after it holds at least those.
+        let complete = std::fs::read(log).map_or(0, |d| d.iter().filter(|&&b| b == b'\n').count());
+        let Ok(lines) = compose_runtime::logs::read_all(log) else {
+            continue;
+        };
+        let ready = lines.len().min(complete);
+        if ready > sent {
+            on_output(&text_of(&lines[sent..ready]));
+            sent = ready;
+        }
+    }
+    sent
+}
+
+/// stdout and stderr lines in the order the shim read them.
+fn text_of(lines: &[compose_runtime::logs::LogLine]) -> String {
     let mut out = Vec::new();
     for l in lines {
         out.extend_from_slice(&l.bytes);
@@ -120,5 +191,5 @@ fn read_output(log: &std::path::Path) -> Vec<u8> {
             out.push(b'\n');
         }
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -207,5 +207,15 @@ fn errors_name_the_step() {
     assert!(e.contains("RUN true") && e.contains("runtime"), "{e}");
     let e = err("FROM scratch\nCOPY --chmod=999 a.txt /\n");
     assert!(e.contains("octal"), "{e}");
+    let e = err("FROM scratch\nADD --checksum=sha256:abc a.txt /\n");
+    assert!(
+        e.contains("ADD --checksum=sha256:abc") && e.contains("not a digest"),
+        "{e}"
+    );
+    let sum = format!("sha256:{}", "ab".repeat(32));
+    let e = err(&format!("FROM scratch\nADD --checksum={sum} a.txt /\n"));
+    assert!(e.contains("only checked for URL sources"), "{e}");
+    let e = err("FROM scratch\nADD https://example.invalid/x /\n");
+    assert!(e.contains("not fetched"), "{e}");
     assert!(Path::new(&ctx).join("a.txt").exists());
 }

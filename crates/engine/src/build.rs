@@ -3,9 +3,11 @@
 //! that share a build definition are built once (the image takes all their names).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
 
 use compose::model::Project as Model;
 use compose_build::build::{Builder, StepEvent};
+use compose_build::progress::{Mode, Printer};
 use compose_build::project::{image_name, plan};
 use compose_build::runner::RuntimeRunner;
 use compose_runtime::Runtime;
@@ -89,13 +91,14 @@ impl Engine {
         };
         for b in &builds {
             let label = b.services.join(", ");
-            let mut on_event = |e: &StepEvent| {
-                if let StepEvent::Start { step } = e {
-                    eprintln!(" => [{label}] {step}");
-                }
+            let mode = if std::io::stderr().is_terminal() {
+                Mode::Tty
+            } else {
+                Mode::Plain
             };
+            let mut printer = Printer::new(mode, std::io::stderr().lock(), &label);
             builder
-                .build(&b.options, &mut on_event)
+                .build(&b.options, &mut |e: &StepEvent| printer.event(e))
                 .map_err(|e| Error::Service {
                     service: label.clone(),
                     message: format!("build failed: {e}"),

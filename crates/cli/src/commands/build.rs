@@ -2,12 +2,13 @@
 //! in our runtime), as Docker Compose v2 spells the command.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use compose::load;
-use compose_build::build::{Builder, StepEvent};
+use compose_build::build::{Builder, NamedContext, StepEvent};
+use compose_build::progress::{Mode, Printer};
 use compose_build::project::{ServiceBuild, plan};
 use compose_build::runner::RuntimeRunner;
 use compose_image::Store;
@@ -52,14 +53,14 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     };
     let services = selected(project, &args.services, args.with_dependencies)?;
     let build_args = parse_build_args(&args.build_args);
-    let builds =
+    let mut builds =
         plan(project, &services, &build_args, args.no_cache).map_err(anyhow::Error::msg)?;
+    for b in &mut builds {
+        b.options.pull |= args.pull;
+    }
     if args.print {
         print_plan(&builds)?;
         return Ok(ExitCode::SUCCESS);
-    }
-    if args.pull {
-        eprintln!("WARN[0000] --pull: base images are taken from the local store");
     }
     let store = Store::open(&global.data_root).with_context(|| {
         format!(
@@ -80,16 +81,12 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         work_dir: work,
     };
     let quiet = args.quiet || global.progress == Progress::Quiet;
+    let mode = progress_mode(global.progress, quiet);
     for b in &builds {
         let label = b.services.join(", ");
-        let mut n = 0usize;
-        let mut on_event = |e: &StepEvent| {
-            if !quiet {
-                progress_line(&label, &mut n, e);
-            }
-        };
+        let mut printer = Printer::new(mode, std::io::stderr().lock(), &label);
         builder
-            .build(&b.options, &mut on_event)
+            .build(&b.options, &mut |e: &StepEvent| printer.event(e))
             .with_context(|| format!("failed to build service {label}"))?;
         if !quiet {
             for s in &b.services {
@@ -134,17 +131,16 @@ fn parse_build_args(raw: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn progress_line(label: &str, n: &mut usize, e: &StepEvent) {
-    let mut out = std::io::stdout().lock();
-    let _ = match e {
-        StepEvent::Start { step } => {
-            *n += 1;
-            writeln!(out, "#{n} [{label}] {step}")
-        }
-        StepEvent::Cached { .. } => writeln!(out, "#{n} CACHED"),
-        StepEvent::Done { .. } => writeln!(out, "#{n} DONE"),
-        StepEvent::Output { text, .. } => text.lines().try_for_each(|l| writeln!(out, "#{n} {l}")),
-    };
+/// Per `--progress` (and `-q`): a terminal gets the live view when asked or by default.
+fn progress_mode(progress: Progress, quiet: bool) -> Mode {
+    match progress {
+        _ if quiet => Mode::Quiet,
+        Progress::Quiet => Mode::Quiet,
+        Progress::Tty => Mode::Tty,
+        Progress::Plain | Progress::Json => Mode::Plain,
+        Progress::Auto if std::io::stderr().is_terminal() => Mode::Tty,
+        Progress::Auto => Mode::Plain,
+    }
 }
 
 fn print_plan(builds: &[ServiceBuild]) -> anyhow::Result<()> {
@@ -164,6 +160,11 @@ fn print_plan(builds: &[ServiceBuild]) -> anyhow::Result<()> {
                     "target": o.target,
                     "network": o.network,
                     "no-cache": o.no_cache,
+                    "pull": o.pull,
+                    "contexts": o.additional_contexts.iter().map(|(k, v)| (k.clone(), match v {
+                        NamedContext::Dir(d) => d.display().to_string(),
+                        NamedContext::Image(r) => format!("docker-image://{r}"),
+                    })).collect::<BTreeMap<_, _>>(),
                 }),
             )
         })
