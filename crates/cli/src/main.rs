@@ -132,6 +132,12 @@ pub enum Command {
     Push(commands::push::PushArgs),
     /// Print the public port for a port binding.
     Port(commands::port::PortArgs),
+    /// Creates containers for a service.
+    Create(commands::create::CreateArgs),
+    /// Receive real time events from containers.
+    Events(commands::events::EventsArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(commands::stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -147,7 +153,9 @@ fn main() -> ExitCode {
     {
         compose_engine::supervisor::main();
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::run::publish_shorthand(
+        std::env::args_os().collect(),
+    ));
     let result = match &cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),
@@ -174,6 +182,9 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
         Command::Port(args) => commands::port::run(&cli.global, args),
+        Command::Create(args) => commands::create::run(&cli.global, args),
+        Command::Events(args) => commands::events::run(&cli.global, args),
+        Command::Stats(args) => commands::stats::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

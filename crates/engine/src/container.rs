@@ -201,6 +201,7 @@ impl Engine {
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
         if !again {
+            self.journal(&row, "create");
             emit(progress, Kind::Container, &name, "Created");
         }
         Ok((row, handle))
@@ -342,6 +343,7 @@ impl Engine {
         }
         self.store
             .set_state(&row.id, RecordedState::Running, Some(now()), None)?;
+        self.journal(row, "start");
         emit(progress, Kind::Container, &row.name, "Started");
         Ok(())
     }
@@ -365,6 +367,10 @@ impl Engine {
         } else {
             libc::SIGTERM
         };
+        self.journal_event(
+            &row.project,
+            &crate::events::Event::container(row, "kill").with("signal", signal),
+        );
         self.runner.stop(&row.id, &row.name, signal, grace)?;
         let code = match self.runner.status(&row.id) {
             Live::Exited(c) => c,
@@ -373,6 +379,7 @@ impl Engine {
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
         self.dns_changed(row);
+        self.journal(row, "stop");
         emit(progress, Kind::Container, &row.name, "Stopped");
         Ok(())
     }
@@ -410,6 +417,7 @@ impl Engine {
         }
         self.store.remove_container(&row.id)?;
         self.forget_health(&row.id);
+        self.journal(row, "destroy");
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }

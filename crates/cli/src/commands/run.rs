@@ -47,10 +47,20 @@ pub struct RunArgs {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
-    /// Publish a container's port(s) to the host (long form only: `-p` is the project name
-    /// everywhere here).
+    /// Publish a container's port(s) to the host. `-p` after `run` means this (as in
+    /// Docker Compose); before the command it is the project name.
     #[arg(long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
+    /// Run command with all service's ports enabled and mapped to the host.
+    #[arg(short = 'P', long)]
+    pub service_ports: bool,
+    /// Use the service's network aliases in the network(s) the container connects to (a
+    /// one-off container here always answers to them).
+    #[arg(long)]
+    pub use_aliases: bool,
+    /// Build image before starting container.
+    #[arg(long)]
+    pub build: bool,
     #[arg(value_name = "SERVICE")]
     pub service: String,
     #[arg(
@@ -63,10 +73,10 @@ pub struct RunArgs {
 
 pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     super::up::refuse_dry_run(global, "run")?;
-    if !args.publish.is_empty() {
-        bail!("run -p: published ports are not supported yet (they come with networks)");
+    if args.service_ports && !args.publish.is_empty() {
+        bail!("--service-ports and --publish are incompatible");
     }
-    let session = Session::open(global, &[])?;
+    let session = open(global, &args.service)?;
     let project = session.project()?;
     let engine = &session.engine;
     let printer = Printer::new(global);
@@ -101,6 +111,9 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
         tty: args.detach && !args.no_tty && std::io::stdin().is_terminal(),
         stdin_open: args.detach && args.interactive,
         foreground,
+        publish: args.publish.clone(),
+        service_ports: args.service_ports,
+        build: args.build,
     };
     let (row, mut handle) = engine.run_create(&project, &opts, &printer)?;
     if args.detach {
@@ -130,6 +143,106 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(code?))
 }
 
+/// The project with `service` in it: a service whose profiles are all disabled is enabled
+/// for the run (as Docker Compose does), the model then being that service and its
+/// dependencies.
+fn open(global: &Global, service: &str) -> anyhow::Result<Session> {
+    let session = Session::open(global, &[])?;
+    if !session.from_file || session.model.services.contains_key(service) {
+        return Ok(session);
+    }
+    Session::open(global, &[service.to_string()])
+}
+
+/// `run -p PORT` as `run --publish PORT`: Docker Compose spells publish `-p` after `run`,
+/// where our top-level `-p` (project name) would otherwise take it. Only the options
+/// between `run` and the service are rewritten.
+pub fn publish_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    // Top-level options that take a value (so their value is not taken for the command).
+    const GLOBAL_VALUED: [&str; 9] = [
+        "-f",
+        "--file",
+        "-p",
+        "--project-name",
+        "--project-directory",
+        "--profile",
+        "--env-file",
+        "--progress",
+        "--ansi",
+    ];
+    // `run`'s options that take a value.
+    const RUN_VALUED: [&str; 12] = [
+        "-e",
+        "--env",
+        "--entrypoint",
+        "-v",
+        "--volume",
+        "-w",
+        "--workdir",
+        "-u",
+        "--user",
+        "--name",
+        "--publish",
+        "-p",
+    ];
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    if let Some(exe) = iter.next() {
+        out.push(exe);
+    }
+    let mut in_run = false;
+    let mut expect_value = false;
+    for a in iter.by_ref() {
+        let s = a.to_str().unwrap_or("").to_string();
+        let s = s.as_str();
+        if expect_value {
+            expect_value = false;
+            out.push(a);
+            continue;
+        }
+        if !in_run {
+            expect_value = GLOBAL_VALUED.contains(&s) || s == "--data-root";
+            in_run = s == "run";
+            out.push(a);
+            if in_run {
+                break;
+            }
+            if !s.starts_with('-') && !expect_value {
+                // Another command: nothing to rewrite.
+                out.extend(iter);
+                return out;
+            }
+            continue;
+        }
+    }
+    for a in iter.by_ref() {
+        let s = a.to_str().unwrap_or("").to_string();
+        if expect_value {
+            expect_value = false;
+            out.push(a);
+            continue;
+        }
+        if s == "-p" {
+            out.push("--publish".into());
+            expect_value = true;
+        } else if let Some(v) = s
+            .strip_prefix("-p")
+            .filter(|v| !v.is_empty() && !s.starts_with("--"))
+        {
+            out.push(format!("--publish={}", v.trim_start_matches('=')).into());
+        } else if s.starts_with('-') {
+            expect_value = RUN_VALUED.contains(&s.as_str());
+            out.push(a);
+        } else {
+            // The service: the rest is its command.
+            out.push(a);
+            break;
+        }
+    }
+    out.extend(iter);
+    out
+}
+
 /// Ctrl-C while the process runs: the first stops it gracefully, the second kills it.
 fn forward_interrupts(
     session: &Session,
@@ -145,5 +258,47 @@ fn forward_interrupts(
             let _ = session.engine.run_stop(row, n >= 2, &quiet);
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::publish_shorthand;
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        publish_shorthand(args.iter().map(|s| (*s).into()).collect())
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn run_p_is_publish_and_nothing_else_changes() {
+        assert_eq!(
+            rewrite(&[
+                "c", "-p", "proj", "run", "-p", "8080:80", "-e", "-p", "web", "-p"
+            ]),
+            [
+                "c",
+                "-p",
+                "proj",
+                "run",
+                "--publish",
+                "8080:80",
+                "-e",
+                "-p",
+                "web",
+                "-p"
+            ]
+        );
+        assert_eq!(
+            rewrite(&["c", "--data-root", "/x", "run", "-p8080:80", "web"]),
+            ["c", "--data-root", "/x", "run", "--publish=8080:80", "web"]
+        );
+        assert_eq!(rewrite(&["c", "-p", "run", "ps"]), ["c", "-p", "run", "ps"]);
+        assert_eq!(
+            rewrite(&["c", "ps", "-p", "x", "run"]),
+            ["c", "ps", "-p", "x", "run"]
+        );
     }
 }

@@ -219,7 +219,7 @@ pub fn timeout(t: Option<u64>) -> Option<Duration> {
     t.map(Duration::from_secs)
 }
 
-fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+pub(crate) fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
     let mut out = BTreeMap::new();
     for s in args {
         let (name, n) = s

