@@ -131,7 +131,8 @@ fn events_record_the_lifecycle_in_order() {
         ],
         "{all:?}"
     );
-    let first = &all[0];
+    let first = all.iter().find(|e| e["service"] == "web").unwrap();
+    assert_eq!(first["action"], "create");
     assert_eq!(first["type"], "container");
     assert_eq!(first["attributes"]["image"], "busybox");
     assert_eq!(first["attributes"]["com.docker.compose.project"], s.name);
@@ -327,4 +328,113 @@ fn run_build_builds_the_image_first() {
     assert_eq!(out.trim(), "first");
     let (out, _) = s.ok(&["run", "--rm", "--build", "app"]);
     assert_eq!(out.trim(), "second");
+}
+
+#[test]
+fn ps_status_and_filter_pick_states() {
+    let s = Stack::new("psstatus", &yaml(&[svc("a", LOOP), svc("b", "true")]));
+    s.ok(&["up", "-d"]);
+    s.wait_for("b to exit", || {
+        s.ps_json()
+            .iter()
+            .any(|c| c["Service"] == "b" && c["State"] == "exited")
+    });
+    let services = |args: &[&str]| {
+        let mut all = vec!["ps", "--format", "json"];
+        all.extend(args);
+        let (out, _) = s.ok(&all);
+        out.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["Service"].as_str().unwrap().to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(services(&["--status", "running"]), ["a"]);
+    // A status filter sees stopped containers without -a.
+    assert_eq!(services(&["--status", "exited"]), ["b"]);
+    assert_eq!(services(&["--filter", "status=exited"]), ["b"]);
+    let mut both = services(&["--status", "exited", "--status", "running"]);
+    both.sort();
+    assert_eq!(both, ["a", "b"]);
+    assert!(services(&["--status", "paused"]).is_empty());
+    for bad in [["--status", "sleeping"], ["--filter", "name=a"]] {
+        let out = s.compose(&["ps", bad[0], bad[1]]);
+        assert!(!out.success(), "{bad:?}");
+        assert!(out.stderr.contains("invalid"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn logs_index_shows_one_replica() {
+    let s = Stack::new(
+        "logsindex",
+        &format!(
+            "services:\n  w:\n    image: busybox\n    scale: 2\n    command: [\"sh\", \"-c\", \"hostname; {LOOP}\"]\n"
+        ),
+    );
+    s.ok(&["up", "-d"]);
+    let all = s.ps_json();
+    let second = all
+        .iter()
+        .find(|c| c["Name"] == format!("{}-w-2", s.name))
+        .unwrap();
+    let id = second["ID"].as_str().unwrap()[..12].to_string();
+    s.wait_for("both to log", || {
+        s.ok(&["logs", "--no-log-prefix"]).0.lines().count() == 2
+    });
+    let (out, _) = s.ok(&["logs", "--no-log-prefix", "--index", "2", "w"]);
+    assert_eq!(out.trim(), id);
+    let out = s.compose(&["logs", "--index", "3", "w"]);
+    assert!(!out.success());
+    assert!(out.stderr.contains("index 3"), "{}", out.stderr);
+}
+
+#[test]
+fn down_rmi_local_removes_built_images_only() {
+    let yaml = format!(
+        "services:\n  app:\n    build: ./app\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n{}",
+        svc("base", LOOP)
+    );
+    let s = Stack::new("downrmi", &yaml);
+    let app = s.proj().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("Dockerfile"), "FROM busybox\nRUN touch /built\n").unwrap();
+    s.ok(&["up", "-d"]);
+    let repos = || {
+        let (out, _) = s.ok(&["image", "ls"]);
+        out.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    let built = format!("{}-app", s.name);
+    assert!(repos().contains(&built), "{:?}", repos());
+    let (_, err) = s.ok(&["down", "-t", "1", "--rmi", "local"]);
+    assert!(err.contains(&format!("Image {built}")), "{err}");
+    let left = repos();
+    assert!(!left.contains(&built), "{left:?}");
+    assert!(left.contains(&"busybox".to_string()), "{left:?}");
+    let out = s.compose(&["down", "--rmi", "some"]);
+    assert!(!out.success());
+}
+
+#[test]
+fn progress_json_prints_one_object_per_event() {
+    let s = Stack::new("progjson", &yaml(&[svc("a", LOOP)]));
+    let (_, err) = s.ok(&["--progress", "json", "up", "-d"]);
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let id = format!("Container {}-a-1", s.name);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["id"] == id && e["text"] == "Started"),
+        "{err}"
+    );
+    let (_, err) = s.ok(&["--progress", "quiet", "stop"]);
+    assert!(!err.contains("Stopped"), "{err}");
 }

@@ -45,10 +45,10 @@ pub struct Global {
     #[arg(long = "env-file", global = true, value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Set type of progress output.
-    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, global = true, value_enum, env = "COMPOSE_PROGRESS", default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Control when to print ANSI control characters.
-    #[arg(long, global = true, value_enum, default_value_t = Ansi::Auto)]
+    #[arg(long, global = true, value_enum, env = "COMPOSE_ANSI", default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Execute command in dry run mode.
     #[arg(long, global = true)]

@@ -19,6 +19,10 @@ pub struct DownArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Remove images used by services. "local" remove only images that don't have a
+    /// custom tag ("local"|"all").
+    #[arg(long, value_name = "TYPE", value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 pub fn run(global: &Global, args: &DownArgs) -> anyhow::Result<ExitCode> {
@@ -31,8 +35,47 @@ pub fn run(global: &Global, args: &DownArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans || !session.from_file,
         timeout: timeout(args.timeout),
     };
-    session
-        .engine
-        .down(&project, &opts, &Printer::new(global))?;
+    let printer = Printer::new(global);
+    session.engine.down(&project, &opts, &printer)?;
+    if let Some(which) = &args.rmi {
+        remove_images(global, &session, which == "all", &printer)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--rmi`: the services' images (with `local`, only those built under the project's own
+/// name, as Docker Compose names an image without `image:`), unless another project's
+/// container still uses one.
+fn remove_images(
+    global: &Global,
+    session: &Session,
+    all: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    use compose_engine::{Kind, Progress};
+    let store = compose_image::Store::open(&global.data_root)?;
+    let in_use = session.engine.images_in_use()?;
+    let mut refs: Vec<String> = session
+        .model
+        .services
+        .iter()
+        .filter(|(_, svc)| all || svc.image.is_empty())
+        .map(|(name, svc)| compose_engine::build::service_image(&session.name, name, svc))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    for r in refs {
+        let Ok(full) = compose_image::store::normalize(&r) else {
+            continue;
+        };
+        if in_use.contains(&full) {
+            printer.warn(&format!("image {r} is in use by a container: kept"));
+            continue;
+        }
+        printer.event(Kind::Image, &r, "Removing");
+        if store.remove_image(&full)? {
+            printer.event(Kind::Image, &r, "Removed");
+        }
+    }
+    Ok(())
 }

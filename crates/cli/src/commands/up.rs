@@ -176,27 +176,41 @@ impl Session {
 }
 
 /// Docker Compose v2's plain progress on stderr: ` Container p-web-1  Started`.
+/// With `--progress json`, one JSON object per event instead: `{"id":"Container p-web-1",
+/// "text":"Started"}`.
 pub struct Printer {
     quiet: bool,
+    json: bool,
 }
 
 impl Printer {
     pub fn new(global: &Global) -> Printer {
         Printer {
             quiet: global.progress == Progress::Quiet,
+            json: global.progress == Progress::Json,
         }
     }
 
     /// One that prints no events (warnings still).
     pub fn quiet() -> Printer {
-        Printer { quiet: true }
+        Printer {
+            quiet: true,
+            json: false,
+        }
     }
 }
 
 impl EngineProgress for Printer {
     fn event(&self, kind: Kind, name: &str, status: &str) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.json {
+            let id = format!("{} {name}", kind.as_str());
+            let line = serde_json::json!({ "id": id, "text": status });
+            let _ = writeln!(err, "{line}");
+        } else {
             let _ = writeln!(err, " {} {name}  {status}", kind.as_str());
         }
     }
