@@ -146,7 +146,10 @@ fn events_record_the_lifecycle_in_order() {
     let only = events(&s, &["other"]);
     assert!(!only.is_empty() && only.iter().all(|e| e["service"] == "other"));
     let (text, _) = s.ok(&["events", "--since", "0", "--until", "0s", "web"]);
-    let line = text.lines().next().unwrap();
+    let mut text_lines = text.lines();
+    let line = text_lines.next().unwrap();
+    // An empty line after each, as Docker Compose prints them.
+    assert_eq!(text_lines.next(), Some(""), "{text}");
     let id = first["id"].as_str().unwrap();
     assert!(
         line.contains(&format!(" container create {id} (")),
@@ -437,4 +440,60 @@ fn progress_json_prints_one_object_per_event() {
     );
     let (_, err) = s.ok(&["--progress", "quiet", "stop"]);
     assert!(!err.contains("Stopped"), "{err}");
+}
+
+#[test]
+fn stats_streams_frames_until_stopped() {
+    let s = Stack::new("statstream", &yaml(&[svc("a", LOOP)]));
+    s.ok(&["up", "-d"]);
+    let child = Command::new(&s.bin)
+        .args(["--data-root", &s.root().display().to_string()])
+        .args(["-p", &s.name, "stats", "--format", "json"])
+        .current_dir(s.proj())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut f = Follower(child);
+    let mut lines = BufReader::new(f.0.stdout.take().unwrap()).lines();
+    let name = format!("{}-a-1", s.name);
+    // Two frames of one row each: it keeps going.
+    for _ in 0..2 {
+        let l = lines.next().unwrap().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["Name"], name, "{l}");
+    }
+    assert!(f.0.try_wait().unwrap().is_none(), "stats ended by itself");
+}
+
+#[test]
+fn run_labels_and_capabilities() {
+    let s = Stack::new("runcaps", &yaml(&[svc("a", LOOP)]));
+    let (out, _) = s.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "-l",
+        "team=qa",
+        "a",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        out.split_whitespace().nth(1),
+        Some("0000000000000000"),
+        "{out}"
+    );
+    let evs = events(&s, &[]);
+    let create = evs
+        .iter()
+        .find(|e| e["action"] == "create" && e["service"] == "a")
+        .unwrap();
+    assert_eq!(create["attributes"]["team"], "qa", "{create}");
+    assert_eq!(create["attributes"]["com.docker.compose.oneoff"], "True");
+    let out = s.compose(&["run", "--pull", "sometimes", "a", "true"]);
+    assert!(!out.success());
+    assert!(out.stderr.contains("--pull"), "{}", out.stderr);
 }

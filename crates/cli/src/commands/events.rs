@@ -71,10 +71,12 @@ pub fn run(global: &Global, args: &EventsArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("reading the events of {}: {e}", session.name))?;
         offset = next;
         for e in evs.iter().filter(|e| shown(e)) {
+            // Docker Compose's text events end in an empty line (its event's text ends in
+            // a newline that it prints a line of).
             let line = if args.json {
                 events::json(e).to_string()
             } else {
-                events::text(e)
+                format!("{}\n", events::text(e))
             };
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 // The reader went away (a closed pipe): nothing left to do.

@@ -61,6 +61,18 @@ pub struct RunArgs {
     /// Build image before starting container.
     #[arg(long)]
     pub build: bool,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Add or override a label.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VAL")]
+    pub labels: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
     #[arg(value_name = "SERVICE")]
     pub service: String,
     #[arg(
@@ -114,6 +126,14 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
         publish: args.publish.clone(),
         service_ports: args.service_ports,
         build: args.build,
+        pull: match args.pull.as_deref() {
+            None => compose_engine::pull::PullPolicy::Service,
+            Some(p) => compose_engine::pull::PullPolicy::parse(p)
+                .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
+        },
+        labels: args.labels.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
     };
     let (row, mut handle) = engine.run_create(&project, &opts, &printer)?;
     if args.detach {
@@ -171,7 +191,7 @@ pub fn publish_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStrin
         "--ansi",
     ];
     // `run`'s options that take a value.
-    const RUN_VALUED: [&str; 12] = [
+    const RUN_VALUED: [&str; 17] = [
         "-e",
         "--env",
         "--entrypoint",
@@ -184,6 +204,11 @@ pub fn publish_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStrin
         "--name",
         "--publish",
         "-p",
+        "--pull",
+        "-l",
+        "--label",
+        "--cap-add",
+        "--cap-drop",
     ];
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.into_iter();

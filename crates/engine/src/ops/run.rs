@@ -56,6 +56,13 @@ pub struct RunOptions {
     pub service_ports: bool,
     /// `--build`: the service's image built first (else only when missing).
     pub build: bool,
+    /// `--pull`: over the service's `pull_policy`.
+    pub pull: crate::pull::PullPolicy,
+    /// `-l KEY=VAL`: labels added or overridden.
+    pub labels: Vec<String>,
+    /// `--cap-add`, `--cap-drop`.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
 }
 
 impl Engine {
@@ -78,6 +85,7 @@ impl Engine {
         } else {
             BuildPolicy::Missing
         };
+        self.pull_for_up(p.name, p.model, &only, opts.pull, progress)?;
         self.build_for_up(p.name, p.model, &only, policy, progress)?;
         let mut model = p.model.clone();
         let svc = model
@@ -112,6 +120,12 @@ impl Engine {
             svc.volumes.retain(|o| o.target != vol.target);
             svc.volumes.push(vol);
         }
+        for kv in &opts.labels {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            svc.labels.insert(k.to_string(), v.to_string());
+        }
+        svc.cap_add.extend(opts.cap_add.iter().cloned());
+        svc.cap_drop.extend(opts.cap_drop.iter().cloned());
         if let Some(w) = &opts.workdir {
             svc.working_dir = w.clone();
         }
