@@ -497,3 +497,55 @@ fn run_labels_and_capabilities() {
     assert!(!out.success());
     assert!(out.stderr.contains("--pull"), "{}", out.stderr);
 }
+
+#[test]
+fn up_no_deps_ps_orphans_ls_filter_and_run_env_from_file() {
+    let yaml = format!(
+        "services:\n{}  app:\n    image: busybox\n    depends_on: [db]\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n",
+        svc("db", LOOP)
+    );
+    let s = Stack::new("nodeps", &yaml);
+    s.ok(&["up", "-d", "--no-deps", "app"]);
+    let all = s.ps_json();
+    let services: Vec<&str> = all.iter().filter_map(|c| c["Service"].as_str()).collect();
+    assert_eq!(services, ["app"], "{all:?}");
+    // `exec` spells it --no-tty (run spells it --no-TTY); both are taken.
+    let (out, _) = s.ok(&["exec", "--no-tty", "app", "echo", "ok"]);
+    assert_eq!(out.trim(), "ok");
+    // An orphan: `app` is gone from the file.
+    s.write(&yaml_of_db_only());
+    let count = |orphans: &str| {
+        let (out, _) = s.ok(&["ps", "-q", "--orphans", orphans]);
+        out.lines().count()
+    };
+    assert_eq!(count("true"), 1);
+    assert_eq!(count("false"), 0);
+    // ls --filter name=.
+    let (out, _) = s.ok(&["ls", "-q", "--filter", &format!("name={}", s.name)]);
+    assert_eq!(out.trim(), s.name);
+    let (out, _) = s.ok(&["ls", "-q", "--filter", "name=no-such-project-here"]);
+    assert!(out.trim().is_empty(), "{out}");
+    assert!(!s.compose(&["ls", "--filter", "status=up"]).success());
+    // run --env-from-file, with -e winning.
+    let env = s.dir.path().join("run.env");
+    std::fs::write(&env, "# vars\nA=from-file\nB=\"quoted b\"\n").unwrap();
+    let env = env.display().to_string();
+    let (out, _) = s.ok(&[
+        "run",
+        "--rm",
+        "-q",
+        "--env-from-file",
+        &env,
+        "-e",
+        "A=from-flag",
+        "db",
+        "sh",
+        "-c",
+        "echo $A/$B",
+    ]);
+    assert_eq!(out.trim(), "from-flag/quoted b");
+}
+
+fn yaml_of_db_only() -> String {
+    yaml(&[svc("db", LOOP)])
+}

@@ -42,6 +42,9 @@ pub struct PsArgs {
     /// Filter services by a property (supported filters: status), as `status=running`.
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
+    /// Include orphaned services (not declared by project).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub orphans: bool,
 }
 
 const STATUSES: [&str; 7] = [
@@ -199,6 +202,9 @@ pub fn run(global: &Global, args: &PsArgs) -> anyhow::Result<ExitCode> {
             .ps(project.name, &args.services, args.all || !states.is_empty())?;
     if !states.is_empty() {
         entries.retain(|e| states.iter().any(|s| s == e.state()));
+    }
+    if !args.orphans && session.from_file {
+        entries.retain(|e| project.model.services.contains_key(&e.row.service));
     }
     let now = compose_engine::store::now();
     let mut out = String::new();

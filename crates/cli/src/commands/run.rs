@@ -73,6 +73,18 @@ pub struct RunArgs {
     /// Drop Linux capabilities.
     #[arg(long, value_name = "CAP")]
     pub cap_drop: Vec<String>,
+    /// Set environment variables from file (repeatable; `-e` wins over them).
+    #[arg(long, value_name = "FILE")]
+    pub env_from_file: Vec<std::path::PathBuf>,
+    /// Don't print anything to STDOUT but the command's output (no progress).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pull without printing progress information.
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Suppress progress output from the build process.
+    #[arg(long)]
+    pub quiet_build: bool,
     #[arg(value_name = "SERVICE")]
     pub service: String,
     #[arg(
@@ -91,7 +103,11 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let session = open(global, &args.service)?;
     let project = session.project()?;
     let engine = &session.engine;
-    let printer = Printer::new(global);
+    let printer = if args.quiet || args.quiet_pull || args.quiet_build {
+        Printer::quiet()
+    } else {
+        Printer::new(global)
+    };
     project.service(&args.service)?;
     if !args.no_deps {
         let deps = engine.run_dependencies(&project, &args.service)?;
@@ -114,7 +130,10 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
         service: args.service.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         entrypoint,
-        env: env_flags(&args.env),
+        env: env_from_files(&args.env_from_file)?
+            .into_iter()
+            .chain(env_flags(&args.env))
+            .collect(),
         volumes: args.volumes.clone(),
         workdir: args.workdir.clone(),
         user: args.user.clone(),
@@ -163,6 +182,19 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(code?))
 }
 
+/// `--env-from-file` files as `KEY=VAL` entries, in order (the `.env` dialect).
+fn env_from_files(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("--env-from-file {}", f.display()))?;
+        let vars = compose::dotenv::parse(&text, &|k| std::env::var(k).ok())
+            .map_err(|e| anyhow::anyhow!("--env-from-file {}: {e}", f.display()))?;
+        out.extend(vars.into_iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    Ok(out)
+}
+
 /// The project with `service` in it: a service whose profiles are all disabled is enabled
 /// for the run (as Docker Compose does), the model then being that service and its
 /// dependencies.
@@ -191,7 +223,7 @@ pub fn publish_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStrin
         "--ansi",
     ];
     // `run`'s options that take a value.
-    const RUN_VALUED: [&str; 17] = [
+    const RUN_VALUED: [&str; 18] = [
         "-e",
         "--env",
         "--entrypoint",
@@ -209,6 +241,7 @@ pub fn publish_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStrin
         "--label",
         "--cap-add",
         "--cap-drop",
+        "--env-from-file",
     ];
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.into_iter();

@@ -84,6 +84,9 @@ pub struct UpArgs {
     /// Pull image before running ("always"|"missing"|"never").
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
 }
 
 /// A loaded project and the engine of the data root.
@@ -274,6 +277,7 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             Some(p) => PullPolicy::parse(p)
                 .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
         },
+        no_deps: args.no_deps,
     };
     let named = opts
         .scale
