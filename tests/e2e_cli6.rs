@@ -549,3 +549,25 @@ fn up_no_deps_ps_orphans_ls_filter_and_run_env_from_file() {
 fn yaml_of_db_only() -> String {
     yaml(&[svc("db", LOOP)])
 }
+
+#[test]
+fn down_dry_run_says_what_it_would_remove_and_removes_nothing() {
+    let s = Stack::new("downdry", &yaml(&[svc("a", LOOP)]));
+    s.ok(&["up", "-d"]);
+    let (_, err) = s.ok(&["--dry-run", "down", "-v"]);
+    let name = format!("{}-a-1", s.name);
+    assert!(
+        err.contains(&format!(" DRY-RUN MODE -  Container {name}  Removed")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            " DRY-RUN MODE -  Network {}_default  Removed",
+            s.name
+        )),
+        "{err}"
+    );
+    let all = s.ps_json();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["State"], "running");
+}

@@ -26,8 +26,10 @@ pub struct DownArgs {
 }
 
 pub fn run(global: &Global, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    super::up::refuse_dry_run(global, "down")?;
     let session = Session::open(global, &[])?;
+    if global.dry_run {
+        return dry_run(global, &session, args);
+    }
     let project = session.project()?;
     let opts = DownOptions {
         volumes: args.volumes,
@@ -78,4 +80,53 @@ fn remove_images(
         }
     }
     Ok(())
+}
+
+/// `--dry-run down`: what `down` would stop and remove, as Docker Compose prints it
+/// (` DRY-RUN MODE -  Container p-web-1  Stopped`), nothing touched.
+fn dry_run(global: &Global, session: &Session, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let quiet = global.progress == crate::Progress::Quiet;
+    let mut err = std::io::stderr().lock();
+    let mut say = |kind: &str, name: &str, status: &str| {
+        if !quiet {
+            let _ = writeln!(err, " DRY-RUN MODE -  {kind} {name}  {status}");
+        }
+    };
+    let store = session.engine.store();
+    let orphans_too = args.remove_orphans || !session.from_file;
+    for row in store.containers(&session.name)? {
+        if !orphans_too && !session.model.services.contains_key(&row.service) {
+            continue;
+        }
+        for status in ["Stopping", "Stopped", "Removing", "Removed"] {
+            say("Container", &row.name, status);
+        }
+    }
+    if args.volumes {
+        for v in store.volumes(&session.name)?.iter().filter(|v| !v.external) {
+            let shown = format!("\"{}\"", v.name);
+            say("Volume", &shown, "Removing");
+            say("Volume", &shown, "Removed");
+        }
+    }
+    for n in store
+        .networks(&session.name)?
+        .iter()
+        .filter(|n| !n.external)
+    {
+        say("Network", &n.name, "Removing");
+        say("Network", &n.name, "Removed");
+    }
+    if let Some(which) = &args.rmi {
+        let all = which == "all";
+        for (name, svc) in &session.model.services {
+            if all || svc.image.is_empty() {
+                let r = compose_engine::build::service_image(&session.name, name, svc);
+                say("Image", &r, "Removing");
+                say("Image", &r, "Removed");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
