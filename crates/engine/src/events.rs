@@ -83,7 +83,15 @@ pub fn emit(root: &Path, project: &str, ev: &Event) {
     }
 }
 
+/// The journal's size cap: past it, the next event starts it afresh (followers notice the
+/// shorter file and read from its start), so a long-lived project's journal stays small.
+const MAX_JOURNAL: u64 = 16 << 20;
+
 fn try_emit(root: &Path, project: &str, ev: &Event) -> std::io::Result<()> {
+    try_emit_capped(root, project, ev, MAX_JOURNAL)
+}
+
+fn try_emit_capped(root: &Path, project: &str, ev: &Event, cap: u64) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(ev).map_err(std::io::Error::other)?;
     line.push(b'\n');
     let file = path(root, project);
@@ -103,6 +111,9 @@ fn try_emit(root: &Path, project: &str, ev: &Event) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     };
+    if f.metadata()?.len() >= cap {
+        f.set_len(0)?;
+    }
     // One write of the whole line: O_APPEND places it atomically at the end.
     f.write_all(&line)
 }
@@ -215,6 +226,22 @@ mod tests {
         let (none, off2) = read_from(dir.path(), "p", off)?;
         assert!(none.is_empty());
         assert_eq!(off2, off);
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_journal_starts_afresh_and_followers_start_over() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        try_emit_capped(dir.path(), "p", &ev("create"), 1)?;
+        try_emit_capped(dir.path(), "p", &ev("start"), 1)?;
+        let (all, off) = read_from(dir.path(), "p", 0)?;
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].action, "start");
+        try_emit_capped(dir.path(), "p", &ev("stop"), 1)?;
+        // The follower's offset is past the new end: it reads the new journal whole.
+        let (next, _) = read_from(dir.path(), "p", off + 1)?;
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].action, "stop");
         Ok(())
     }
 
