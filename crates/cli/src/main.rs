@@ -45,10 +45,10 @@ pub struct Global {
     #[arg(long = "env-file", global = true, value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Set type of progress output.
-    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, global = true, value_enum, env = "COMPOSE_PROGRESS", default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Control when to print ANSI control characters.
-    #[arg(long, global = true, value_enum, default_value_t = Ansi::Auto)]
+    #[arg(long, global = true, value_enum, env = "COMPOSE_ANSI", default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Execute command in dry run mode.
     #[arg(long, global = true)]
@@ -132,6 +132,12 @@ pub enum Command {
     Push(commands::push::PushArgs),
     /// Print the public port for a port binding.
     Port(commands::port::PortArgs),
+    /// Creates containers for a service.
+    Create(commands::create::CreateArgs),
+    /// Receive real time events from containers.
+    Events(commands::events::EventsArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(commands::stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -147,7 +153,9 @@ fn main() -> ExitCode {
     {
         compose_engine::supervisor::main();
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::run::publish_shorthand(
+        std::env::args_os().collect(),
+    ));
     let result = match &cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),
@@ -174,6 +182,9 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
         Command::Port(args) => commands::port::run(&cli.global, args),
+        Command::Create(args) => commands::create::run(&cli.global, args),
+        Command::Events(args) => commands::events::run(&cli.global, args),
+        Command::Stats(args) => commands::stats::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -209,6 +209,7 @@ impl Engine {
             .set_state(&id, RecordedState::Created, None, None)?;
         row.state = RecordedState::Created;
         if !again {
+            self.journal(&row, "create");
             emit(progress, Kind::Container, &name, "Created");
         }
         Ok((row, handle))
@@ -350,6 +351,7 @@ impl Engine {
         }
         self.store
             .set_state(&row.id, RecordedState::Running, Some(now()), None)?;
+        self.journal(row, "start");
         emit(progress, Kind::Container, &row.name, "Started");
         Ok(())
     }
@@ -373,6 +375,10 @@ impl Engine {
         } else {
             libc::SIGTERM
         };
+        self.journal_event(
+            &row.project,
+            &crate::events::Event::container(row, "kill").with("signal", signal),
+        );
         self.runner.stop(&row.id, &row.name, signal, grace)?;
         let code = match self.runner.status(&row.id) {
             Live::Exited(c) => c,
@@ -381,6 +387,7 @@ impl Engine {
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
         self.dns_changed(row);
+        self.journal(row, "stop");
         emit(progress, Kind::Container, &row.name, "Stopped");
         Ok(())
     }
@@ -423,6 +430,7 @@ impl Engine {
             tracing::warn!(container = %row.name, error = %e, "cannot release the image hold");
         }
         self.forget_health(&row.id);
+        self.journal(row, "destroy");
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }

@@ -26,7 +26,7 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub user: Option<String>,
     /// Disable pseudo-TTY allocation (by default one is allocated when stdin is a terminal).
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-tty", visible_alias = "no-TTY")]
     pub no_tty: bool,
     /// Index of the container if the service has multiple replicas.
     #[arg(long, default_value_t = 1)]

@@ -42,6 +42,9 @@ pub struct LogsArgs {
     /// 42 minutes).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long, value_name = "INDEX")]
+    pub index: Option<u32>,
 }
 
 /// Parses `--since`/`--until`.
@@ -75,6 +78,11 @@ pub(crate) struct Printer {
     out: Mutex<std::io::Stdout>,
 }
 
+/// `NO_COLOR` set and not empty (no-color.org): no colors unless `--ansi always`.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 impl Printer {
     /// Prefixes `names`' lines (unless `no_prefix`), colored when `color` and stdout is a
     /// terminal or `--ansi always`.
@@ -89,7 +97,7 @@ impl Printer {
             && match global.ansi {
                 Ansi::Never => false,
                 Ansi::Always => true,
-                Ansi::Auto => std::io::stdout().is_terminal(),
+                Ansi::Auto => std::io::stdout().is_terminal() && !no_color_env(),
             };
         Printer {
             prefix: !no_prefix,
@@ -157,9 +165,15 @@ pub fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no such service: {s}");
         }
     }
-    let rows = session
+    let mut rows = session
         .engine
         .log_containers(project.name, &args.services)?;
+    if let Some(i) = args.index {
+        rows.retain(|r| r.number == i && !r.oneoff);
+        if rows.is_empty() {
+            anyhow::bail!("no container with index {i}");
+        }
+    }
     let names: Vec<String> = rows.iter().map(display_name).collect();
     let printer = Printer::new(
         global,

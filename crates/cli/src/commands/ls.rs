@@ -24,11 +24,21 @@ pub struct LsArgs {
     /// Only display project names.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Filter output based on conditions provided (name=NAME: projects whose name
+    /// contains NAME).
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
 }
 
 pub fn run(global: &Global, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(&global.data_root)?;
-    let projects = engine.ls(args.all)?;
+    let mut projects = engine.ls(args.all)?;
+    if let Some(f) = &args.filter {
+        match f.split_once('=') {
+            Some(("name", v)) => projects.retain(|p| p.name.contains(v)),
+            _ => anyhow::bail!("invalid filter {f:?}: only name=NAME is supported"),
+        }
+    }
     if args.quiet {
         projects.iter().for_each(|p| println!("{}", p.name));
         return Ok(ExitCode::SUCCESS);

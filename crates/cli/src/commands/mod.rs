@@ -3,7 +3,9 @@
 pub mod build;
 pub mod config;
 pub mod cp;
+pub mod create;
 pub mod down;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod images;
@@ -19,6 +21,7 @@ pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod top;
 pub mod up;

@@ -35,6 +35,41 @@ pub struct PsArgs {
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Filter services by status. Values: [paused | restarting | removing | running | dead |
+    /// created | exited] (repeatable).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status), as `status=running`.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Include orphaned services (not declared by project).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub orphans: bool,
+}
+
+const STATUSES: [&str; 7] = [
+    "paused",
+    "restarting",
+    "removing",
+    "running",
+    "dead",
+    "created",
+    "exited",
+];
+
+/// The states `--status` and `--filter status=` ask for (none: every state).
+fn wanted_states(args: &PsArgs) -> anyhow::Result<Vec<String>> {
+    let mut out = args.status.clone();
+    if let Some(f) = &args.filter {
+        match f.split_once('=') {
+            Some(("status", v)) => out.push(v.to_string()),
+            _ => anyhow::bail!("invalid filter {f:?}: only status=STATUS is supported"),
+        }
+    }
+    if let Some(bad) = out.iter().find(|s| !STATUSES.contains(&s.as_str())) {
+        anyhow::bail!("invalid status {bad:?}: one of {}", STATUSES.join(", "));
+    }
+    Ok(out)
 }
 
 /// Go's `units.HumanDuration`, as Docker prints ages.
@@ -159,7 +194,18 @@ pub fn run(global: &Global, args: &PsArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no such service: {s}");
         }
     }
-    let entries = session.engine.ps(project.name, &args.services, args.all)?;
+    let states = wanted_states(args)?;
+    // A status filter looks at stopped containers too, as Docker Compose's does.
+    let mut entries =
+        session
+            .engine
+            .ps(project.name, &args.services, args.all || !states.is_empty())?;
+    if !states.is_empty() {
+        entries.retain(|e| states.iter().any(|s| s == e.state()));
+    }
+    if !args.orphans && session.from_file {
+        entries.retain(|e| project.model.services.contains_key(&e.row.service));
+    }
     let now = compose_engine::store::now();
     let mut out = String::new();
     if args.quiet {

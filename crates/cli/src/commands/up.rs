@@ -84,6 +84,9 @@ pub struct UpArgs {
     /// Pull image before running ("always"|"missing"|"never").
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
 }
 
 /// A loaded project and the engine of the data root.
@@ -176,27 +179,41 @@ impl Session {
 }
 
 /// Docker Compose v2's plain progress on stderr: ` Container p-web-1  Started`.
+/// With `--progress json`, one JSON object per event instead: `{"id":"Container p-web-1",
+/// "text":"Started"}`.
 pub struct Printer {
     quiet: bool,
+    json: bool,
 }
 
 impl Printer {
     pub fn new(global: &Global) -> Printer {
         Printer {
             quiet: global.progress == Progress::Quiet,
+            json: global.progress == Progress::Json,
         }
     }
 
     /// One that prints no events (warnings still).
     pub fn quiet() -> Printer {
-        Printer { quiet: true }
+        Printer {
+            quiet: true,
+            json: false,
+        }
     }
 }
 
 impl EngineProgress for Printer {
     fn event(&self, kind: Kind, name: &str, status: &str) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.json {
+            let id = format!("{} {name}", kind.as_str());
+            let line = serde_json::json!({ "id": id, "text": status });
+            let _ = writeln!(err, "{line}");
+        } else {
             let _ = writeln!(err, " {} {name}  {status}", kind.as_str());
         }
     }
@@ -219,7 +236,7 @@ pub fn timeout(t: Option<u64>) -> Option<Duration> {
     t.map(Duration::from_secs)
 }
 
-fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+pub(crate) fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
     let mut out = BTreeMap::new();
     for s in args {
         let (name, n) = s
@@ -260,6 +277,7 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
             Some(p) => PullPolicy::parse(p)
                 .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
         },
+        no_deps: args.no_deps,
     };
     let named = opts
         .scale

@@ -12,7 +12,7 @@ use compose_network::ports::{self, HostPort, PortRequest, Proto};
 use super::{NetError, mode, service_err};
 use crate::engine::{Engine, Project};
 use crate::error::{Error, Result};
-use crate::store::PublishedRow;
+use crate::store::{ContainerRow, PublishedRow};
 
 /// One container's published ports: host side and container port.
 type PortSet = Vec<(HostPort, u16)>;
@@ -115,24 +115,46 @@ impl Engine {
             if !endpoints.iter().any(|e| e.container == row.id) {
                 continue;
             }
-            let rows: Vec<PublishedRow> = set
-                .iter()
-                .map(|(h, target)| PublishedRow {
-                    container: row.id.clone(),
-                    project: p.name.to_string(),
-                    host_ip: h.ip,
-                    host_port: h.port,
-                    proto: h.proto.to_string(),
-                    container_port: *target,
-                })
-                .collect();
-            self.store.put_published(&rows)?;
-            let mut info = row.info.clone();
-            info.ports = ports_column(&info.ports, &rows);
-            self.store.set_info(&row.id, &info)?;
+            self.record_published(p, &row, &set)?;
         }
         drop(sets);
         self.apply_firewall(p.name)
+    }
+
+    /// Publishes the set reserved in `book` for one container of its service (a one-off
+    /// container's `run -p`), then loads the project's firewall table.
+    pub(crate) fn publish_container(
+        &self,
+        p: &Project<'_>,
+        row: &ContainerRow,
+        book: &PortBook,
+    ) -> Result<()> {
+        let mut sets = book.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(set) = sets.get_mut(&row.service).and_then(VecDeque::pop_front) else {
+            return Ok(());
+        };
+        drop(sets);
+        self.record_published(p, row, &set)?;
+        self.apply_firewall(p.name)
+    }
+
+    /// Records a container's published ports and its `ps` PORTS column.
+    fn record_published(&self, p: &Project<'_>, row: &ContainerRow, set: &PortSet) -> Result<()> {
+        let rows: Vec<PublishedRow> = set
+            .iter()
+            .map(|(h, target)| PublishedRow {
+                container: row.id.clone(),
+                project: p.name.to_string(),
+                host_ip: h.ip,
+                host_port: h.port,
+                proto: h.proto.to_string(),
+                container_port: *target,
+            })
+            .collect();
+        self.store.put_published(&rows)?;
+        let mut info = row.info.clone();
+        info.ports = ports_column(&info.ports, &rows);
+        self.store.set_info(&row.id, &info).map_err(Into::into)
     }
 
     /// Loads the project's table from what the store holds: its own networks and every

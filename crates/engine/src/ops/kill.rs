@@ -25,6 +25,8 @@ impl Engine {
         parallel(&rows, |row| {
             emit(progress, Kind::Container, &row.name, "Killing");
             self.runner.kill(&row.id, &row.name, signal)?;
+            let ev = crate::events::Event::container(row, "kill").with("signal", signal);
+            self.journal_event(p.name, &ev);
             emit(progress, Kind::Container, &row.name, "Killed");
             Ok(())
         })

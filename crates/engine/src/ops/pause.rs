@@ -32,6 +32,7 @@ impl Engine {
         parallel(&rows, |row| {
             emit(progress, Kind::Container, &row.name, doing);
             self.runner.pause(&row.id, &row.name, frozen)?;
+            self.journal(row, if frozen { "pause" } else { "unpause" });
             emit(progress, Kind::Container, &row.name, done);
             Ok(())
         })

@@ -31,6 +31,13 @@ impl Engine {
         for level in stop_order(p, &rows, services, false)? {
             parallel(&level, |row| self.stop(row, timeout, progress))?;
         }
-        self.start_rows(p, &rows, services, progress)
+        self.start_rows(p, &rows, services, progress)?;
+        for row in rows
+            .iter()
+            .filter(|r| services.is_empty() || services.contains(&r.service))
+        {
+            self.journal(row, "restart");
+        }
+        Ok(())
     }
 }

@@ -1,16 +1,34 @@
 //! `run`: a one-off container of a service (`<project>-<service>-run-<hex>`, labeled
 //! `com.docker.compose.oneoff=True`), its command and settings overridden by the flags.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use compose::model::volumes::{VolumeType, parse_volume_spec};
 
+use crate::build::BuildPolicy;
 use crate::container::Target;
 use crate::engine::{Engine, Progress, Project, new_id};
 use crate::error::{Error, Result};
 use crate::image;
 use crate::runner::Handle;
-use crate::store::ContainerRow;
+use crate::store::{ContainerRow, ProjectRow, now};
+
+/// `-p` flags as the service's `ports:` of the one-off container.
+fn publish_flags(
+    service: &str,
+    flags: &[String],
+) -> Result<Vec<compose::model::ports::ServicePort>> {
+    let mut out = Vec::new();
+    for f in flags {
+        let ports = compose::model::ports::parse_port_spec(f).map_err(|e| Error::Service {
+            service: service.to_string(),
+            message: format!("invalid --publish {f:?}: {e}"),
+        })?;
+        out.extend(ports);
+    }
+    Ok(out)
+}
 
 /// `run`'s flags the engine applies.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +50,19 @@ pub struct RunOptions {
     pub stdin_open: bool,
     /// The process inherits our stdio and is our child (attached); else under a shim.
     pub foreground: bool,
+    /// `-p/--publish`: ports published for this container (`[IP:][HOST:]CONTAINER[/PROTO]`).
+    pub publish: Vec<String>,
+    /// `--service-ports`: the service's own `ports:` published.
+    pub service_ports: bool,
+    /// `--build`: the service's image built first (else only when missing).
+    pub build: bool,
+    /// `--pull`: over the service's `pull_policy`.
+    pub pull: crate::pull::PullPolicy,
+    /// `-l KEY=VAL`: labels added or overridden.
+    pub labels: Vec<String>,
+    /// `--cap-add`, `--cap-drop`.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
 }
 
 impl Engine {
@@ -48,6 +79,14 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<(ContainerRow, Handle)> {
         let _lock = self.lock(p.name)?;
+        let only: BTreeSet<String> = [opts.service.clone()].into();
+        let policy = if opts.build {
+            BuildPolicy::Always
+        } else {
+            BuildPolicy::Missing
+        };
+        self.pull_for_up(p.name, p.model, &only, opts.pull, progress)?;
+        self.build_for_up(p.name, p.model, &only, policy, progress)?;
         let mut model = p.model.clone();
         let svc = model
             .services
@@ -81,6 +120,12 @@ impl Engine {
             svc.volumes.retain(|o| o.target != vol.target);
             svc.volumes.push(vol);
         }
+        for kv in &opts.labels {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            svc.labels.insert(k.to_string(), v.to_string());
+        }
+        svc.cap_add.extend(opts.cap_add.iter().cloned());
+        svc.cap_drop.extend(opts.cap_drop.iter().cloned());
         if let Some(w) = &opts.workdir {
             svc.working_dir = w.clone();
         }
@@ -89,9 +134,12 @@ impl Engine {
         }
         svc.tty = opts.tty;
         svc.stdin_open = opts.stdin_open;
-        // A one-off container is never restarted, publishes nothing, has its own name.
+        // A one-off container is never restarted, publishes only what `-p` (or
+        // `--service-ports`) asks for, has its own name.
         svc.restart = String::new();
-        svc.ports.clear();
+        if !opts.service_ports {
+            svc.ports = publish_flags(&opts.service, &opts.publish)?;
+        }
         svc.container_name.clear();
         let name = match &opts.name {
             Some(n) => n.clone(),
@@ -110,7 +158,23 @@ impl Engine {
             name,
             foreground: opts.foreground,
         };
-        self.create(&sub, &opts.service, &img, target, progress)
+        // Its networks exist even when nothing of the project runs yet.
+        self.store.put_project(&ProjectRow {
+            name: p.name.to_string(),
+            working_dir: p.working_dir.clone(),
+            config_files: p.config_files.clone(),
+            created_at: now(),
+        })?;
+        let networks = self.ensure_networks(&sub, &only, progress)?;
+        let one: BTreeMap<String, u32> = [(opts.service.clone(), 1)].into();
+        let book = self.reserve_ports(&sub, &only, &one, true)?;
+        let made = self.create(&sub, &opts.service, &img, target, progress)?;
+        self.publish_container(&sub, &made.0, &book)?;
+        drop(book);
+        if !networks.is_empty() {
+            crate::supervisor::ensure_running(&self.root, p.name)?;
+        }
+        Ok(made)
     }
 
     /// Starts a one-off container `run_create` made.

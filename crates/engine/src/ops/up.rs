@@ -42,6 +42,8 @@ pub struct UpOptions {
     pub wait_timeout: Option<Duration>,
     /// `--pull`: over each service's `pull_policy`.
     pub pull: crate::pull::PullPolicy,
+    /// `--no-deps`: only the named services, not what they depend on.
+    pub no_deps: bool,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
@@ -117,7 +119,11 @@ impl Engine {
         let _lock = self.lock(p.name)?;
         super::check_services(p, &opts.services)?;
         let g = graph(p)?;
-        let selected = selection(&g, &opts.services);
+        let selected = if opts.no_deps && !opts.services.is_empty() {
+            opts.services.iter().cloned().collect()
+        } else {
+            selection(&g, &opts.services)
+        };
         check_supported(p, &selected, progress)?;
         self.pull_for_up(p.name, p.model, &selected, opts.pull, progress)?;
         self.build_for_up(p.name, p.model, &selected, opts.build, progress)?;

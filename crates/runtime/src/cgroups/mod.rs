@@ -1,6 +1,7 @@
 //! cgroups behind one trait: v1 (and the v1 side of a hybrid host) and v2, chosen once by
 //! `statfs` of `/sys/fs/cgroup`. cgroupfs only: no systemd driver.
 
+mod usage;
 mod v1;
 mod v2;
 
@@ -11,6 +12,7 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::error::{Error, Result};
 
+pub use usage::{Usage, usage};
 pub use v1::V1;
 pub use v2::V2;
 
