@@ -25,6 +25,7 @@ pub mod shim;
 pub mod spec;
 pub mod state;
 mod sys;
+pub mod sysctl;
 pub mod user;
 
 use std::path::{Path, PathBuf};

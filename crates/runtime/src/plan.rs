@@ -130,6 +130,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let mut cgroup_ns = false;
+    let mut joins_netns = input.netns.is_some();
     for ns in &namespaces {
         let flag = match ns.typ() {
             LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
@@ -139,7 +140,10 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             LinuxNamespaceType::Network if input.netns.is_none() && ns.path().is_none() => {
                 libc::CLONE_NEWNET
             }
-            LinuxNamespaceType::Network => 0,
+            LinuxNamespaceType::Network => {
+                joins_netns = true;
+                0
+            }
             LinuxNamespaceType::Cgroup => {
                 cgroup_ns = true;
                 0
@@ -240,6 +244,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             step,
         );
     }
+    sysctls(&mut plan, linux, joins_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
     if spec
         .root()
@@ -272,6 +277,30 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         plan.what.insert(at, what);
     }
     Ok(plan)
+}
+
+/// The spec's sysctls, written from the host's `/proc/sys` while that is still visible:
+/// each file acts on the writer's namespaces, the container's by now.
+fn sysctls(
+    plan: &mut Plan,
+    linux: Option<&oci_spec::runtime::Linux>,
+    joins_netns: bool,
+) -> Result<()> {
+    let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut own = plan.clone_flags as libc::c_int;
+    if joins_netns {
+        own |= libc::CLONE_NEWNET;
+    }
+    for s in crate::sysctl::plan(map, own)? {
+        let step = Step::WriteFile {
+            path: cstr(s.path)?,
+            data: cstr(s.value.as_str())?,
+        };
+        plan.push(format!("setting sysctl {}={}", s.key, s.value), step);
+    }
+    Ok(())
 }
 
 fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
