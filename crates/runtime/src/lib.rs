@@ -27,6 +27,7 @@ pub mod state;
 mod sys;
 pub mod sysctl;
 pub mod user;
+mod userns;
 
 use std::path::{Path, PathBuf};
 

@@ -80,6 +80,9 @@ pub struct Input<'a> {
     pub terminal: bool,
     /// A reaper stays PID 1 and the process runs as its child.
     pub init: bool,
+    /// With a new user namespace: the read end of the pipe on which the parent says it has
+    /// written the id maps.
+    pub mapping: Option<OwnedFd>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -148,6 +151,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
                 cgroup_ns = true;
                 0
             }
+            LinuxNamespaceType::User => libc::CLONE_NEWUSER,
             other => {
                 return Err(Error::Invalid(format!(
                     "namespace {other:?} is not supported yet"
@@ -171,11 +175,24 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .iter()
         .chain(&input.netns)
         .chain(std::iter::once(&input.fifo))
+        .chain(&input.mapping)
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
+    match (userns, input.mapping) {
+        (true, Some(fd)) => {
+            plan.push(
+                "waiting for the user namespace's id maps",
+                Step::WaitMapping(fd.as_raw_fd()),
+            );
+            plan.fds.push(fd);
+        }
+        (true, None) => return Err(Error::Invalid("a user namespace needs id maps".into())),
+        (false, _) => {}
+    }
     plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
     if input.terminal {
         plan.push(
@@ -210,9 +227,9 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     root_mount(&mut plan, input.rootfs, input.dir)?;
     let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
     if dev_tmpfs {
-        devices(&mut plan)?;
+        devices(&mut plan, userns)?;
     }
-    spec_devices(&mut plan, linux)?;
+    spec_devices(&mut plan, linux, userns)?;
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
@@ -424,7 +441,11 @@ fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
 }
 
 /// The spec's `linux.devices`: nodes made where it says, with its mode and owner.
-fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+fn spec_devices(
+    plan: &mut Plan,
+    linux: Option<&oci_spec::runtime::Linux>,
+    userns: bool,
+) -> Result<()> {
     use oci_spec::runtime::LinuxDeviceType as T;
     for d in linux
         .and_then(|l| l.devices().as_ref())
@@ -445,6 +466,21 @@ fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Re
         let (Ok(major), Ok(minor)) = (u32::try_from(d.major()), u32::try_from(d.minor())) else {
             return Err(Error::Invalid(format!("device {path}: bad major/minor")));
         };
+        if userns {
+            // mknod is refused in a user namespace: the host's node, bound.
+            let source = Source::Bind {
+                path: cstr(path.as_str())?,
+                recursive: false,
+                attrs: 0,
+            };
+            let step = Step::Mount {
+                target: target(&path)?,
+                source,
+                dir: false,
+            };
+            plan.push(format!("binding the host's device {path}"), step);
+            continue;
+        }
         let step = Step::DeviceNode {
             target: target(&path)?,
             mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
@@ -457,7 +493,7 @@ fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Re
     Ok(())
 }
 
-fn devices(plan: &mut Plan) -> Result<()> {
+fn devices(plan: &mut Plan, userns: bool) -> Result<()> {
     let chr = |name: &str, major: u32, minor: u32| -> Result<(CString, u32, libc::dev_t)> {
         Ok((
             cstr(name)?,
@@ -487,9 +523,24 @@ fn devices(plan: &mut Plan) -> Result<()> {
         links.push(link("core", "/proc/kcore")?);
     }
     let dev = target("/dev")?;
+    let host = if userns {
+        let h = nodes.iter().map(|(n, _, _)| {
+            let mut p = b"/dev/".to_vec();
+            p.extend_from_slice(n.as_bytes());
+            cstr(p)
+        });
+        Some(h.collect::<Result<Vec<_>>>()?)
+    } else {
+        None
+    };
     plan.push(
         "creating the device nodes in /dev",
-        Step::Devices { dev, nodes, links },
+        Step::Devices {
+            dev,
+            nodes,
+            links,
+            host,
+        },
     );
     Ok(())
 }

@@ -173,6 +173,19 @@ pub(crate) fn create(
         .collect::<Result<Vec<_>>>()?;
     let (status_r, status_w) = pipe()?;
     let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
+    let maps = wants_userns(spec)
+        .then(|| crate::userns::maps(spec.linux().as_ref()))
+        .transpose()?;
+    if maps.is_some() {
+        fifo_for_userns_root(&fifo_path, spec)?;
+    }
+    let (map_r, map_w) = match &maps {
+        Some(_) => {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        }
+        None => (None, None),
+    };
     let plan = plan::build(Input {
         spec,
         rootfs,
@@ -185,6 +198,7 @@ pub(crate) fn create(
         last_cap: caps::last_cap(),
         terminal,
         init,
+        mapping: map_r,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -206,6 +220,10 @@ pub(crate) fn create(
             .map_err(|e| Error::io("dup", "pidfd", e))?,
     );
     drop(status_w);
+    if let (Some(maps), Some(w)) = (&maps, map_w) {
+        crate::userns::write(pid, maps)?;
+        sys::write_all(w.as_raw_fd(), b"1").map_err(|e| Error::sys("write mapping pipe", e))?;
+    }
     let what = plan.what;
     drop(plan.fds);
 
@@ -241,6 +259,27 @@ pub(crate) fn create(
             reaped: false,
         }),
     })
+}
+
+/// The init opens the exec fifo as the user namespace's root, which the host's root-owned
+/// 0600 fifo would refuse: it goes to the host ids of that root.
+fn fifo_for_userns_root(fifo: &Path, spec: &Spec) -> Result<()> {
+    let Some((uid, gid)) = crate::userns::host_root(spec.linux().as_ref()) else {
+        return Err(Error::Invalid(
+            "a user namespace must map container id 0 (uid and gid)".into(),
+        ));
+    };
+    std::os::unix::fs::chown(fifo, Some(uid), Some(gid)).map_err(|e| Error::io("chown", fifo, e))
+}
+
+fn wants_userns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        })
 }
 
 /// Reads one status record: `Ok(None)` on EOF (the init exec'd), `Ok(Some(READY))` when set
