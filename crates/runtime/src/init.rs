@@ -51,10 +51,14 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
-    /// Blocks until the parent has written the user namespace's uid and gid maps (it
-    /// writes a byte on this pipe then), then becomes the namespace's root (0 must be
-    /// mapped, as runc requires).
-    WaitMapping(RawFd),
+    /// Blocks until the parent writes a byte on this pipe: it has written the user
+    /// namespace's id maps, or moved us into the container's cgroups. With `root`, then
+    /// becomes the user namespace's root (0 must be mapped, as runc requires): files we
+    /// make must belong to a mapped id (the kernel refuses the host's root: EOVERFLOW).
+    WaitParent {
+        fd: RawFd,
+        root: bool,
+    },
     /// Enters the namespace `fd` refers to.
     SetNs(RawFd, c_int),
     /// `unshare(flags)`.
@@ -272,15 +276,13 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             links,
             host,
         } => devices(*root, dev, nodes, links, host.as_deref()),
-        Step::WaitMapping(fd) => {
+        Step::WaitParent { fd, root } => {
             let mut b = [0u8; 1];
             // SAFETY: b is valid for one byte; fd is the pipe the plan gave us.
             let n = unsafe { libc::read(*fd, b.as_mut_ptr().cast(), 1) };
-            close(*fd);
             match n {
-                // Root of the namespace from here: files we make must belong to a mapped
-                // id (the kernel refuses the host's root with EOVERFLOW).
-                1 => set_user(0, 0, &[]),
+                1 if *root => set_user(0, 0, &[]),
+                1 => Ok(()),
                 0 => Err(Errno(libc::EPIPE)),
                 _ => Err(Errno::last()),
             }

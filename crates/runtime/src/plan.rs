@@ -66,7 +66,6 @@ pub struct Input<'a> {
     pub rootfs: &'a Rootfs,
     /// The container's state dir.
     pub dir: &'a Path,
-    pub cgroup_procs: Vec<OwnedFd>,
     /// An existing network namespace to join instead of a new one.
     pub netns: Option<OwnedFd>,
     /// The exec fifo, opened O_PATH.
@@ -80,9 +79,11 @@ pub struct Input<'a> {
     pub terminal: bool,
     /// A reaper stays PID 1 and the process runs as its child.
     pub init: bool,
-    /// With a new user namespace: the read end of the pipe on which the parent says it has
-    /// written the id maps.
-    pub mapping: Option<OwnedFd>,
+    /// The read end of the pipe on which the parent says, a byte each, that it has written
+    /// the id maps (with a user namespace), then that it has moved the init into its
+    /// cgroups (the parent does that while the init sets up: it costs an RCU grace period
+    /// on cgroup v1, here overlapped with the mounts).
+    pub sync: OwnedFd,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -171,27 +172,25 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
 
     let mut keep: Vec<u32> = input
-        .cgroup_procs
+        .netns
         .iter()
-        .chain(&input.netns)
-        .chain(std::iter::once(&input.fifo))
-        .chain(&input.mapping)
+        .chain([&input.fifo, &input.sync])
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
     let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
-    match (userns, input.mapping) {
-        (true, Some(fd)) => {
-            plan.push(
-                "waiting for the user namespace's id maps",
-                Step::WaitMapping(fd.as_raw_fd()),
-            );
-            plan.fds.push(fd);
-        }
-        (true, None) => return Err(Error::Invalid("a user namespace needs id maps".into())),
-        (false, _) => {}
+    let sync = input.sync.as_raw_fd();
+    plan.fds.push(input.sync);
+    if userns {
+        plan.push(
+            "waiting for the user namespace's id maps",
+            Step::WaitParent {
+                fd: sync,
+                root: true,
+            },
+        );
     }
     plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
     if input.terminal {
@@ -200,25 +199,12 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             Step::Terminal,
         );
     }
-    for fd in input.cgroup_procs {
-        plan.push(
-            "joining the container's cgroup",
-            Step::JoinCgroup(fd.as_raw_fd()),
-        );
-        plan.fds.push(fd);
-    }
     if let Some(fd) = input.netns {
         plan.push(
             "joining the network namespace",
             Step::SetNs(fd.as_raw_fd(), libc::CLONE_NEWNET),
         );
         plan.fds.push(fd);
-    }
-    if cgroup_ns {
-        plan.push(
-            "unshare(CLONE_NEWCGROUP)",
-            Step::Unshare(libc::CLONE_NEWCGROUP),
-        );
     }
     plan.push(
         "making / private (mount MS_REC|MS_PRIVATE)",
@@ -259,6 +245,20 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         plan.push(
             format!("setting oom_score_adj {adj} (lowering it needs CAP_SYS_RESOURCE)"),
             step,
+        );
+    }
+    if cgroup_ns {
+        // Rooted where the init is: in its own cgroup, once the parent has moved it.
+        plan.push(
+            "waiting to be moved into the container's cgroups",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        );
+        plan.push(
+            "unshare(CLONE_NEWCGROUP)",
+            Step::Unshare(libc::CLONE_NEWCGROUP),
         );
     }
     sysctls(&mut plan, linux, joins_netns)?;

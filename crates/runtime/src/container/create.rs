@@ -179,18 +179,11 @@ pub(crate) fn create(
     if maps.is_some() {
         fifo_for_userns_root(&fifo_path, spec)?;
     }
-    let (map_r, map_w) = match &maps {
-        Some(_) => {
-            let (r, w) = pipe()?;
-            (Some(r), Some(w))
-        }
-        None => (None, None),
-    };
+    let (sync_r, sync_w) = pipe()?;
     let plan = plan::build(Input {
         spec,
         rootfs,
         dir: &dir,
-        cgroup_procs,
         netns,
         fifo: open_fd(&fifo_path, libc::O_PATH)?,
         status_fd: status_w.as_raw_fd(),
@@ -198,7 +191,7 @@ pub(crate) fn create(
         last_cap: caps::last_cap(),
         terminal,
         init,
-        mapping: map_r,
+        sync: sync_r,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -220,12 +213,20 @@ pub(crate) fn create(
             .map_err(|e| Error::io("dup", "pidfd", e))?,
     );
     drop(status_w);
-    if let (Some(maps), Some(w)) = (&maps, map_w) {
-        crate::userns::write(pid, maps)?;
-        sys::write_all(w.as_raw_fd(), b"1").map_err(|e| Error::sys("write mapping pipe", e))?;
-    }
     let what = plan.what;
     drop(plan.fds);
+    let joined = set_up_init(pid, maps.as_ref(), &cgroup_procs, &sync_w);
+    drop(sync_w);
+    if let Err(e) = joined {
+        // The init may have failed first (then it is gone, and we could not move it): its
+        // own error says more, unless it only saw us give up.
+        return Err(match read_status(&status_r, &what) {
+            Err(Error::Init { step, errno }) if errno.0 != libc::EPIPE => {
+                Error::Init { step, errno }
+            }
+            _ => e,
+        });
+    }
 
     let start_time = state::proc_start(pid)
         .map(|(s, _)| s)
@@ -259,6 +260,37 @@ pub(crate) fn create(
             reaped: false,
         }),
     })
+}
+
+/// The parent's part of the init's setup, while the init does its own: the user
+/// namespace's id maps, then the move into its cgroups (on cgroup v1 each move waits for an
+/// RCU grace period, several ms, here overlapped with the init's mounts). It must be in
+/// its cgroups before `start`, which can only follow `create`'s return.
+fn set_up_init(
+    pid: i32,
+    maps: Option<&crate::userns::Maps>,
+    cgroup_procs: &[OwnedFd],
+    sync: &OwnedFd,
+) -> Result<()> {
+    let tell = |what: &str| {
+        sys::write_all(sync.as_raw_fd(), b"1").map_err(|e| Error::sys(what.to_string(), e))
+    };
+    if let Some(maps) = maps {
+        crate::userns::write(pid, maps)?;
+        tell("telling the init its id maps are written")?;
+    }
+    join_cgroups(cgroup_procs, pid)?;
+    tell("telling the init it is in its cgroups")
+}
+
+/// Moves `pid` into the cgroups whose `cgroup.procs` files are open in `files`.
+fn join_cgroups(files: &[OwnedFd], pid: i32) -> Result<()> {
+    let pid = pid.to_string();
+    for f in files {
+        sys::write_all(f.as_raw_fd(), pid.as_bytes())
+            .map_err(|e| Error::sys("moving the init into its cgroup (cgroup.procs)", e))?;
+    }
+    Ok(())
 }
 
 /// The init opens the exec fifo as the user namespace's root, which the host's root-owned
