@@ -397,7 +397,16 @@ fn the_shim_is_small() -> TestResult {
             .unwrap()
     };
     let (rss, anon, file) = (kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"));
-    eprintln!("shim VmRSS {rss} kB: anon {anon} kB, file {file} kB (the binary's pages, shared)");
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", shim.pid))?;
+    let pss = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    eprintln!(
+        "shim VmRSS {rss} kB: anon {anon} kB, file {file} kB (the binary's pages, shared); \
+         Pss {pss}"
+    );
     // What each shim costs on its own; its code is the page cache's, shared by all shims.
     assert!(anon < 1024, "shim anonymous RSS {anon} kB");
     Ok(())
