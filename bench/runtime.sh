@@ -8,6 +8,7 @@
 #
 #   bash bench/runtime.sh            # RUNS=50
 #   OURS=path/to/compose-oci RUNS=200 bash bench/runtime.sh
+#   BASE=path/to/older/compose-oci bash bench/runtime.sh   # adds it as "base": before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
@@ -44,9 +45,11 @@ PY
 
 cat > "$tmp/bench.py" <<'PY'
 import os, shutil, statistics, subprocess, sys, time
-ours, runs, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ours, runs, tmp, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 bundle = os.path.join(tmp, "bundle")
 tools = [("ours", ours), ("crun", shutil.which("crun")), ("runc", shutil.which("runc"))]
+if base:
+    tools.insert(1, ("base", base))
 
 def once(name, exe, cid):
     root = os.path.join(tmp, "root-" + name)
@@ -80,9 +83,9 @@ series("host network")
 open(cfg, "w").write(netns)
 PY
 
-echo "ours: $OURS"
+echo "ours: $OURS${BASE:+ (base: $BASE)}"
 echo "crun: $(crun --version | head -1)"
 echo "runc: $(runc --version | head -1)"
 unshare -m --propagation private bash -c '
   if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
-  exec python3 "$1/bench.py" "$2" "$3" "$1"' _ "$tmp" "$OURS" "$RUNS"
+  exec python3 "$1/bench.py" "$2" "$3" "$1" "$4"' _ "$tmp" "$OURS" "$RUNS" "${BASE:-}"

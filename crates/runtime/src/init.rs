@@ -51,6 +51,14 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
+    /// Blocks until the parent writes a byte on this pipe: it has written the user
+    /// namespace's id maps, or moved us into the container's cgroups. With `root`, then
+    /// becomes the user namespace's root (0 must be mapped, as runc requires): files we
+    /// make must belong to a mapped id (the kernel refuses the host's root: EOVERFLOW).
+    WaitParent {
+        fd: RawFd,
+        root: bool,
+    },
     /// Enters the namespace `fd` refers to.
     SetNs(RawFd, c_int),
     /// `unshare(flags)`.
@@ -68,11 +76,14 @@ pub enum Step {
         source: Source,
         dir: bool,
     },
-    /// Creates device nodes and the standard links in the rootfs's `/dev`.
+    /// Creates device nodes and the standard links in the rootfs's `/dev`. In a user
+    /// namespace, where mknod is refused, each node is an empty file with the host's node
+    /// (`host`: `/dev/null`...) bind-mounted on it instead.
     Devices {
         dev: Target,
         nodes: Vec<(CString, u32, libc::dev_t)>,
         links: Vec<(CString, CString)>,
+        host: Option<Vec<CString>>,
     },
     /// Creates one device node (from the spec's `linux.devices`) and its parent dirs.
     DeviceNode {
@@ -259,7 +270,23 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             close(t);
             r
         }
-        Step::Devices { dev, nodes, links } => devices(*root, dev, nodes, links),
+        Step::Devices {
+            dev,
+            nodes,
+            links,
+            host,
+        } => devices(*root, dev, nodes, links, host.as_deref()),
+        Step::WaitParent { fd, root } => {
+            let mut b = [0u8; 1];
+            // SAFETY: b is valid for one byte; fd is the pipe the plan gave us.
+            let n = unsafe { libc::read(*fd, b.as_mut_ptr().cast(), 1) };
+            match n {
+                1 if *root => set_user(0, 0, &[]),
+                1 => Ok(()),
+                0 => Err(Errno(libc::EPIPE)),
+                _ => Err(Errno::last()),
+            }
+        }
         Step::DeviceNode {
             target,
             mode,
@@ -587,18 +614,39 @@ fn read_only(root: RawFd, target: &Target) -> SysResult<()> {
     r
 }
 
+/// An empty file `name` in `dirfd` with the host's node `host` bind-mounted on it.
+fn bind_node(dirfd: RawFd, name: &CStr, host: &CStr) -> SysResult<()> {
+    // O_EXCL: only ever a new file in the fresh /dev tmpfs, never an image's node.
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: name is NUL-terminated.
+    let t = cvt(unsafe { libc::openat(dirfd, name.as_ptr(), flags, 0o644) })?;
+    let r = sys::open_tree(libc::AT_FDCWD, host, false).and_then(|m| {
+        let r = sys::move_mount_fd(m, t);
+        close(m);
+        r
+    });
+    close(t);
+    r
+}
+
 fn devices(
     root: RawFd,
     dev: &Target,
     nodes: &[(CString, u32, libc::dev_t)],
     links: &[(CString, CString)],
+    host: Option<&[CString]>,
 ) -> SysResult<()> {
     let d = ensure_dir(root, dev)?;
     let dirfd = reopen_dir(d);
     close(d);
     let dirfd = dirfd?;
     let r = (|| {
-        for (name, mode, devno) in nodes {
+        if let Some(host) = host {
+            for ((name, _, _), h) in nodes.iter().zip(host) {
+                bind_node(dirfd, name, h)?;
+            }
+        }
+        for (name, mode, devno) in nodes.iter().filter(|_| host.is_none()) {
             // SAFETY: name is NUL-terminated.
             let r = unsafe { libc::mknodat(dirfd, name.as_ptr(), *mode, *devno) };
             if r < 0 && Errno::last().0 != libc::EEXIST {

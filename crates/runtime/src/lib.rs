@@ -25,7 +25,9 @@ pub mod shim;
 pub mod spec;
 pub mod state;
 mod sys;
+pub mod sysctl;
 pub mod user;
+mod userns;
 
 use std::path::{Path, PathBuf};
 

@@ -66,7 +66,6 @@ pub struct Input<'a> {
     pub rootfs: &'a Rootfs,
     /// The container's state dir.
     pub dir: &'a Path,
-    pub cgroup_procs: Vec<OwnedFd>,
     /// An existing network namespace to join instead of a new one.
     pub netns: Option<OwnedFd>,
     /// The exec fifo, opened O_PATH.
@@ -80,6 +79,11 @@ pub struct Input<'a> {
     pub terminal: bool,
     /// A reaper stays PID 1 and the process runs as its child.
     pub init: bool,
+    /// The read end of the pipe on which the parent says, a byte each, that it has written
+    /// the id maps (with a user namespace), then that it has moved the init into its
+    /// cgroups (the parent does that while the init sets up: it costs an RCU grace period
+    /// on cgroup v1, here overlapped with the mounts).
+    pub sync: OwnedFd,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -130,6 +134,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let mut cgroup_ns = false;
+    let mut joins_netns = input.netns.is_some();
     for ns in &namespaces {
         let flag = match ns.typ() {
             LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
@@ -139,11 +144,15 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             LinuxNamespaceType::Network if input.netns.is_none() && ns.path().is_none() => {
                 libc::CLONE_NEWNET
             }
-            LinuxNamespaceType::Network => 0,
+            LinuxNamespaceType::Network => {
+                joins_netns = true;
+                0
+            }
             LinuxNamespaceType::Cgroup => {
                 cgroup_ns = true;
                 0
             }
+            LinuxNamespaceType::User => libc::CLONE_NEWUSER,
             other => {
                 return Err(Error::Invalid(format!(
                     "namespace {other:?} is not supported yet"
@@ -163,28 +172,32 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
 
     let mut keep: Vec<u32> = input
-        .cgroup_procs
+        .netns
         .iter()
-        .chain(&input.netns)
-        .chain(std::iter::once(&input.fifo))
+        .chain([&input.fifo, &input.sync])
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
+    let sync = input.sync.as_raw_fd();
+    plan.fds.push(input.sync);
+    if userns {
+        plan.push(
+            "waiting for the user namespace's id maps",
+            Step::WaitParent {
+                fd: sync,
+                root: true,
+            },
+        );
+    }
     plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
     if input.terminal {
         plan.push(
             "making stdin the controlling terminal (setsid, TIOCSCTTY)",
             Step::Terminal,
         );
-    }
-    for fd in input.cgroup_procs {
-        plan.push(
-            "joining the container's cgroup",
-            Step::JoinCgroup(fd.as_raw_fd()),
-        );
-        plan.fds.push(fd);
     }
     if let Some(fd) = input.netns {
         plan.push(
@@ -193,12 +206,6 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
         plan.fds.push(fd);
     }
-    if cgroup_ns {
-        plan.push(
-            "unshare(CLONE_NEWCGROUP)",
-            Step::Unshare(libc::CLONE_NEWCGROUP),
-        );
-    }
     plan.push(
         "making / private (mount MS_REC|MS_PRIVATE)",
         Step::MakeRootPrivate,
@@ -206,9 +213,9 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     root_mount(&mut plan, input.rootfs, input.dir)?;
     let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
     if dev_tmpfs {
-        devices(&mut plan)?;
+        devices(&mut plan, userns)?;
     }
-    spec_devices(&mut plan, linux)?;
+    spec_devices(&mut plan, linux, userns)?;
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
@@ -240,6 +247,21 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             step,
         );
     }
+    if cgroup_ns {
+        // Rooted where the init is: in its own cgroup, once the parent has moved it.
+        plan.push(
+            "waiting to be moved into the container's cgroups",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        );
+        plan.push(
+            "unshare(CLONE_NEWCGROUP)",
+            Step::Unshare(libc::CLONE_NEWCGROUP),
+        );
+    }
+    sysctls(&mut plan, linux, joins_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
     if spec
         .root()
@@ -272,6 +294,30 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         plan.what.insert(at, what);
     }
     Ok(plan)
+}
+
+/// The spec's sysctls, written from the host's `/proc/sys` while that is still visible:
+/// each file acts on the writer's namespaces, the container's by now.
+fn sysctls(
+    plan: &mut Plan,
+    linux: Option<&oci_spec::runtime::Linux>,
+    joins_netns: bool,
+) -> Result<()> {
+    let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut own = plan.clone_flags as libc::c_int;
+    if joins_netns {
+        own |= libc::CLONE_NEWNET;
+    }
+    for s in crate::sysctl::plan(map, own)? {
+        let step = Step::WriteFile {
+            path: cstr(s.path)?,
+            data: cstr(s.value.as_str())?,
+        };
+        plan.push(format!("setting sysctl {}={}", s.key, s.value), step);
+    }
+    Ok(())
 }
 
 fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
@@ -395,7 +441,11 @@ fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
 }
 
 /// The spec's `linux.devices`: nodes made where it says, with its mode and owner.
-fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+fn spec_devices(
+    plan: &mut Plan,
+    linux: Option<&oci_spec::runtime::Linux>,
+    userns: bool,
+) -> Result<()> {
     use oci_spec::runtime::LinuxDeviceType as T;
     for d in linux
         .and_then(|l| l.devices().as_ref())
@@ -416,6 +466,21 @@ fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Re
         let (Ok(major), Ok(minor)) = (u32::try_from(d.major()), u32::try_from(d.minor())) else {
             return Err(Error::Invalid(format!("device {path}: bad major/minor")));
         };
+        if userns {
+            // mknod is refused in a user namespace: the host's node, bound.
+            let source = Source::Bind {
+                path: cstr(path.as_str())?,
+                recursive: false,
+                attrs: 0,
+            };
+            let step = Step::Mount {
+                target: target(&path)?,
+                source,
+                dir: false,
+            };
+            plan.push(format!("binding the host's device {path}"), step);
+            continue;
+        }
         let step = Step::DeviceNode {
             target: target(&path)?,
             mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
@@ -428,7 +493,7 @@ fn spec_devices(plan: &mut Plan, linux: Option<&oci_spec::runtime::Linux>) -> Re
     Ok(())
 }
 
-fn devices(plan: &mut Plan) -> Result<()> {
+fn devices(plan: &mut Plan, userns: bool) -> Result<()> {
     let chr = |name: &str, major: u32, minor: u32| -> Result<(CString, u32, libc::dev_t)> {
         Ok((
             cstr(name)?,
@@ -458,9 +523,24 @@ fn devices(plan: &mut Plan) -> Result<()> {
         links.push(link("core", "/proc/kcore")?);
     }
     let dev = target("/dev")?;
+    let host = if userns {
+        let h = nodes.iter().map(|(n, _, _)| {
+            let mut p = b"/dev/".to_vec();
+            p.extend_from_slice(n.as_bytes());
+            cstr(p)
+        });
+        Some(h.collect::<Result<Vec<_>>>()?)
+    } else {
+        None
+    };
     plan.push(
         "creating the device nodes in /dev",
-        Step::Devices { dev, nodes, links },
+        Step::Devices {
+            dev,
+            nodes,
+            links,
+            host,
+        },
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the process gets the slave as its stdio and controlling terminal.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::sys::Errno;
@@ -41,4 +41,43 @@ pub fn open() -> Result<(OwnedFd, OwnedFd)> {
     let slave = unsafe { OwnedFd::from_raw_fd(s) };
     let _ = master.as_raw_fd();
     Ok((master, slave))
+}
+
+/// A terminal's window size: rows and columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WinSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// The window size of the terminal `fd` refers to (e.g. the client's own stdin, to pass
+/// on to a container after a SIGWINCH).
+pub fn size(fd: BorrowedFd<'_>) -> Result<WinSize> {
+    // SAFETY: ws is written by the ioctl before it is read.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into a valid buffer.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return Err(Error::sys("ioctl TIOCGWINSZ", Errno::last()));
+    }
+    Ok(WinSize {
+        rows: ws.ws_row,
+        cols: ws.ws_col,
+    })
+}
+
+/// Sets the window size of a pty (master or slave): the kernel then sends SIGWINCH to
+/// the foreground process group of its terminal. An `exec -it` caller holding the master
+/// calls this itself; a container under a shim goes through [`crate::Container::resize`].
+pub fn set_size(fd: BorrowedFd<'_>, size: WinSize) -> Result<()> {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(Error::sys("ioctl TIOCSWINSZ", Errno::last()));
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{Fixture, Guard, TestResult, wait_for};
 use compose_runtime::logs::{self, Stream};
+use compose_runtime::pty::WinSize;
 use compose_runtime::{CreateOptions, Rootfs, ShimOptions, Status};
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxResourcesBuilder, Spec};
 
@@ -331,6 +332,37 @@ fn terminal_mode_gives_the_process_a_tty() -> TestResult {
 }
 
 #[test]
+fn resize_sets_the_window_size_of_the_shim_s_terminal() -> TestResult {
+    let f = Fixture::new("shimresize");
+    let mut o = shim_opts(&f);
+    o.terminal = true;
+    // Waits (at most 10 s) to see the size only a resize can give.
+    let script = "i=0; while [ \"$(stty size)\" != '33 77' ]; do \
+                  i=$((i+1)); [ $i -gt 200 ] && { echo never; exit 1; }; sleep 0.05; done; \
+                  echo resized";
+    let mut g = create(&f, &f.spec(script), o)?;
+    g.c().start()?;
+    g.c().resize(WinSize { rows: 33, cols: 77 })?;
+    assert_eq!(g.c().wait()?.code, 0, "{:?}", log_text(&f));
+    let lines = log_text(&f);
+    assert_eq!(
+        lines.last().map(|l| l.2.trim_end_matches('\r')),
+        Some("resized")
+    );
+    Ok(())
+}
+
+#[test]
+fn resize_without_a_terminal_says_so() -> TestResult {
+    let f = Fixture::new("shimnoresize");
+    let g = create(&f, &f.spec("sleep 10"), shim_opts(&f))?;
+    let err = g.0.as_ref().unwrap().resize(WinSize { rows: 1, cols: 1 });
+    let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("no terminal"), "{msg}");
+    Ok(())
+}
+
+#[test]
 fn stdin_stays_open_when_asked() -> TestResult {
     let f = Fixture::new("shimstdin");
     // Without stdin, cat reads EOF at once.
@@ -365,7 +397,16 @@ fn the_shim_is_small() -> TestResult {
             .unwrap()
     };
     let (rss, anon, file) = (kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"));
-    eprintln!("shim VmRSS {rss} kB: anon {anon} kB, file {file} kB (the binary's pages, shared)");
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", shim.pid))?;
+    let pss = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    eprintln!(
+        "shim VmRSS {rss} kB: anon {anon} kB, file {file} kB (the binary's pages, shared); \
+         Pss {pss}"
+    );
     // What each shim costs on its own; its code is the page cache's, shared by all shims.
     assert!(anon < 1024, "shim anonymous RSS {anon} kB");
     Ok(())

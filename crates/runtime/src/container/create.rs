@@ -173,11 +173,17 @@ pub(crate) fn create(
         .collect::<Result<Vec<_>>>()?;
     let (status_r, status_w) = pipe()?;
     let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
+    let maps = wants_userns(spec)
+        .then(|| crate::userns::maps(spec.linux().as_ref()))
+        .transpose()?;
+    if maps.is_some() {
+        fifo_for_userns_root(&fifo_path, spec)?;
+    }
+    let (sync_r, sync_w) = pipe()?;
     let plan = plan::build(Input {
         spec,
         rootfs,
         dir: &dir,
-        cgroup_procs,
         netns,
         fifo: open_fd(&fifo_path, libc::O_PATH)?,
         status_fd: status_w.as_raw_fd(),
@@ -185,6 +191,7 @@ pub(crate) fn create(
         last_cap: caps::last_cap(),
         terminal,
         init,
+        sync: sync_r,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -208,6 +215,18 @@ pub(crate) fn create(
     drop(status_w);
     let what = plan.what;
     drop(plan.fds);
+    let joined = set_up_init(pid, maps.as_ref(), &cgroup_procs, &sync_w);
+    drop(sync_w);
+    if let Err(e) = joined {
+        // The init may have failed first (then it is gone, and we could not move it): its
+        // own error says more, unless it only saw us give up.
+        return Err(match read_status(&status_r, &what) {
+            Err(Error::Init { step, errno }) if errno.0 != libc::EPIPE => {
+                Error::Init { step, errno }
+            }
+            _ => e,
+        });
+    }
 
     let start_time = state::proc_start(pid)
         .map(|(s, _)| s)
@@ -241,6 +260,58 @@ pub(crate) fn create(
             reaped: false,
         }),
     })
+}
+
+/// The parent's part of the init's setup, while the init does its own: the user
+/// namespace's id maps, then the move into its cgroups (on cgroup v1 each move waits for an
+/// RCU grace period, several ms, here overlapped with the init's mounts). It must be in
+/// its cgroups before `start`, which can only follow `create`'s return.
+fn set_up_init(
+    pid: i32,
+    maps: Option<&crate::userns::Maps>,
+    cgroup_procs: &[OwnedFd],
+    sync: &OwnedFd,
+) -> Result<()> {
+    let tell = |what: &str| {
+        sys::write_all(sync.as_raw_fd(), b"1").map_err(|e| Error::sys(what.to_string(), e))
+    };
+    if let Some(maps) = maps {
+        crate::userns::write(pid, maps)?;
+        tell("telling the init its id maps are written")?;
+    }
+    join_cgroups(cgroup_procs, pid)?;
+    tell("telling the init it is in its cgroups")
+}
+
+/// Moves `pid` into the cgroups whose `cgroup.procs` files are open in `files`.
+fn join_cgroups(files: &[OwnedFd], pid: i32) -> Result<()> {
+    let pid = pid.to_string();
+    for f in files {
+        sys::write_all(f.as_raw_fd(), pid.as_bytes())
+            .map_err(|e| Error::sys("moving the init into its cgroup (cgroup.procs)", e))?;
+    }
+    Ok(())
+}
+
+/// The init opens the exec fifo as the user namespace's root, which the host's root-owned
+/// 0600 fifo would refuse: it goes to the host ids of that root.
+fn fifo_for_userns_root(fifo: &Path, spec: &Spec) -> Result<()> {
+    let Some((uid, gid)) = crate::userns::host_root(spec.linux().as_ref()) else {
+        return Err(Error::Invalid(
+            "a user namespace must map container id 0 (uid and gid)".into(),
+        ));
+    };
+    std::os::unix::fs::chown(fifo, Some(uid), Some(gid)).map_err(|e| Error::io("chown", fifo, e))
+}
+
+fn wants_userns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        })
 }
 
 /// Reads one status record: `Ok(None)` on EOF (the init exec'd), `Ok(Some(READY))` when set

@@ -30,6 +30,15 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWCGROUP;
 
+/// The namespaces to join: the user namespace too when the container has its own.
+fn namespaces(pid: i32) -> libc::c_int {
+    if crate::userns::differs(pid) {
+        NAMESPACES | libc::CLONE_NEWUSER
+    } else {
+        NAMESPACES
+    }
+}
+
 /// The stdio of an exec'd process: `None` inherits the caller's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExecStdio<'a> {
@@ -137,7 +146,7 @@ impl Container {
         }
         plan.push(
             "joining the container's namespaces (setns on its init's pidfd)",
-            Step::SetNs(target.as_raw_fd(), NAMESPACES),
+            Step::SetNs(target.as_raw_fd(), namespaces(self.pid())),
         );
         plan.push(
             "forking into the container's pid namespace",

@@ -6,6 +6,7 @@ mod delete;
 mod exec;
 mod kill;
 mod pause;
+mod resize;
 mod start;
 mod wait;
 

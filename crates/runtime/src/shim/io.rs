@@ -1,9 +1,10 @@
 //! The shim's loop: the container's output into the log, line by line, until its init
 //! exits and its stdio is drained; then the exit recorded.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
+use super::control::Control;
 use super::log::LogWriter;
 use super::{STARTED, write_atomic};
 use crate::container::Container;
@@ -82,6 +83,8 @@ pub(super) struct Session {
     pub(super) streams: Vec<Stream>,
     /// The write end of the process's stdin, held so that it stays open.
     pub(super) _stdin: Option<OwnedFd>,
+    /// With a terminal: the fifo clients send resize requests on.
+    pub(super) control: Option<Control>,
     pub(super) log: LogWriter,
 }
 
@@ -113,6 +116,9 @@ impl Session {
             }
             if !exited {
                 fds.push(pollfd(pidfd));
+                if let Some(c) = &self.control {
+                    fds.push(pollfd(c.fd()));
+                }
             }
             if exited && n_streams == 0 {
                 break;
@@ -132,6 +138,8 @@ impl Session {
             for pfd in fds.iter().filter(|p| p.revents != 0) {
                 if pfd.fd == pidfd {
                     exited = true;
+                } else if self.control.as_ref().is_some_and(|c| c.fd() == pfd.fd) {
+                    self.resize_requests();
                 } else if status.as_ref().is_some_and(|s| s.as_raw_fd() == pfd.fd) {
                     if let Some(s) = status.take() {
                         self.started(&s, &what);
@@ -151,6 +159,15 @@ impl Session {
         self.c.wait()?;
         reap_orphans();
         Ok(())
+    }
+
+    /// Applies the control fifo's requests to the pty master (the one stream there is
+    /// with a terminal).
+    fn resize_requests(&mut self) {
+        let (Some(c), Some(master)) = (&mut self.control, self.streams.first()) else {
+            return;
+        };
+        c.serve(master.fd.as_fd());
     }
 
     /// The init's status pipe spoke: EOF once it exec'd (or died waiting for `start`,

@@ -9,6 +9,7 @@
 //! init's parent by construction), reports `created` or the error, and then loops on raw fds
 //! with poll(2): no async runtime, no threads.
 
+mod control;
 mod io;
 mod log;
 mod setup;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::container::ShimOptions;
 use crate::error::{Error, Result};
 use crate::plan::Rootfs;
+use crate::pty::WinSize;
 use crate::state::ProcRef;
 use crate::sys;
 
@@ -142,6 +144,11 @@ pub(crate) fn await_started(dir: &Path, id: &str, shim: ProcRef) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Asks the shim of the container in `dir` to set its terminal's window size.
+pub(crate) fn resize(dir: &Path, id: &str, size: WinSize) -> Result<()> {
+    control::resize(dir, id, size)
 }
 
 /// Writes a file atomically (a new file renamed over the old).

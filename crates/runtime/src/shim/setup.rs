@@ -4,6 +4,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::control::Control;
 use super::io::{Session, Stream};
 use super::log::LogWriter;
 use super::{REQUEST, Request};
@@ -106,6 +107,12 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         req.shim.log_max_files,
     )?;
     let stdio = Stdio::new(req.shim.terminal, req.shim.stdin)?;
+    // Made before the container: a client that sees it created can resize at once.
+    let control = req
+        .shim
+        .terminal
+        .then(|| Control::create(&dir))
+        .transpose()?;
     let null = dev_null()?;
     install(&stdio.child)?;
     let target = Target {
@@ -131,6 +138,7 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         dir,
         streams: stdio.streams,
         _stdin: stdio.stdin,
+        control,
         log,
     })
 }
