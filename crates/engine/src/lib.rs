@@ -37,6 +37,7 @@ pub mod spec;
 pub mod store;
 pub mod supervisor;
 pub mod volumes;
+pub mod watch;
 
 pub use engine::{Engine, Kind, Progress, Project};
 pub use error::{Error, Result};
