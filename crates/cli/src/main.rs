@@ -132,6 +132,8 @@ pub enum Command {
     Push(commands::push::PushArgs),
     /// Print the public port for a port binding.
     Port(commands::port::PortArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated.
+    Watch(commands::watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -174,6 +176,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::pull::run(&cli.global, args),
         Command::Push(args) => commands::push::run(&cli.global, args),
         Command::Port(args) => commands::port::run(&cli.global, args),
+        Command::Watch(args) => commands::watch::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
