@@ -21,13 +21,21 @@ struct Watching {
 }
 
 impl Watching {
+    /// `compose watch args...`.
     fn start(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> Watching {
+        let mut all = vec!["watch"];
+        all.extend(args);
+        Watching::command(s, &all, env)
+    }
+
+    /// `compose args...`, a command that watches (`watch`, `up --watch`).
+    fn command(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> Watching {
         let log = s.dir.path().join(format!("watch-{}.log", s.name));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(&s.bin);
         cmd.arg("--data-root")
             .arg(s.root())
-            .args(["-p", &s.name, "watch"])
+            .args(["-p", &s.name])
             .args(args)
             .current_dir(s.proj())
             .env_clear()
@@ -340,4 +348,39 @@ services:
     w.wait_output("the failed build", |o| o.contains("Build failed. Error:"));
     assert_eq!(id("web"), new_web);
     assert_eq!(cat(&s, "web", "/version.txt").as_deref(), Some("2\n"));
+}
+
+#[test]
+fn up_watch_syncs_beside_the_attached_output_and_ctrl_c_stops_both() {
+    let yaml = r#"
+services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo app-is-up; while :; do sleep 0.1; done"]
+    develop:
+      watch:
+        - {path: ./src, action: sync, target: /app}
+"#;
+    let s = Stack::new("watch-up", yaml);
+    std::fs::create_dir_all(s.proj().join("src")).unwrap();
+    let mut w = Watching::command(&s, &["up", "--watch"], &[]);
+    w.wait_output("the attached output", |o| o.contains("app-is-up"));
+    write(&s.proj().join("src/a.txt"), "attached\n");
+    wait(
+        "the sync",
+        || cat(&s, "app", "/app/a.txt").as_deref() == Some("attached\n"),
+        || w.output(),
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &w.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(w.child.try_wait(), Ok(Some(_))) {
+        assert!(Instant::now() < deadline, "up did not end\n{}", w.output());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = w.output();
+    assert!(out.contains("Watch disabled"), "{out}");
+    let (ps, _) = s.ok(&["ps", "-q"]);
+    assert!(ps.trim().is_empty(), "Ctrl-C stops the stack: {ps}\n{out}");
 }
