@@ -311,3 +311,84 @@ impl Engine {
         self.up(p, &opts, progress).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compose::model::service::Service;
+
+    #[test]
+    fn a_batch_is_split_by_service_and_rule() {
+        let web: Service = serde_yaml_ng::from_str(
+            "develop: {watch: [{path: ./src, action: sync, target: /app}, {path: ./src/package.json, action: restart}]}",
+        )
+        .unwrap();
+        let api: Service = serde_yaml_ng::from_str(
+            "develop: {watch: [{path: ./api, action: sync, target: /api, ignore: ['*.log']}]}",
+        )
+        .unwrap();
+        let rules = super::super::rules::compile(
+            &[("api".into(), &api), ("web".into(), &web)],
+            Path::new("/p"),
+        )
+        .unwrap();
+        let paths: Vec<PathBuf> = [
+            "/p/src/a.js",
+            "/p/src/package.json",
+            "/p/api/x.py",
+            "/p/api/x.log",
+            "/p/elsewhere",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let h = hits(&rules, &paths);
+        let shape: Vec<(&str, Vec<(&str, usize)>)> = h
+            .iter()
+            .map(|(s, rs)| {
+                (
+                    *s,
+                    rs.iter()
+                        .map(|(r, ps)| (super::super::rules::action_name(r.action), ps.len()))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("api", vec![("sync", 1)]),
+                ("web", vec![("sync", 2), ("restart", 1)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn walk_lists_covered_files_and_skips_ignored_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        for f in [
+            "a.txt",
+            "node_modules/x/y.js",
+            "sub/b.txt",
+            "sub/.b.txt.swp",
+        ] {
+            let p = t.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "x").unwrap();
+        }
+        let svc: Service = serde_yaml_ng::from_str(&format!(
+            "develop: {{watch: [{{path: {}, action: sync, target: /app, ignore: [node_modules]}}]}}",
+            t.path().display()
+        ))
+        .unwrap();
+        let rules = super::super::rules::compile(&[("web".into(), &svc)], Path::new("/")).unwrap();
+        let mut found = Vec::new();
+        walk(&rules[0], t.path(), &mut found).unwrap();
+        let mut rel: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(t.path()).unwrap().display().to_string())
+            .collect();
+        rel.sort();
+        assert_eq!(rel, vec!["a.txt", "sub", "sub/b.txt"]);
+    }
+}
