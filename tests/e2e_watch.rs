@@ -106,6 +106,13 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Writes `path` as an editor does: a temp file beside it, renamed over it.
+fn save_by_rename(path: &Path, text: &str) {
+    let tmp = path.with_extension("new~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 #[test]
 fn sync_edits_ignores_deletes_and_stays_in_the_container() {
     let outside = tempfile::tempdir().unwrap();
@@ -326,7 +333,9 @@ services:
     let (web, other) = (id("web"), id("other"));
     assert_eq!(cat(&s, "web", "/version.txt").as_deref(), Some("1\n"));
 
-    write(&s.proj().join("version.txt"), "2\n");
+    // Saved as editors save: a new file renamed over the old one (twice: a watch on the
+    // file itself would be gone after the first).
+    save_by_rename(&s.proj().join("version.txt"), "2\n");
     w.wait_output("the build", |o| {
         o.contains(r#"service(s) ["web"] successfully built"#)
     });
@@ -344,7 +353,7 @@ services:
         &s.proj().join("Dockerfile"),
         "FROM busybox\nRUN exit 3\nCOPY version.txt /version.txt\n",
     );
-    write(&s.proj().join("version.txt"), "3\n");
+    save_by_rename(&s.proj().join("version.txt"), "3\n");
     w.wait_output("the failed build", |o| o.contains("Build failed. Error:"));
     assert_eq!(id("web"), new_web);
     assert_eq!(cat(&s, "web", "/version.txt").as_deref(), Some("2\n"));

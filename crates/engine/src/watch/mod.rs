@@ -15,7 +15,7 @@ pub mod debounce;
 pub mod rules;
 pub mod sync;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -102,26 +102,20 @@ impl Engine {
             path: p.working_dir.clone(),
             source,
         })?;
-        let mut watched: Vec<&Path> = Vec::new();
-        for rule in &rules {
-            if watched.contains(&rule.path.as_path()) {
-                continue;
-            }
-            watched.push(&rule.path);
-            if !rule.path.exists() {
-                out.error(
-                    Some(&rule.service),
-                    &format!(
-                        "{}: no such file or directory, not watched",
-                        rule.path.display()
-                    ),
-                );
-                continue;
-            }
+        for rule in rules.iter().filter(|r| !r.path.exists()) {
+            out.error(
+                Some(&rule.service),
+                &format!(
+                    "{}: no such file or directory, not watched",
+                    rule.path.display()
+                ),
+            );
+        }
+        for (path, mode) in watch_set(rules.iter().map(|r| r.path.as_path())) {
             watcher
-                .watch(&rule.path, RecursiveMode::Recursive)
+                .watch(&path, mode)
                 .map_err(|source| WatchError::Notify {
-                    path: rule.path.display().to_string(),
+                    path: path.display().to_string(),
                     source,
                 })?;
         }
@@ -197,6 +191,40 @@ impl Engine {
     }
 }
 
+/// What to watch for rules on `paths`: a directory with all it holds; a file through its
+/// directory (editors save by renaming a new file over the old one, which would end a watch
+/// on the file itself). Paths inside a watched tree are not watched again.
+fn watch_set<'a>(paths: impl Iterator<Item = &'a Path>) -> Vec<(PathBuf, RecursiveMode)> {
+    let mut trees: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => trees.push(p.to_path_buf()),
+            Ok(_) => dirs.extend(p.parent().map(Path::to_path_buf)),
+            Err(_) => {}
+        }
+    }
+    trees.sort();
+    trees.dedup();
+    let outer: Vec<PathBuf> = trees
+        .iter()
+        .filter(|t| !trees.iter().any(|o| o != *t && t.starts_with(o)))
+        .cloned()
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut out: Vec<(PathBuf, RecursiveMode)> = outer
+        .iter()
+        .map(|t| (t.clone(), RecursiveMode::Recursive))
+        .collect();
+    for d in dirs {
+        if !outer.iter().any(|t| d.starts_with(t)) {
+            out.push((d, RecursiveMode::NonRecursive));
+        }
+    }
+    out
+}
+
 /// Adds an event's paths to the batch (reads of files are not changes).
 fn note(batch: &mut debounce::Batcher, ev: notify::Result<notify::Event>, out: &dyn WatchOutput) {
     match ev {
@@ -210,5 +238,41 @@ fn note(batch: &mut debounce::Batcher, ev: notify::Result<notify::Event>, out: &
             }
         }
         Err(e) => out.error(None, &format!("watching files: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_trees_and_files_are_watched_once() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        for d in ["src/sub", "other"] {
+            std::fs::create_dir_all(p.join(d)).unwrap();
+        }
+        for f in ["src/sub/x.txt", "package.json", "other/conf.ini"] {
+            std::fs::write(p.join(f), "").unwrap();
+        }
+        let rules = [
+            p.join("src"),
+            p.join("src/sub"),
+            p.join("src/sub/x.txt"),
+            p.join("package.json"),
+            p.join("other/conf.ini"),
+            p.join("missing"),
+        ];
+        let got = watch_set(rules.iter().map(PathBuf::as_path));
+        let want = vec![
+            (p.join("src"), RecursiveMode::Recursive),
+            (p.join("other"), RecursiveMode::NonRecursive),
+            (p.to_path_buf(), RecursiveMode::NonRecursive),
+        ];
+        let mut got = got;
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want = want;
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want);
     }
 }
