@@ -138,6 +138,8 @@ pub enum Command {
     Events(commands::events::EventsArgs),
     /// Display a live stream of container(s) resource usage statistics.
     Stats(commands::stats::StatsArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated.
+    Watch(commands::watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -185,6 +187,7 @@ fn main() -> ExitCode {
         Command::Create(args) => commands::create::run(&cli.global, args),
         Command::Events(args) => commands::events::run(&cli.global, args),
         Command::Stats(args) => commands::stats::run(&cli.global, args),
+        Command::Watch(args) => commands::watch::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -39,6 +39,7 @@ pub mod stats;
 pub mod store;
 pub mod supervisor;
 pub mod volumes;
+pub mod watch;
 
 pub use engine::{Engine, Kind, Progress, Project};
 pub use error::{Error, Result};

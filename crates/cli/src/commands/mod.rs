@@ -27,3 +27,4 @@ pub mod top;
 pub mod up;
 pub mod version;
 pub mod wait;
+pub mod watch;

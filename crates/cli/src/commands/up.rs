@@ -87,6 +87,9 @@ pub struct UpArgs {
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated.
+    #[arg(short, long, conflicts_with_all = ["detach", "wait"])]
+    pub watch: bool,
 }
 
 /// A loaded project and the engine of the data root.
@@ -295,6 +298,10 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let attached = session.engine.up(&project, &opts, &Printer::new(global))?;
     if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.watch {
+        let run = || attach(global, &session, &project, args, attached, began);
+        return super::watch::beside(global, &session, &project, &args.services, run)?;
     }
     attach(global, &session, &project, args, attached, began)
 }
