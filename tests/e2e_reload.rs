@@ -25,6 +25,11 @@ struct Attached {
 
 impl Attached {
     fn start(s: &Stack, env: &[(&str, &str)]) -> Attached {
+        Self::start_with(s, env, &[])
+    }
+
+    /// `up [--reload] args...`.
+    fn start_with(s: &Stack, env: &[(&str, &str)], args: &[&str]) -> Attached {
         let mut cmd = Command::new(&s.bin);
         cmd.args([
             "--data-root",
@@ -43,6 +48,7 @@ impl Attached {
         if env.is_empty() {
             cmd.arg("--reload");
         }
+        cmd.args(args);
         let mut child = cmd.spawn().unwrap();
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
@@ -297,4 +303,24 @@ fn a_broken_edit_changes_nothing_and_the_next_good_save_applies() {
     a.wait_applied();
     a.wait_for("web-1  | web DEBUG=2");
     assert_ne!(running_id(&s, "web").unwrap(), web);
+}
+
+#[test]
+fn up_of_some_services_reloads_only_those() {
+    let yaml = |debug: &str| {
+        format!(
+            "services:\n{}{}",
+            service("web", debug),
+            service("other", debug)
+        )
+    };
+    let s = Stack::new("reload-some", &yaml("0"));
+    let mut a = Attached::start_with(&s, &[], &["web"]);
+    ready(&s, &mut a, &["web"]);
+    save(&s, "compose.yaml", &yaml("1"));
+    a.wait_for("reload: web: environment.DEBUG changed → recreated");
+    a.wait_applied();
+    a.wait_for("web-1  | web DEBUG=1");
+    assert!(!a.output().contains("reload: other"), "{}", a.output());
+    assert!(running_id(&s, "other").is_none(), "other not started");
 }

@@ -107,8 +107,15 @@ impl Reloader {
     /// Compares `new` with what runs, reports each change and applies them all with one
     /// `up` (which decides by the same config hashes).
     fn apply(&self, new: &Loaded) -> crate::Result<()> {
-        let running = self.running(&new.name)?;
-        let list = changes::changes(&side(&self.current), &side(new), &running);
+        let mut running = self.running(&new.name)?;
+        let mut wanted = side(new);
+        if let Some(selected) = self.selection(new) {
+            // Services outside the selection are neither started nor judged; ones gone
+            // from the file still are (`up` removes orphans).
+            running.retain(|s, _| selected.contains(s) || !wanted.services.contains_key(s));
+            wanted.services.retain(|s, _| selected.contains(s));
+        }
+        let list = changes::changes(&side(&self.current), &wanted, &running);
         if list.is_empty() {
             (self.out)(Event::Unchanged);
             return Ok(());
@@ -131,6 +138,23 @@ impl Reloader {
             containers: attached.containers,
         });
         Ok(())
+    }
+
+    /// With `up SERVICE...`: those services and their dependencies, the ones `up` acts on
+    /// (`None`: all).
+    fn selection(&self, new: &Loaded) -> Option<BTreeSet<String>> {
+        let names: Vec<&str> = self.opts.up.services.iter().map(String::as_str).collect();
+        if names.is_empty() {
+            return None;
+        }
+        let model = new.model.as_ref()?;
+        let g = compose::graph::Graph::from_project(model).ok()?;
+        Some(
+            g.with_dependencies(&names)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        )
     }
 
     /// The config hashes of each service's recorded containers.
