@@ -3,6 +3,7 @@
 //! service dependency graph. Pure: no processes, no kernel, no async.
 
 pub mod de;
+pub mod diff;
 pub mod dotenv;
 pub mod error;
 pub mod extends;

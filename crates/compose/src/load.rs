@@ -78,6 +78,8 @@ pub struct Sources {
     pub env: BTreeMap<String, String>,
     /// Things the user should hear about (several default files found, ...).
     pub warnings: Vec<String>,
+    /// The `.env` files looked for (whether or not they exist).
+    pub env_files: Vec<PathBuf>,
 }
 
 /// The whole tree of a project after include, extends and merge, with what it took.
@@ -89,6 +91,8 @@ pub struct Merged {
     pub name: String,
     /// Variables used without a value (each becomes an empty string).
     pub unset: Vec<String>,
+    /// The files read: included and `extends` files and the includes' `.env` files.
+    pub read: Vec<PathBuf>,
 }
 
 /// Docker Compose's project-name rule: lowercase letters, digits, `_` and `-`, starting with a
@@ -263,17 +267,21 @@ pub fn sources(opts: &Options) -> Result<Sources> {
         }
         _ => base.clone(),
     };
-    let env = if project_dir == base {
-        early_env
+    let (env, env_files) = if project_dir == base {
+        (early_env, env_files)
     } else {
         let (env_files, required) = env_files_for(opts, &project_dir);
-        read_env_files(&env_files, &opts.environ, required)?
+        (
+            read_env_files(&env_files, &opts.environ, required)?,
+            env_files,
+        )
     };
     Ok(Sources {
         files,
         project_dir,
         env,
         warnings,
+        env_files,
     })
 }
 
@@ -284,6 +292,8 @@ struct FileLoader<'a> {
     unset: Vec<String>,
     /// Files already parsed (before interpolation), taken on first use.
     parsed: Vec<(PathBuf, Node)>,
+    /// Every file this loader (and its includes) read or looked for.
+    read: Vec<PathBuf>,
 }
 
 /// Reads and parses one compose file, without interpolating it.
@@ -314,6 +324,7 @@ fn check_top(node: &Node) -> Result<()> {
 
 impl FileLoader<'_> {
     fn load(&mut self, path: &Path) -> Result<Node> {
+        self.read.push(path.to_path_buf());
         let node = match self.parsed.iter().position(|(p, _)| p == path) {
             Some(i) => self.parsed.swap_remove(i).1,
             None => parse_file(path, None)?,
@@ -491,6 +502,7 @@ fn resolve_includes(
             interpolate: loader.interpolate,
             unset: Vec::new(),
             parsed: Vec::new(),
+            read: env_files.clone(),
         };
         stack.push(first.clone());
         let mut merged: Option<Node> = None;
@@ -500,6 +512,7 @@ fn resolve_includes(
         }
         stack.pop();
         loader.unset.extend(sub.unset);
+        loader.read.extend(sub.read);
         if let Some(mut tree) = merged {
             crate::paths::rebase_paths(&mut tree, &project_dir);
             add_included(map, tree, &first)?;
@@ -584,6 +597,7 @@ pub fn load_merged(opts: &Options) -> Result<Merged> {
         interpolate: !opts.no_interpolate,
         unset: Vec::new(),
         parsed,
+        read: Vec::new(),
     };
     let mut root: Option<Node> = None;
     for f in &sources.files {
@@ -595,11 +609,13 @@ pub fn load_merged(opts: &Options) -> Result<Merged> {
     let mut seen = BTreeSet::new();
     unset.retain(|v| seen.insert(v.clone()));
     let root = root.ok_or_else(|| Error::Other("no configuration file provided".into()))?;
+    let read = std::mem::take(&mut loader.read);
     Ok(Merged {
         root,
         sources,
         name,
         unset,
+        read,
     })
 }
 
@@ -678,6 +694,10 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The merged tree the model was read from, with every node's file position.
     pub tree: Node,
+    /// Every file the project was read from or looked for: compose files, overrides,
+    /// included and `extends` files, `.env` files, `env_file`s and `label_file`s (sorted,
+    /// absolute; `-` for stdin). What the reload loop watches.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// The profiles a loader enables: `--profile` and `COMPOSE_PROFILES`.
@@ -1025,7 +1045,11 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         sources,
         name,
         unset,
+        read,
     } = load_merged(opts)?;
+    let mut inputs: BTreeSet<PathBuf> = read.into_iter().collect();
+    inputs.extend(sources.files.iter().cloned());
+    inputs.extend(sources.env_files.iter().cloned());
     let mut warnings = sources.warnings.clone();
     for v in &unset {
         warnings.push(format!(
@@ -1066,6 +1090,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         crate::validate::top_level_keys(&root)?;
         let (mut model, mut json) =
             typed(&root, &scope, &name, ctx.as_ref()).map_err(|e| place(e, &root))?;
+        inputs.extend(ctx.iter().flat_map(|c| c.files_read()));
         if !opts.services.is_empty() {
             select_model_services(&mut model, &opts.services)?;
             crate::normalize::remove_unused_resources(&mut model);
@@ -1087,6 +1112,7 @@ pub fn load(opts: &Options, normalize: bool) -> Result<Loaded> {
         profiles,
         warnings,
         tree: root,
+        inputs: inputs.into_iter().collect(),
     })
 }
 
@@ -1193,5 +1219,47 @@ mod tests {
             ]
         );
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn inputs_name_every_file_the_project_was_read_from() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+        };
+        w(
+            "compose.yaml",
+            "include: [inc/other.yaml]\nservices:\n  web:\n    extends: {file: base.yaml, service: b}\n    env_file: [web.env, {path: opt.env, required: false}]\n",
+        );
+        w("compose.override.yaml", "services: {web: {image: x}}\n");
+        w(
+            "base.yaml",
+            "services: {b: {image: busybox, label_file: l.txt}}\n",
+        );
+        w("l.txt", "A=1\n");
+        w("web.env", "X=1\n");
+        w("inc/other.yaml", "services: {db: {image: busybox}}\n");
+        let opts = Options {
+            workdir: d.path().to_path_buf(),
+            ..Options::default()
+        };
+        let loaded = load(&opts, true).unwrap();
+        let want: Vec<PathBuf> = [
+            ".env",
+            "base.yaml",
+            "compose.override.yaml",
+            "compose.yaml",
+            "inc/.env",
+            "inc/other.yaml",
+            "l.txt",
+            "opt.env",
+            "web.env",
+        ]
+        .iter()
+        .map(|n| d.path().join(n))
+        .collect();
+        assert_eq!(loaded.inputs, want);
     }
 }

@@ -25,6 +25,9 @@ pub struct Context {
     pub env: BTreeMap<String, String>,
     /// The user's home, for `~` in paths. Defaults to `env["HOME"]`.
     pub home: Option<PathBuf>,
+    /// The `env_file`s and `label_file`s normalization looked at (the reload loop watches
+    /// them); a lock because services normalize on two threads.
+    read: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
 }
 
 impl Context {
@@ -39,6 +42,18 @@ impl Context {
             project_dir: project_dir.into(),
             env,
             home,
+            read: Default::default(),
+        }
+    }
+
+    /// The files read (or looked for) so far.
+    pub fn files_read(&self) -> Vec<PathBuf> {
+        self.read.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn note_read(&self, path: &str) {
+        if let Ok(mut r) = self.read.lock() {
+            r.push(PathBuf::from(path));
         }
     }
 
@@ -206,6 +221,7 @@ fn resolve_environment(s: &mut Service, ctx: &Context) -> Result<(), Error> {
     let mut merged: BTreeMap<String, Option<String>> = BTreeMap::new();
     for env_file in std::mem::take(&mut s.env_file) {
         let path = ctx.abs_path(&env_file.path);
+        ctx.note_read(&path);
         let Some(text) = read_optional(&path, env_file.required, "env file")? else {
             continue;
         };
@@ -239,6 +255,7 @@ fn resolve_labels(s: &mut Service, ctx: &Context) -> Result<(), Error> {
     let mut merged: BTreeMap<String, String> = BTreeMap::new();
     for file in std::mem::take(&mut s.label_file) {
         let path = ctx.abs_path(&file);
+        ctx.note_read(&path);
         let Some(text) = read_optional(&path, true, "label file")? else {
             continue;
         };

@@ -32,6 +32,7 @@ pub mod network;
 pub mod ops;
 pub mod plan;
 pub mod pull;
+pub mod reload;
 pub mod runner;
 pub mod signal;
 pub mod spec;

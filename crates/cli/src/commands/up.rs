@@ -13,6 +13,8 @@ use compose_engine::logs::Window;
 use compose_engine::ops::logs::LogOptions;
 use compose_engine::ops::up::{Attached, UpOptions};
 use compose_engine::pull::PullPolicy;
+use compose_engine::reload;
+use compose_engine::store::ContainerRow;
 use compose_engine::{Engine, Kind, Progress as EngineProgress, Project};
 
 use crate::{Global, Progress};
@@ -87,9 +89,13 @@ pub struct UpArgs {
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
-    /// Watch source code and rebuild/refresh containers when files are updated.
+    /// Watch source code and rebuild/refresh containers when files are updated (and
+    /// re-apply compose file changes).
     #[arg(short, long, conflicts_with_all = ["detach", "wait"])]
     pub watch: bool,
+    /// Re-apply compose file changes while attached (our extension).
+    #[arg(long, env = "COMPOSE_RELOAD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub reload: bool,
 }
 
 /// A loaded project and the engine of the data root.
@@ -299,11 +305,16 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
     if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
+    // `--watch` follows the compose files too, as the reload loop does for `--reload`.
+    let reload = match args.reload || args.watch {
+        true => Some(super::reload::Reload::start(global, &opts)?),
+        false => None,
+    };
     if args.watch {
-        let run = || attach(global, &session, &project, args, attached, began);
+        let run = || attach(global, &session, &project, args, attached, began, reload);
         return super::watch::beside(global, &session, &project, &args.services, run)?;
     }
-    attach(global, &session, &project, args, attached, began)
+    attach(global, &session, &project, args, attached, began, reload)
 }
 
 /// When an attached `up` stops the project on its own.
@@ -325,10 +336,11 @@ fn attach(
     args: &UpArgs,
     attached: Attached,
     began: std::time::SystemTime,
+    mut reload: Option<super::reload::Reload>,
 ) -> anyhow::Result<ExitCode> {
     use std::sync::mpsc;
-    let rows = attached.containers;
-    let names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
+    let mut rows = attached.containers;
+    let mut names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
     let shown = |svc: &str| {
         (args.attach.is_empty() || args.attach.iter().any(|a| a == svc))
             && !args.no_attach.iter().any(|a| a == svc)
@@ -359,7 +371,7 @@ fn attach(
     let progress = Printer::new(global);
     let (tx, rx) = mpsc::channel::<(usize, Option<i32>)>();
     std::thread::scope(|s| -> anyhow::Result<ExitCode> {
-        for (i, (row, name)) in rows.iter().zip(&names).enumerate() {
+        let follow = |i: usize, row: ContainerRow, name: String| {
             let (printer, tx, exits) = (&printer, tx.clone(), &attached.exits);
             let show = shown(&row.service);
             s.spawn(move || {
@@ -372,7 +384,7 @@ fn attach(
                     ..LogOptions::default()
                 };
                 if show {
-                    let _ = engine.container_logs(row, opts, |l| printer.print(i, name, &l));
+                    let _ = engine.container_logs(&row, opts, |l| printer.print(i, &name, &l));
                 } else {
                     let _ = engine.runner().wait(&row.id, &row.name);
                 }
@@ -383,8 +395,10 @@ fn attach(
                     .or_else(|| exits.get(&row.id).copied());
                 let _ = tx.send((i, code));
             });
+        };
+        for (i, (row, name)) in rows.iter().zip(&names).enumerate() {
+            follow(i, row.clone(), name.clone());
         }
-        drop(tx);
         let mut codes: Vec<Option<i32>> = vec![None; rows.len()];
         let (mut left, mut acted, mut interrupted) = (rows.len(), 0, false);
         let mut abort_code = None;
@@ -395,9 +409,27 @@ fn attach(
                 if let Err(e) = engine.stop_services(project, &[], None, progress) {
                     eprintln!("{e}");
                 }
+                // Reloads may have started services the first model did not have.
+                if args.reload
+                    && let Err(e) = reload::stop_project(engine, project.name, None, progress)
+                {
+                    eprintln!("{e}");
+                }
             });
         };
-        while left > 0 {
+        // With --reload the loop runs until Ctrl-C: an edit may bring containers back.
+        while left > 0 || reload.as_ref().is_some_and(|r| r.active()) {
+            for row in reload.as_ref().map(|r| r.applied()).unwrap_or_default() {
+                if rows.iter().any(|r| r.id == row.id) {
+                    continue;
+                }
+                let name = super::logs::display_name(&row);
+                follow(rows.len(), row.clone(), name.clone());
+                left += 1;
+                codes.push(None);
+                rows.push(row);
+                names.push(name);
+            }
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok((i, code)) => {
                     left -= 1;
@@ -412,6 +444,9 @@ fn attach(
                         Abort::OnFailure => code != Some(0),
                     };
                     if trigger && acted == 0 {
+                        if let Some(r) = reload.as_mut() {
+                            r.stop();
+                        }
                         acted = 1;
                         abort_code = code;
                         printer.say("Aborting on container exit...");
@@ -423,6 +458,9 @@ fn attach(
             }
             let n = compose_engine::interrupt::count();
             if n >= 1 && acted == 0 {
+                if let Some(r) = reload.as_mut() {
+                    r.stop();
+                }
                 acted = 1;
                 interrupted = true;
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");

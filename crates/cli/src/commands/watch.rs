@@ -62,16 +62,18 @@ pub fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Printer::new(global)
     };
+    let opts = UpOptions {
+        services: args.services.clone(),
+        ..UpOptions::default()
+    };
     if !args.no_up {
-        let opts = UpOptions {
-            services: args.services.clone(),
-            ..UpOptions::default()
-        };
         session.engine.up(&project, &opts, &progress)?;
     }
+    // Beside the rules: the reload loop, which applies edits of the compose files and `.env`.
+    let mut reload = super::reload::Reload::start(global, &opts)?;
     compose_engine::interrupt::catch().context("installing the Ctrl-C handler")?;
     let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
+    let result = std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::SeqCst) {
                 if compose_engine::interrupt::count() > 0 {
@@ -90,7 +92,9 @@ pub fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         );
         stop.store(true, Ordering::SeqCst);
         r
-    })?;
+    });
+    reload.stop();
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -115,7 +119,6 @@ fn loops(
             .with_context(|| format!("COMPOSE_WATCH_QUIET_MS={ms:?}: not a number of ms"))?;
         opts.quiet = Duration::from_millis(ms);
     }
-    // reload loop: started here (wired at merge)
     session
         .engine
         .watch(project, &opts, stop, &Lines, progress)
