@@ -66,7 +66,10 @@ fn push_and_pull_over_tls_with_the_registrys_ca() {
         source = s.source();
     }
     let text = text.to_lowercase();
-    assert!(text.contains("certificate") || text.contains("tls"), "{text}");
+    assert!(
+        text.contains("certificate") || text.contains("tls"),
+        "{text}"
+    );
 
     // The registry's own CA: push, then pull into another store.
     std::fs::copy(reg.ca_cert(), dir.join("ca.crt")).unwrap();
