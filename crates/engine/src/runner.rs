@@ -128,13 +128,6 @@ const STATE_FILE: &str = "state.json";
 impl Runner {
     /// Container state lives in `<root>/containers`.
     pub fn new(root: &Path) -> std::result::Result<Runner, compose_runtime::Error> {
-        // Absolute: the shims it starts work from `/` (a relative `--data-root ../x` left
-        // them unable to find their own state).
-        let root = std::path::absolute(root).map_err(|e| compose_runtime::Error::Io {
-            what: "resolve".to_string(),
-            path: root.to_owned(),
-            source: e,
-        })?;
         Ok(Runner {
             rt: Runtime::new(root.join("containers"), CGROUP_PARENT)?,
             shim_exe: None,

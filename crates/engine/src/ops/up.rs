@@ -146,11 +146,13 @@ impl Engine {
         let rows: HashMap<String, ContainerRow> =
             have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
         let levels = selected_levels(&g, &selected);
-        // The supervisor (DNS) starts while the containers are made; it reads them all
-        // once they are, before the first one starts.
+        // The supervisor (DNS) starts while the containers are made, when the project has
+        // networks of its own (one on external networks only would find nothing to serve
+        // yet and end); it reads them all once they are made, before the first one starts.
+        let early = !networks.is_empty() && !self.store.networks(p.name)?.is_empty();
         let converged = std::thread::scope(|s| {
-            let supervisor = (!networks.is_empty())
-                .then(|| s.spawn(|| crate::supervisor::ensure_running(&self.root, p.name)));
+            let supervisor =
+                early.then(|| s.spawn(|| crate::supervisor::ensure_running(&self.root, p.name)));
             let made = self.converge_all(p, &plan, &images, &rows, &run, &levels, opts, progress);
             let started = supervisor.map(|h| match h.join() {
                 Ok(r) => r.map_err(Error::from),
@@ -158,6 +160,9 @@ impl Engine {
             });
             made?;
             started.transpose()?;
+            if !early && !networks.is_empty() {
+                crate::supervisor::ensure_running(&self.root, p.name)?;
+            }
             crate::supervisor::poke(&self.root, p.name)?;
             Ok::<_, Error>(())
         });
