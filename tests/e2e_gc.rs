@@ -46,3 +46,36 @@ fn prune_after_forced_untag_keeps_a_running_containers_rootfs() {
     assert!(out.contains("deleted snapshot"), "{out}");
     assert_eq!(snapshots(&s), 0);
 }
+
+/// A data root given relative to the working directory names the same place for the shims
+/// and the supervisor, which run from `/`.
+#[test]
+fn a_relative_data_root_is_the_same_for_every_process() {
+    let yaml = format!(
+        "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo relative-ok; {LOOP}\"]\n"
+    );
+    let s = Stack::new("rel", &yaml);
+    let bin = compose_tests::compose_bin().unwrap();
+    let relative = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .current_dir(s.proj())
+            .args(["--data-root", "../root", "-p", &s.name])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    relative(&["up", "-d"]);
+    s.wait_for("the container's output", || {
+        relative(&["logs", "app"]).contains("relative-ok")
+    });
+    // The absolute root sees the same project.
+    assert_eq!(s.ps_json().len(), 1);
+    relative(&["down", "-t", "0"]);
+    assert!(s.ps_json().is_empty());
+}

@@ -155,9 +155,13 @@ fn main() -> ExitCode {
     {
         compose_engine::supervisor::main();
     }
-    let cli = Cli::parse_from(commands::run::publish_shorthand(
+    let mut cli = Cli::parse_from(commands::run::publish_shorthand(
         std::env::args_os().collect(),
     ));
+    // Shims and supervisors run from `/`: a relative data root would point elsewhere there.
+    if let Ok(abs) = std::path::absolute(&cli.global.data_root) {
+        cli.global.data_root = abs;
+    }
     let result = match &cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),

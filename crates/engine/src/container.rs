@@ -340,9 +340,21 @@ impl Engine {
         handle: &mut Handle,
         progress: &dyn Progress,
     ) -> Result<()> {
-        emit(progress, Kind::Container, &row.name, "Starting");
         // Its records (and its address as a DNS source) before its first instruction runs.
         self.dns_changed(row);
+        self.start_announced(row, handle, progress)
+    }
+
+    /// Starts a created container that the project's supervisor has read since it was
+    /// created (a created container's records are served): `up` has it re-read the store
+    /// once after creating them all, rather than once per start.
+    pub(crate) fn start_announced(
+        &self,
+        row: &ContainerRow,
+        handle: &mut Handle,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        emit(progress, Kind::Container, &row.name, "Starting");
         if let Err(e) = handle.start(&row.name) {
             let _ = self
                 .store
@@ -364,9 +376,23 @@ impl Engine {
         timeout: Option<Duration>,
         progress: &dyn Progress,
     ) -> Result<()> {
+        if self.stop_unannounced(row, timeout, progress)? {
+            self.dns_changed(row);
+        }
+        Ok(())
+    }
+
+    /// [`Engine::stop`] without telling the supervisor (`down` tells it once, or stops
+    /// it): whether the container was running.
+    pub(crate) fn stop_unannounced(
+        &self,
+        row: &ContainerRow,
+        timeout: Option<Duration>,
+        progress: &dyn Progress,
+    ) -> Result<bool> {
         // A created container never ran: nothing to stop (remove kills its waiting init).
         if !self.live(row).is_up() {
-            return Ok(());
+            return Ok(false);
         }
         emit(progress, Kind::Container, &row.name, "Stopping");
         let grace = timeout.unwrap_or(Duration::from_millis(row.info.stop_grace_ms));
@@ -386,10 +412,9 @@ impl Engine {
         };
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
-        self.dns_changed(row);
         self.journal(row, "stop");
         emit(progress, Kind::Container, &row.name, "Stopped");
-        Ok(())
+        Ok(true)
     }
 
     /// Removes a container: the runtime container (killing what runs), its log, its record,

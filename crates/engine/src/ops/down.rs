@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use super::up::parallel_bounded;
 use super::{parallel, stop_order};
 use crate::engine::{Engine, Kind, Progress, Project, emit, warn};
 use crate::error::{Errors, Result};
+use crate::store::ContainerRow;
 use crate::volumes;
 
 /// `down`'s flags.
@@ -39,12 +41,20 @@ impl Engine {
                 ),
             );
         }
-        for level in stop_order(p, &rows, &[], opts.remove_orphans)? {
-            errors.note(parallel(&level, |row| {
-                self.stop(row, opts.timeout, progress)?;
-                self.remove(row, opts.volumes, progress)
+        // Stops keep the reverse dependency order; removals need none, so they all go at
+        // once after the last stop (a chain of fifty would otherwise remove one by one).
+        // The supervisor hears of the stops once, not per container: it is stopped below
+        // when nothing is left, and poked when something is.
+        let levels = stop_order(p, &rows, &[], opts.remove_orphans)?;
+        for level in &levels {
+            errors.note(parallel(level, |row| {
+                self.stop_unannounced(row, opts.timeout, progress).map(drop)
             }));
         }
+        let all: Vec<&ContainerRow> = levels.iter().flatten().collect();
+        errors.note(parallel_bounded(&all, |row| {
+            self.remove(row, opts.volumes, progress)
+        }));
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
@@ -52,6 +62,8 @@ impl Engine {
         if self.store.containers(p.name)?.is_empty() {
             errors.note(crate::supervisor::stop(&self.root, p.name));
             self.teardown_networks(p, &mut errors, progress)?;
+        } else {
+            errors.note(crate::supervisor::poke(&self.root, p.name));
         }
         let left = self.store.containers(p.name)?.is_empty()
             && self.store.volumes(p.name)?.is_empty()

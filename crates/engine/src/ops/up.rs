@@ -3,6 +3,7 @@
 //! conditions.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use compose::model::volumes::VolumeType;
 use super::{graph, parallel};
 use crate::container::Target;
 use crate::engine::{Engine, Kind, Progress, Project, emit, warn};
-use crate::error::{Error, Result};
+use crate::error::{Error, Errors, Result};
 use crate::image::{self, Resolved};
 use crate::plan::{self, Action, Have, Status, Want};
 use crate::runner::{Handle, Live};
@@ -151,20 +152,29 @@ impl Engine {
         let rows: HashMap<String, ContainerRow> =
             have.into_iter().map(|(r, _)| (r.id.clone(), r)).collect();
         let levels = selected_levels(&g, &selected);
-        for level in &levels {
-            parallel(level, |svc| {
-                let actions = plan.services.get(*svc).cloned().unwrap_or_default();
-                let img = images
-                    .get(*svc)
-                    .ok_or_else(|| Error::NoSuchService(svc.to_string()))?;
-                self.converge(p, svc, &actions, img, &rows, &run, opts, progress)
-            })?;
-        }
+        // The supervisor (DNS) starts while the containers are made, when the project has
+        // networks of its own (one on external networks only would find nothing to serve
+        // yet and end); it reads them all once they are made, before the first one starts.
+        let early = !networks.is_empty() && !self.store.networks(p.name)?.is_empty();
+        let converged = std::thread::scope(|s| {
+            let supervisor =
+                early.then(|| s.spawn(|| crate::supervisor::ensure_running(&self.root, p.name)));
+            let made = self.converge_all(p, &plan, &images, &rows, &run, &levels, opts, progress);
+            let started = supervisor.map(|h| match h.join() {
+                Ok(r) => r.map_err(Error::from),
+                Err(_) => Err(panicked("starting the supervisor")),
+            });
+            made?;
+            started.transpose()?;
+            if !early && !networks.is_empty() {
+                crate::supervisor::ensure_running(&self.root, p.name)?;
+            }
+            crate::supervisor::poke(&self.root, p.name)?;
+            Ok::<_, Error>(())
+        });
+        converged?;
         self.publish_ports(p, &selected, &book)?;
         drop(book);
-        if !networks.is_empty() {
-            crate::supervisor::ensure_running(&self.root, p.name)?;
-        }
         if opts.no_start {
             return Ok(run.attached(&levels));
         }
@@ -173,19 +183,61 @@ impl Engine {
                 self.await_dependencies(&g, svc, &run, progress)?;
                 let pending = lock(&run.pending).remove(*svc).unwrap_or_default();
                 for (row, mut handle) in pending {
-                    self.start(&row, &mut handle, progress)?;
+                    self.start_announced(&row, &mut handle, progress)?;
                     lock(&run.handles).insert(row.id.clone(), Arc::new(Mutex::new(handle)));
                 }
                 Ok(())
             })?;
         }
-        // The new containers' names answer from the moment `up` returns (and while
-        // `--wait` probes them).
+        // The new containers' states (running) for the next reader; their names already
+        // answer (and do while `--wait` probes them).
         crate::supervisor::poke(&self.root, p.name)?;
         if opts.wait {
             self.wait_ready(&levels, &run, opts.wait_timeout, progress)?;
         }
         Ok(run.attached(&levels))
+    }
+
+    /// Carries out every service's actions up to "created". A service that only gets new
+    /// containers and joins no other container's netns needs nothing of the others to be
+    /// made: all such go at once; the rest follow level by level, dependencies first.
+    #[allow(clippy::too_many_arguments)]
+    fn converge_all(
+        &self,
+        p: &Project<'_>,
+        plan: &plan::Plan,
+        images: &BTreeMap<String, Resolved>,
+        rows: &HashMap<String, ContainerRow>,
+        run: &Run,
+        levels: &[Vec<&str>],
+        opts: &UpOptions,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let actions = |svc: &str| plan.services.get(svc).cloned().unwrap_or_default();
+        let converge = |svc: &&str| {
+            let img = images
+                .get(*svc)
+                .ok_or_else(|| Error::NoSuchService(svc.to_string()))?;
+            self.converge(p, svc, &actions(svc), img, rows, run, opts, progress)
+        };
+        let mut independent = Vec::new();
+        let mut rest: Vec<Vec<&str>> = Vec::new();
+        for level in levels {
+            let mut later = Vec::new();
+            for svc in level {
+                if only_creates(&actions(svc)) && !joins_other(p, svc)? {
+                    independent.push(*svc);
+                } else {
+                    later.push(*svc);
+                }
+            }
+            rest.push(later);
+        }
+        parallel_bounded(&independent, converge)?;
+        for level in rest.iter().filter(|l| !l.is_empty()) {
+            parallel(level, converge)?;
+        }
+        Ok(())
     }
 
     /// `--wait`: every container of the selected services running, and healthy when it
@@ -492,6 +544,62 @@ impl Engine {
     }
 }
 
+/// How many containers are made at once: past a few, they only contend for the store,
+/// the cores and the network's locks.
+const WORKERS: usize = 8;
+
+/// Runs `f` on every item, at most [`WORKERS`] at a time; every failure is reported.
+pub(super) fn parallel_bounded<T: Sync>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<()> + Sync,
+) -> Result<()> {
+    if items.len() <= 1 {
+        return items.first().map_or(Ok(()), f);
+    }
+    let next = AtomicUsize::new(0);
+    let errors = Mutex::new(Errors::default());
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..items.len().min(WORKERS))
+            .map(|_| {
+                s.spawn(|| {
+                    while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let r = f(item);
+                        lock(&errors).note(r);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            if w.join().is_err() {
+                lock(&errors).0.push(panicked("a worker thread"));
+            }
+        }
+    });
+    errors
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_result()
+}
+
+fn panicked(what: &str) -> Error {
+    Error::Other(format!("{what} panicked"))
+}
+
+/// Whether a service's actions only make new containers (nothing to stop or remove first).
+fn only_creates(actions: &[Action]) -> bool {
+    actions.iter().all(|a| matches!(a, Action::Create { .. }))
+}
+
+/// Whether the service's containers join another container's network namespace, which
+/// must then exist first.
+fn joins_other(p: &Project<'_>, svc: &str) -> Result<bool> {
+    use compose_network::mode::NetworkMode;
+    Ok(matches!(
+        crate::network::mode(p, svc)?,
+        NetworkMode::Service(_) | NetworkMode::Container(_)
+    ))
+}
+
 /// The services `up` acts on: the named ones and their dependencies, or all.
 fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
     if services.is_empty() {
@@ -593,4 +701,77 @@ fn check_supported(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_parallel_runs_each_item_once_at_most_workers_at_a_time() {
+        let items: Vec<usize> = (0..40).collect();
+        let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let done = Mutex::new(Vec::new());
+        let r = parallel_bounded(&items, |i| {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            lock(&done).push(*i);
+            now.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        });
+        assert!(r.is_ok());
+        let mut done = done.into_inner().unwrap();
+        done.sort_unstable();
+        assert_eq!(done, items);
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak <= WORKERS, "{peak} at once");
+        assert!(peak > 1, "ran one at a time");
+    }
+
+    #[test]
+    fn bounded_parallel_reports_every_failure_and_goes_on() {
+        let items: Vec<usize> = (0..20).collect();
+        let ran = AtomicUsize::new(0);
+        let r = parallel_bounded(&items, |i| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if i % 5 == 0 {
+                return Err(Error::Other(format!("item {i} failed")));
+            }
+            Ok(())
+        });
+        assert_eq!(ran.load(Ordering::SeqCst), 20);
+        let Err(Error::Many(errors)) = r else {
+            panic!("expected every failure: {r:?}")
+        };
+        let mut text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        text.sort();
+        assert_eq!(
+            text,
+            [
+                "item 0 failed",
+                "item 10 failed",
+                "item 15 failed",
+                "item 5 failed"
+            ]
+        );
+        assert!(parallel_bounded(&[] as &[usize], |_| Ok(())).is_ok());
+    }
+
+    #[test]
+    fn only_new_containers_are_made_ahead_of_their_level() {
+        assert!(only_creates(&[]));
+        assert!(only_creates(&[
+            Action::Create { number: 1 },
+            Action::Create { number: 2 }
+        ]));
+        assert!(!only_creates(&[
+            Action::Create { number: 2 },
+            Action::Keep { id: "x".into() }
+        ]));
+        assert!(!only_creates(&[Action::Recreate {
+            id: "x".into(),
+            number: 1
+        }]));
+    }
 }

@@ -114,3 +114,26 @@ fn the_project_lock_excludes_a_second_holder() -> TestResult {
     assert!(ProjectLock::try_acquire(dir.path(), "p")?.is_some());
     Ok(())
 }
+
+#[test]
+fn commits_skip_the_fsync_and_an_up_to_date_open_writes_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let s = Store::open(dir.path())?;
+    s.insert_container(&row("a1", "p-web-1", "p"))?;
+    // NORMAL (1) in WAL mode: commits are not synced one by one.
+    let sync: i64 = s.conn().query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+    assert_eq!(sync, 1);
+    // Every later open (each command) finds the schema current and commits nothing: the
+    // database's change counter, seen through another connection, stays put.
+    let watcher = rusqlite::Connection::open(dir.path().join(DB_FILE))?;
+    let version = |c: &rusqlite::Connection| -> rusqlite::Result<i64> {
+        c.query_row("PRAGMA data_version", [], |r| r.get(0))
+    };
+    let before = version(&watcher)?;
+    drop(Store::open(dir.path())?);
+    assert_eq!(version(&watcher)?, before, "opening the store wrote to it");
+    // A write by another connection does move it (the watch itself works).
+    s.set_state("a1", RecordedState::Running, Some(2), None)?;
+    assert_ne!(version(&watcher)?, before);
+    Ok(())
+}
