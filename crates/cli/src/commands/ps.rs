@@ -125,6 +125,16 @@ fn command(e: &Entry, trunc: bool) -> String {
     format!("\"{}\"", c.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// Docker's `CreatedAt`: Go's time format, `2026-11-29 16:05:41 +0000 UTC`.
+fn created_at(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    // `2026-11-29T16:05:41.000000000Z`
+    let rfc = compose_runtime::logs::format_time(t);
+    let (date, rest) = rfc.split_once('T').unwrap_or((&rfc, ""));
+    let clock = rest.get(..8).unwrap_or(rest);
+    format!("{date} {clock} +0000 UTC")
+}
+
 fn json_line(e: &Entry, now: i64) -> serde_json::Value {
     let labels: Vec<String> = e
         .row
@@ -134,7 +144,7 @@ fn json_line(e: &Entry, now: i64) -> serde_json::Value {
         .collect();
     json!({
         "Command": command(e, false),
-        "CreatedAt": e.row.created_at.to_string(),
+        "CreatedAt": created_at(e.row.created_at),
         "ExitCode": e.exit_code().unwrap_or(0),
         "Health": match e.health {
             Some(compose_engine::health::Status::Healthy) => "healthy",
@@ -249,6 +259,12 @@ pub fn run(global: &Global, args: &PsArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_at_reads_as_go_prints_it() {
+        assert_eq!(created_at(0), "1970-01-01 00:00:00 +0000 UTC");
+        assert_eq!(created_at(1_795_968_341), "2026-11-29 16:05:41 +0000 UTC");
+    }
 
     #[test]
     fn durations_read_as_docker_prints_them() {
