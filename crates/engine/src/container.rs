@@ -114,6 +114,13 @@ impl Engine {
             &image.config,
             cs.spec.process().as_ref(),
         );
+        let restart = match oneoff {
+            true => None,
+            false => Some(
+                crate::restart::Policy::of(service, p.service(service)?)
+                    .map_err(|e| Error::Other(e.to_string()))?,
+            ),
+        };
         let log = self.log_path(&id);
         let row = ContainerRow {
             id: id.clone(),
@@ -135,6 +142,7 @@ impl Engine {
                 volumes: Vec::new(),
                 anonymous: inherit,
                 health,
+                restart,
             },
             created_at: now(),
             started_at: None,
@@ -334,6 +342,7 @@ impl Engine {
         emit(progress, Kind::Container, &row.name, "Starting");
         // Its records (and its address as a DNS source) before its first instruction runs.
         self.dns_changed(row);
+        self.mark_user_started(&row.id)?;
         if let Err(e) = handle.start(&row.name) {
             let _ = self
                 .store
@@ -354,6 +363,8 @@ impl Engine {
         timeout: Option<Duration>,
         progress: &dyn Progress,
     ) -> Result<()> {
+        // Before the signal: the supervisor seeing the exit must not restart it.
+        self.mark_user_stopped(&row.id)?;
         // A created container never ran: nothing to stop (remove kills its waiting init).
         if !self.live(row).is_up() {
             return Ok(());
@@ -410,6 +421,7 @@ impl Engine {
         }
         self.store.remove_container(&row.id)?;
         self.forget_health(&row.id);
+        self.forget_restarts(&row.id);
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }

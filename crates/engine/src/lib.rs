@@ -31,6 +31,7 @@ pub mod network;
 pub mod ops;
 pub mod plan;
 pub mod pull;
+pub mod restart;
 pub mod runner;
 pub mod signal;
 pub mod spec;

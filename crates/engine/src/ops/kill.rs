@@ -24,6 +24,7 @@ impl Engine {
             .collect();
         parallel(&rows, |row| {
             emit(progress, Kind::Container, &row.name, "Killing");
+            self.mark_user_stopped(&row.id)?;
             self.runner.kill(&row.id, &row.name, signal)?;
             emit(progress, Kind::Container, &row.name, "Killed");
             Ok(())
@@ -37,6 +38,7 @@ impl Engine {
     pub fn kill_now(&self, project: &str, signal: i32) -> Result<()> {
         for row in self.store.containers(project)? {
             if self.live(&row).is_up() {
+                self.mark_user_stopped(&row.id)?;
                 self.runner.kill(&row.id, &row.name, signal)?;
             }
         }

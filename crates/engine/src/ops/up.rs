@@ -139,7 +139,7 @@ impl Engine {
         self.orphans(&plan.orphans, &have, opts, progress)?;
         plan.services.retain(|s, _| selected.contains(s));
         self.project_volumes(p, &selected, progress)?;
-        let networks = self.ensure_networks(p, &selected, progress)?;
+        self.ensure_networks(p, &selected, progress)?;
         let book = self.reserve_ports(p, &selected, &replicas, true)?;
         let run = Run::default();
         let rows: HashMap<String, ContainerRow> =
@@ -156,9 +156,8 @@ impl Engine {
         }
         self.publish_ports(p, &selected, &book)?;
         drop(book);
-        if !networks.is_empty() {
-            crate::supervisor::ensure_running(&self.root, p.name)?;
-        }
+        // DNS, restart policies and health checks: for every project with containers.
+        crate::supervisor::ensure_running(&self.root, p.name)?;
         if opts.no_start {
             return Ok(run.attached(&levels));
         }
