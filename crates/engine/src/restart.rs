@@ -267,9 +267,9 @@ impl Engine {
         if row.state != RecordedState::Running {
             return false;
         }
+        // (While the supervisor makes it again, its record says pending.)
         let Live::Exited(Some(code)) = self.live(&row) else {
-            // Missing while the supervisor makes it again; running: not stopped at all.
-            return !r.stopped;
+            return false;
         };
         policy.decide(code, r.stopped, r.count, ran_for(&row)).1
     }

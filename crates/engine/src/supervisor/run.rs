@@ -23,6 +23,9 @@ use crate::store::{EndpointRow, NetworkRow};
 /// leaves the records within this).
 const REREAD: Duration = Duration::from_secs(2);
 
+/// Threads running health probes at once.
+const PROBE_THREADS: usize = 2;
+
 /// The DNS port on each gateway.
 const DNS_PORT: u16 = 53;
 
@@ -63,6 +66,11 @@ fn run(root: &Path, project: &str) -> Result<(), String> {
         .map_err(|e| format!("write pid: {e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Health probes block (an exec in the container, up to its timeout): a few
+        // threads take turns at them. Each thread costs resident memory for its stack and
+        // allocator heap, so they are few and let go once idle.
+        .max_blocking_threads(PROBE_THREADS)
+        .thread_keep_alive(Duration::from_secs(2))
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let result = rt.block_on(serve(root, project, &paths));
