@@ -323,6 +323,10 @@ async fn keep_checking(engine: Arc<Engine>, row: ContainerRow, check: Check) {
             check.interval
         };
         tokio::time::sleep(pause).await;
+        // A frozen container cannot answer: its probe would only time out.
+        if engine.live(&row) == Live::Paused {
+            continue;
+        }
         let in_start_period = started.elapsed() < check.start_period;
         let (e, r, c) = (engine.clone(), row.clone(), check.clone());
         let probe = match tokio::task::spawn_blocking(move || e.probe(&r, &c)).await {
