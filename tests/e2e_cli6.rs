@@ -127,7 +127,7 @@ fn events_record_the_lifecycle_in_order() {
     assert_eq!(
         actions_of(&all, &name),
         [
-            "create", "start", "pause", "unpause", "kill", "stop", "destroy"
+            "create", "start", "pause", "unpause", "kill", "die", "stop", "destroy"
         ],
         "{all:?}"
     );

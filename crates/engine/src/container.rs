@@ -114,6 +114,13 @@ impl Engine {
             &image.config,
             cs.spec.process().as_ref(),
         );
+        let restart = match oneoff {
+            true => None,
+            false => Some(
+                crate::restart::Policy::of(service, p.service(service)?)
+                    .map_err(|e| Error::Other(e.to_string()))?,
+            ),
+        };
         let log = self.log_path(&id);
         let row = ContainerRow {
             id: id.clone(),
@@ -135,6 +142,7 @@ impl Engine {
                 volumes: Vec::new(),
                 anonymous: inherit,
                 health,
+                restart,
             },
             created_at: now(),
             started_at: None,
@@ -355,6 +363,7 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Starting");
+        self.mark_user_started(&row.id)?;
         if let Err(e) = handle.start(&row.name) {
             let _ = self
                 .store
@@ -390,6 +399,8 @@ impl Engine {
         timeout: Option<Duration>,
         progress: &dyn Progress,
     ) -> Result<bool> {
+        // Before the signal: the supervisor seeing the exit must not restart it.
+        self.mark_user_stopped(&row.id)?;
         // A created container never ran: nothing to stop (remove kills its waiting init).
         if !self.live(row).is_up() {
             return Ok(false);
@@ -412,6 +423,11 @@ impl Engine {
         };
         self.store
             .set_state(&row.id, RecordedState::Exited, None, code)?;
+        // As Docker reports a stop: kill, die (with the exit code), stop.
+        self.journal_event(
+            &row.project,
+            &crate::events::Event::container(row, "die").with("exitCode", code.unwrap_or(0)),
+        );
         self.journal(row, "stop");
         emit(progress, Kind::Container, &row.name, "Stopped");
         Ok(true)
@@ -455,6 +471,7 @@ impl Engine {
             tracing::warn!(container = %row.name, error = %e, "cannot release the image hold");
         }
         self.forget_health(&row.id);
+        self.forget_restarts(&row.id);
         self.journal(row, "destroy");
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())

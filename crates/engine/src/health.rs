@@ -5,8 +5,9 @@
 //! killed). Each probe's result goes to `<root>/health/<id>.json` with the last outputs, so
 //! `ps` and later commands can show the status.
 //!
-//! `up` runs the checks itself while it waits on `service_healthy` or `--wait`; the
-//! project's supervisor keeps them going afterwards.
+//! The project's supervisor runs the checks of its running containers; `up` (for
+//! `service_healthy` and `--wait`) follows its records, and probes itself only when no
+//! supervisor runs.
 
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -34,6 +35,8 @@ const RETRIES: u32 = 3;
 /// Kept per probe, as Docker keeps it.
 const OUTPUT_LIMIT: usize = 4096;
 const LOG_KEEP: usize = 5;
+/// How often a waiter looks at the supervisor's record.
+const WATCH_PAUSE: Duration = Duration::from_millis(50);
 
 /// A container's health check, fixed when the container is made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +89,47 @@ pub struct State {
     pub status: Status,
     pub failing_streak: u32,
     pub log: Vec<Probe>,
+}
+
+impl State {
+    /// A container just started: no probe yet.
+    pub fn starting() -> State {
+        State {
+            status: Status::Starting,
+            failing_streak: 0,
+            log: Vec::new(),
+        }
+    }
+
+    /// Takes one probe's result, as Docker: a pass makes it healthy; a failure counts
+    /// (outside the start period), and `retries` of them in a row make it unhealthy.
+    pub fn apply(&mut self, probe: Probe, in_start_period: bool, retries: u32) {
+        let ok = probe.exit_code == 0;
+        self.log.push(probe);
+        if self.log.len() > LOG_KEEP {
+            self.log.remove(0);
+        }
+        if ok {
+            self.status = Status::Healthy;
+            self.failing_streak = 0;
+        } else if !in_start_period {
+            self.failing_streak += 1;
+            if self.failing_streak >= retries {
+                self.status = Status::Unhealthy;
+            }
+        }
+    }
+
+    /// The error for an unhealthy container, with its last probe's output.
+    fn unhealthy(&self, name: &str) -> Error {
+        let last = self.log.last().map(|p| p.output.trim().to_string());
+        Error::Other(format!(
+            "container {name} is unhealthy{}",
+            last.filter(|l| !l.is_empty())
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        ))
+    }
 }
 
 /// The check for a service: its own `healthcheck` over the image's, none when disabled.
@@ -185,7 +229,7 @@ impl Engine {
         serde_json::from_slice(&bytes).ok()
     }
 
-    fn save_health(&self, id: &str, state: &State) {
+    pub(crate) fn save_health(&self, id: &str, state: &State) {
         let path = self.health_path(id);
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -279,19 +323,55 @@ impl Engine {
     }
 
     /// Checks `row` until it is healthy (Ok), unhealthy or gone (an error naming it), or
-    /// `deadline` passes. Each probe is recorded.
+    /// `deadline` passes. When the project's supervisor runs, it probes and this watches its
+    /// records (one prober per container); otherwise this probes and records.
     pub fn wait_healthy(
         &self,
         row: &ContainerRow,
         check: &Check,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        // Lets it see the container running now rather than at its next look.
+        if crate::supervisor::poke(&self.root, &row.project).is_ok()
+            && crate::supervisor::is_running(&self.root, &row.project)
+        {
+            return self.watch_health(row, deadline);
+        }
+        self.probe_until_healthy(row, check, deadline)
+    }
+
+    /// Follows the supervisor's records of `row` until healthy, unhealthy or gone.
+    fn watch_health(&self, row: &ContainerRow, deadline: Option<Instant>) -> Result<()> {
+        loop {
+            match self.health(&row.id) {
+                Some(s) if s.status == Status::Healthy => return Ok(()),
+                Some(s) if s.status == Status::Unhealthy => return Err(s.unhealthy(&row.name)),
+                _ => {}
+            }
+            if !matches!(self.live(row), Live::Running | Live::Created) {
+                return Err(Error::Other(format!(
+                    "container {} exited before it became healthy",
+                    row.name
+                )));
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(Error::Other(format!(
+                    "container {} did not become healthy in time",
+                    row.name
+                )));
+            }
+            std::thread::sleep(WATCH_PAUSE);
+        }
+    }
+
+    fn probe_until_healthy(
+        &self,
+        row: &ContainerRow,
+        check: &Check,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let started = Instant::now();
-        let mut state = self.health(&row.id).unwrap_or(State {
-            status: Status::Starting,
-            failing_streak: 0,
-            log: Vec::new(),
-        });
+        let mut state = self.health(&row.id).unwrap_or_else(State::starting);
         if state.status == Status::Healthy {
             return Ok(());
         }
@@ -323,33 +403,11 @@ impl Engine {
                 }
             }
             let probe = self.probe(row, check)?;
-            let ok = probe.exit_code == 0;
-            state.log.push(probe);
-            if state.log.len() > LOG_KEEP {
-                state.log.remove(0);
-            }
-            if ok {
-                state.status = Status::Healthy;
-                state.failing_streak = 0;
-            } else if !in_start_period {
-                state.failing_streak += 1;
-                if state.failing_streak >= check.retries {
-                    state.status = Status::Unhealthy;
-                }
-            }
+            state.apply(probe, in_start_period, check.retries);
             self.save_health(&row.id, &state);
             match state.status {
                 Status::Healthy => return Ok(()),
-                Status::Unhealthy => {
-                    let last = state.log.last().map(|p| p.output.trim().to_string());
-                    return Err(Error::Other(format!(
-                        "container {} is unhealthy{}",
-                        row.name,
-                        last.filter(|l| !l.is_empty())
-                            .map(|l| format!(": {l}"))
-                            .unwrap_or_default()
-                    )));
-                }
+                Status::Unhealthy => return Err(state.unhealthy(&row.name)),
                 Status::Starting => {}
             }
         }

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod plan;
 pub mod pull;
 pub mod reload;
+pub mod restart;
 pub mod runner;
 pub mod signal;
 pub mod spec;

@@ -102,6 +102,33 @@ impl Runtime {
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }
 
+    /// Makes a stopped shim container again in place, from the request its shim was
+    /// started with (same spec, rootfs, netns, log): the old one's processes, cgroup and
+    /// state go, a new init waits for [`Container::start`]. For restart policies.
+    pub fn recreate(&self, id: &str) -> Result<Container> {
+        let dir = self.dir(id)?;
+        let p = dir.join(shim::REQUEST);
+        let text = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
+        let req: shim::Request = serde_json::from_slice(&text).map_err(|e| Error::State {
+            id: id.to_string(),
+            message: format!("{}: {e}", p.display()),
+        })?;
+        let old = self.load(id)?;
+        if old.status() != Status::Stopped {
+            return Err(Error::Invalid(format!(
+                "container {id} is {}, not stopped: it cannot be made again",
+                old.status()
+            )));
+        }
+        old.delete(true)?;
+        let opts = CreateOptions {
+            netns: req.netns,
+            shim: Some(req.shim),
+            init: req.init,
+        };
+        self.create(id, &req.spec, &req.rootfs, &opts)
+    }
+
     /// Finds container `id` from its state dir.
     pub fn load(&self, id: &str) -> Result<Container> {
         Container::open(self.dir(id)?, id, self.hierarchy)

@@ -24,6 +24,7 @@ impl Engine {
             .collect();
         parallel(&rows, |row| {
             emit(progress, Kind::Container, &row.name, "Killing");
+            self.mark_user_stopped(&row.id)?;
             self.runner.kill(&row.id, &row.name, signal)?;
             let ev = crate::events::Event::container(row, "kill").with("signal", signal);
             self.journal_event(p.name, &ev);
@@ -39,6 +40,7 @@ impl Engine {
     pub fn kill_now(&self, project: &str, signal: i32) -> Result<()> {
         for row in self.store.containers(project)? {
             if self.live(&row).is_up() {
+                self.mark_user_stopped(&row.id)?;
                 self.runner.kill(&row.id, &row.name, signal)?;
             }
         }

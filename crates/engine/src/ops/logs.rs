@@ -50,6 +50,10 @@ impl Engine {
             if !self.runner.finished(&row.id) {
                 return false;
             }
+            // Its restart policy brings it back: its next lines follow.
+            if self.restart_expected(row) {
+                return false;
+            }
             if !opts.across_restarts {
                 return true;
             }

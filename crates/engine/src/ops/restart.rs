@@ -28,10 +28,12 @@ impl Engine {
         if rows.is_empty() {
             return Err(Error::Other("no containers to restart".into()));
         }
-        for level in stop_order(p, &rows, services, false)? {
+        let services = with_restart_dependents(p, services)?;
+        for level in stop_order(p, &rows, &services, false)? {
             parallel(&level, |row| self.stop(row, timeout, progress))?;
         }
-        self.start_rows(p, &rows, services, progress)?;
+        self.start_rows(p, &rows, &services, progress)?;
+        crate::supervisor::ensure_running(&self.root, p.name)?;
         for row in rows
             .iter()
             .filter(|r| services.is_empty() || services.contains(&r.service))
@@ -40,4 +42,24 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The named services and, transitively, those that depend on one of them with
+/// `restart: true` (all when none are named).
+fn with_restart_dependents(p: &Project<'_>, services: &[String]) -> Result<Vec<String>> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let g = super::graph(p)?;
+    let mut out: Vec<String> = services.to_vec();
+    let mut i = 0;
+    while let Some(s) = out.get(i).cloned() {
+        for (dependent, how) in g.dependents(&s) {
+            if how.restart && !out.iter().any(|o| o == dependent) {
+                out.push(dependent.to_string());
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
 }

@@ -184,7 +184,10 @@ impl Engine {
         handle: &mut Handle,
         progress: &dyn Progress,
     ) -> Result<()> {
-        self.start(row, handle, progress)
+        self.start(row, handle, progress)?;
+        // Its health check (and the project's DNS) is the supervisor's.
+        crate::supervisor::ensure_running(&self.root, &row.project)?;
+        Ok(())
     }
 
     /// Records the exit of a foreground one-off container and returns its code.

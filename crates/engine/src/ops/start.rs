@@ -25,7 +25,9 @@ impl Engine {
                 "service(s) not found: no containers to start".into(),
             ));
         }
-        self.start_rows(p, &rows, services, progress)
+        self.start_rows(p, &rows, services, progress)?;
+        crate::supervisor::ensure_running(&self.root, p.name)?;
+        Ok(())
     }
 
     /// Starts the stopped ones of `rows` (of `services`, all when empty), dependencies

@@ -166,7 +166,8 @@ impl Engine {
             });
             made?;
             started.transpose()?;
-            if !early && !networks.is_empty() {
+            // DNS, restart policies and health checks: for every project with containers.
+            if !early {
                 crate::supervisor::ensure_running(&self.root, p.name)?;
             }
             crate::supervisor::poke(&self.root, p.name)?;

@@ -106,6 +106,9 @@ pub struct ContainerInfo {
     /// Its health check (the service's or the image's), if it has one.
     #[serde(default)]
     pub health: Option<crate::health::Check>,
+    /// Its restart policy (`restart:` / `deploy.restart_policy`), none for one-offs.
+    #[serde(default)]
+    pub restart: Option<crate::restart::Policy>,
 }
 
 /// A container row.

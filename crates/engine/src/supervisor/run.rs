@@ -1,9 +1,11 @@
 //! The supervisor process: takes the project's lock, serves DNS on every network's gateway
-//! from records rebuilt out of the store, and answers `reload` / `stop` on its socket.
+//! from records rebuilt out of the store, keeps the containers (restart policies, health
+//! checks: [`super::keeper`]) and answers `reload` / `stop` on its socket.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use compose_dns::{Config, ContainerRecord, Link, NetworkSettings, Server};
@@ -11,6 +13,7 @@ use rustix::fs::{FlockOperation, flock};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
+use super::keeper::Keeper;
 use super::{Paths, RESOLV_ENV, UPSTREAM_PORT_ENV};
 use crate::engine::Engine;
 use crate::runner::Live;
@@ -19,6 +22,9 @@ use crate::store::{EndpointRow, NetworkRow};
 /// How often the store is read again without a poke (a container that stopped by itself
 /// leaves the records within this).
 const REREAD: Duration = Duration::from_secs(2);
+
+/// Threads running health probes at once.
+const PROBE_THREADS: usize = 2;
 
 /// The DNS port on each gateway.
 const DNS_PORT: u16 = 53;
@@ -60,6 +66,11 @@ fn run(root: &Path, project: &str) -> Result<(), String> {
         .map_err(|e| format!("write pid: {e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Health probes block (an exec in the container, up to its timeout): a few
+        // threads take turns at them. Each thread costs resident memory for its stack and
+        // allocator heap, so they are few and let go once idle.
+        .max_blocking_threads(PROBE_THREADS)
+        .thread_keep_alive(Duration::from_secs(2))
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let result = rt.block_on(serve(root, project, &paths));
@@ -85,18 +96,28 @@ async fn serve(root: &Path, project: &str, paths: &Paths) -> Result<(), String> 
     })
     .await
     .map_err(|e| e.to_string())?;
+    let engine = Arc::new(engine);
     let mut state = State::default();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut keeper = Keeper::new(engine.clone(), project, tx);
     // Stale from a killed supervisor: we hold the lock, so nobody else listens on it.
     let _ = std::fs::remove_file(paths.sock());
     let listener =
         UnixListener::bind(paths.sock()).map_err(|e| format!("bind {:?}: {e}", paths.sock()))?;
-    if !state.reload(&engine, project, &mut server).await {
+    if !reload(&mut state, &mut keeper, &engine, project, &mut server).await {
         return finish(server).await;
     }
     let mut tick = tokio::time::interval(REREAD);
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !reload(&mut state, &mut keeper, &engine, project, &mut server).await {
+                    break;
+                }
+            }
+            Some(ev) = events.recv() => {
+                keeper.handle(ev);
+                // An exit or a restart changes which names answer.
                 if !state.reload(&engine, project, &mut server).await {
                     break;
                 }
@@ -112,7 +133,7 @@ async fn serve(root: &Path, project: &str, paths: &Paths) -> Result<(), String> 
                 }
                 match line.trim() {
                     "reload" => {
-                        let keep = state.reload(&engine, project, &mut server).await;
+                        let keep = reload(&mut state, &mut keeper, &engine, project, &mut server).await;
                         let _ = write.write_all(b"ok\n").await;
                         if !keep { break; }
                     }
@@ -128,6 +149,22 @@ async fn serve(root: &Path, project: &str, paths: &Paths) -> Result<(), String> 
         }
     }
     finish(server).await
+}
+
+/// Brings the DNS records and the container watches up to date with the store; false
+/// when the project is gone (no containers, no networks): the supervisor ends.
+async fn reload(
+    state: &mut State,
+    keeper: &mut Keeper,
+    engine: &Engine,
+    project: &str,
+    server: &mut Server,
+) -> bool {
+    let keep = state.reload(engine, project, server).await;
+    if keep {
+        keeper.reload();
+    }
+    keep
 }
 
 async fn finish(server: Server) -> Result<(), String> {
@@ -175,7 +212,12 @@ impl State {
                 return true;
             }
         };
-        if nets.is_empty() && endpoints.is_empty() {
+        let no_containers = engine
+            .store()
+            .containers(project)
+            .map(|c| c.is_empty())
+            .unwrap_or(false);
+        if nets.is_empty() && endpoints.is_empty() && no_containers {
             return false;
         }
         let records = server.records();

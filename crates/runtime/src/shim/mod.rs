@@ -35,7 +35,7 @@ use crate::sys;
 /// when it sees it, before anything else.
 pub const ARG: &str = "__compose-shim";
 
-const REQUEST: &str = "shim.json";
+pub(crate) const REQUEST: &str = "shim.json";
 /// Written by the shim once the process exec'd (empty) or failed to (the error).
 const STARTED: &str = "started";
 const REPORT_FD: i32 = 3;

@@ -92,7 +92,7 @@ pub(super) fn setup(dir: &Path) -> Result<Session> {
         message: format!("{}: {e}", p.display()),
     })?;
     drop(text);
-    let _ = std::fs::remove_file(&p);
+    // The request stays: [`crate::Runtime::recreate`] makes the container again from it.
     let r = create(dir.to_path_buf(), &req);
     if r.is_err() {
         let _ = std::fs::remove_dir_all(dir);
