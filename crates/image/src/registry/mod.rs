@@ -15,6 +15,7 @@ mod manifest;
 mod progress;
 mod pull;
 mod push;
+mod tee;
 mod transfer;
 
 pub use challenge::Challenge;
