@@ -9,8 +9,11 @@
 # Two kinds of names, each asked from one client address that every server knows as a
 # container (127.0.1.10):
 #   project   `web` (3 replicas) and svc-1..svc-N, answered from the server's own records;
-#   forwarded fwd-*.example.test, sent on to the upstream stub (dnsmasq --address, no cache).
-# No server caches forwarded answers (dnsmasq --cache-size=0; ours and aardvark have none).
+#   forwarded fwd-*.example.test, sent on to the upstream stub (dnsmasq --address, TTL 300,
+#             no cache of its own).
+# Ours and dnsmasq cache forwarded answers (4096 entries each; after the first pass every
+# forwarded name is a hit); "ours-nocache" is ours with --cache-size 0, every query a
+# round trip to the stub, as aardvark-dns (no cache) does.
 #
 # For each server and kind: queries/s at saturation (dnsperf, 4 clients, 64 outstanding),
 # then p50/p99 latency at a fixed rate (RATE q/s, per-query times from dnsperf -v); the
@@ -84,17 +87,20 @@ echo "nameserver $STUB" > "$work/resolv.conf"
 # The upstream stub every server forwards to.
 dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-resolv --no-hosts \
   --bind-interfaces --listen-address="$STUB" --port=53 \
-  --address=/example.test/198.51.100.7 --cache-size=0 2>"$work/stub.log" &
+  --address=/example.test/198.51.100.7 --local-ttl=300 --cache-size=0 2>"$work/stub.log" &
 pids+=($!)
 
 "$DNS_SERVE" --listen 127.0.0.1:5300 --resolv-conf "$work/resolv.conf" \
   --hosts "$work/hosts" --client "$CLIENT" --threads "$THREADS" 2>"$work/ours.log" &
 pids+=($!)
+"$DNS_SERVE" --listen 127.0.0.1:5303 --resolv-conf "$work/resolv.conf" --cache-size 0 \
+  --hosts "$work/hosts" --client "$CLIENT" --threads "$THREADS" 2>"$work/ours-nocache.log" &
+pids+=($!)
 dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-resolv --no-hosts \
   --addn-hosts="$work/hosts" --bind-interfaces --listen-address=127.0.0.1 --port=5301 \
-  --server="$STUB" --cache-size=0 2>"$work/dnsmasq.log" &
+  --server="$STUB" --cache-size=4096 2>"$work/dnsmasq.log" &
 pids+=($!)
-servers=("ours:5300" "dnsmasq:5301")
+servers=("ours:5300" "ours-nocache:5303" "dnsmasq:5301")
 if [[ -x "$AARDVARK" ]]; then
   "$AARDVARK" --config "$work/aardvark" -p 5302 run >"$work/aardvark.log" 2>&1 &
   pids+=($!)

@@ -39,6 +39,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--client" => args.clients.push(value()?.parse()?),
             "--threads" => args.threads = value()?.parse()?,
             "--search" => args.config.search_domains.push(value()?),
+            "--cache-size" => args.config.cache_size = value()?.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }

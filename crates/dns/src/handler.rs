@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
@@ -10,6 +11,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use crate::cache::{Answer, Cache, Key};
 use crate::forward::Forwarder;
 use crate::zone::{QueryKind, Resolution, Zone};
 
@@ -18,6 +20,7 @@ use crate::zone::{QueryKind, Resolution, Zone};
 pub(crate) struct Handler {
     pub zone: Arc<RwLock<Zone>>,
     pub forwarder: Arc<Forwarder>,
+    pub cache: Arc<Cache>,
     pub ttl: u32,
 }
 
@@ -125,25 +128,21 @@ impl Handler {
             return send_error(request, response, ResponseCode::FormErr).await;
         };
         let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        let forwarded = self
-            .forwarder
-            .forward(
-                info.query.original(),
-                request.metadata.recursion_desired,
-                dnssec_ok,
-            )
-            .await;
-        let upstream = match forwarded {
-            Ok(upstream) => upstream,
-            Err(err) => {
-                tracing::warn!(%err, name = %info.query.name(), "forwarding failed");
-                return send_error(request, response, ResponseCode::ServFail).await;
-            }
+        let Some(mut upstream) = self.upstream_answer(request, dnssec_ok).await else {
+            return send_error(request, response, ResponseCode::ServFail).await;
         };
+        // The asker's spelling of its name, as if the answer had just been made for it
+        // (the cached one carries the first asker's case).
+        let asked = info.query.original().name();
+        for record in &mut upstream.answers {
+            if record.name == *asked {
+                record.name = asked.clone();
+            }
+        }
         let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.response_code = upstream.metadata.response_code;
-        metadata.authoritative = upstream.metadata.authoritative;
-        metadata.authentic_data = upstream.metadata.authentic_data && dnssec_ok;
+        metadata.response_code = upstream.response_code;
+        metadata.authoritative = upstream.authoritative;
+        metadata.authentic_data = upstream.authentic_data && dnssec_ok;
         metadata.recursion_available = true;
         let edns = response_edns(request);
         let mut builder = MessageResponseBuilder::from_message_request(request);
@@ -158,6 +157,31 @@ impl Handler {
             upstream.additionals.iter(),
         );
         response.send_response(message).await
+    }
+
+    /// The upstream answer: from the cache while it lives, else asked (and kept).
+    /// `None` when no upstream server gave one (the client gets SERVFAIL).
+    async fn upstream_answer(&self, request: &Request, dnssec_ok: bool) -> Option<Answer> {
+        let info = request.request_info().ok()?;
+        let query = info.query.original();
+        let key = Key::new(query, dnssec_ok, request.metadata.recursion_desired);
+        if let Some(hit) = self.cache.get(&key, Instant::now()) {
+            return Some(hit);
+        }
+        let forwarded = self
+            .forwarder
+            .forward(query, request.metadata.recursion_desired, dnssec_ok)
+            .await;
+        match forwarded {
+            Ok(message) => {
+                self.cache.put(key, &message, Instant::now());
+                Some(Answer::from(message))
+            }
+            Err(err) => {
+                tracing::warn!(%err, name = %info.query.name(), "forwarding failed");
+                None
+            }
+        }
     }
 }
 

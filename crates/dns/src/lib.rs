@@ -41,6 +41,7 @@
 //! # }
 //! ```
 
+mod cache;
 pub mod error;
 mod forward;
 mod handler;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::forward::Forwarder;
 use crate::handler::Handler;
@@ -44,6 +45,8 @@ pub struct Config {
     /// Forwarded queries waiting on upstream at once; past it, SERVFAIL at once. Each holds
     /// a socket: a flood against a slow upstream must not run us out of descriptors.
     pub max_forwards_in_flight: usize,
+    /// How many forwarded answers are kept (honoring their TTLs); 0 keeps none.
+    pub cache_size: usize,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             upstream_timeout: Duration::from_secs(2),
             tcp_idle_timeout: Duration::from_secs(5),
             max_forwards_in_flight: 1024,
+            cache_size: 4096,
         }
     }
 }
@@ -97,6 +101,7 @@ impl Server {
                 config.upstream_timeout,
                 config.max_forwards_in_flight,
             )),
+            cache: Arc::new(Cache::new(config.cache_size)),
             ttl: config.ttl,
         };
         let mut server = Self {
@@ -154,6 +159,11 @@ impl Server {
     /// How many queries were forwarded upstream (or refused for it) since start.
     pub fn forwarded_queries(&self) -> u64 {
         self.handler.forwarder.count()
+    }
+
+    /// How many forwarded queries were answered from the cache since start.
+    pub fn cache_hits(&self) -> u64 {
+        self.handler.cache.hits()
     }
 
     /// The live records: changes through it are answered from the very next query.

@@ -45,11 +45,11 @@ async fn outside_names_are_answered_via_upstream() {
     assert_eq!(a_records(&answer), vec![ip(STUB_ANSWER)]);
     assert!(answer.metadata.recursion_available);
     assert_eq!(stub.queries(), 1);
-    // Over TCP from the client too.
+    // Over TCP from the client too (another name: the first one is cached now).
     let answer = query(
         ip(CLIENT),
         h.addr,
-        "www.example.test",
+        "www2.example.test",
         RecordType::A,
         Transport::Tcp,
     )
@@ -197,7 +197,8 @@ async fn a_changed_resolv_conf_is_picked_up() {
     let tmp = h.resolv_conf.with_extension("new");
     std::fs::write(&tmp, format!("nameserver {other}\n")).expect("write");
     std::fs::rename(&tmp, &h.resolv_conf).expect("rename");
-    let answer = h.ask(ip(CLIENT), "www.example.test", RecordType::A).await;
+    // Another name: the first one's answer is cached, and rightly so.
+    let answer = h.ask(ip(CLIENT), "www2.example.test", RecordType::A).await;
     assert_eq!(a_records(&answer), vec![ip("198.51.100.8")]);
     assert_eq!((first.queries(), second.queries()), (1, 1));
 }
@@ -366,11 +367,12 @@ async fn concurrent_forwarded_queries_each_get_their_own_answer() {
     let stub = Stub::start(StubMode::Numbered).await.expect("stub");
     let h = harness(stub.addr.port()).await;
     let addr = h.addr;
-    for _ in 0..3 {
+    for round in 0..3 {
         let tasks: Vec<_> = (1..=60u8)
             .map(|k| {
                 tokio::spawn(async move {
-                    let name = format!("n{k}.example.test");
+                    // A name per round: a repeated one would be answered from the cache.
+                    let name = format!("n{k}.r{round}.example.test");
                     let answer =
                         query(ip(CLIENT), addr, &name, RecordType::A, Transport::Udp).await;
                     (k, answer)

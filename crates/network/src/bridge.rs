@@ -33,6 +33,12 @@ impl<'a> NetworkSpec<'a> {
                 driver: net.driver.clone(),
             });
         }
+        // Bridges get IPv4 only: better a clear no than containers without the v6 asked for.
+        if net.enable_ipv6 == Some(true) {
+            return Err(Error::Ipv6 {
+                network: full_name.to_string(),
+            });
+        }
         let ipam = match net.ipam.config.first() {
             Some(pool) => IpamConfig::parse(&pool.subnet, &pool.ip_range, &pool.gateway)?,
             None => IpamConfig::default(),
@@ -241,5 +247,20 @@ mod tests {
         );
         net.driver = "overlay".into();
         assert!(NetworkSpec::from_model("p_back", &net).is_err());
+    }
+
+    #[test]
+    fn enable_ipv6_is_refused_clearly() {
+        let mut net = Network {
+            enable_ipv6: Some(true),
+            ..Network::default()
+        };
+        let err = NetworkSpec::from_model("p_v6", &net).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "network 'p_v6': enable_ipv6 is not supported (IPv4 only); remove it or set it to false"
+        );
+        net.enable_ipv6 = Some(false);
+        assert!(NetworkSpec::from_model("p_v6", &net).is_ok());
     }
 }

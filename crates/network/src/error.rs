@@ -43,6 +43,10 @@ pub enum Error {
     },
     #[error("network '{network}': driver '{driver}' is not supported (bridge only)")]
     Driver { network: String, driver: String },
+    #[error(
+        "network '{network}': enable_ipv6 is not supported (IPv4 only); remove it or set it to false"
+    )]
+    Ipv6 { network: String },
     #[error("network '{network}': invalid MTU '{value}' in driver_opts")]
     Mtu { network: String, value: String },
     #[error("external network '{network}' not found (no bridge {bridge} on this host)")]

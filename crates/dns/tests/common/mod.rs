@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use compose_dns::{Config, ContainerRecord, Link, NetworkSettings, Records, Server};
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -145,6 +145,12 @@ pub enum StubMode {
     Numbered,
     /// Never answers.
     Silent,
+    /// Every A query answers `addr` with TTL `ttl`.
+    AnswerTtl { addr: Ipv4Addr, ttl: u32 },
+    /// NXDOMAIN, with an SOA (its TTL, its MINIMUM) in the authority section if given.
+    NxDomain { soa: Option<(u32, u32)> },
+    /// SERVFAIL to everything.
+    ServFail,
 }
 
 /// A hand-made upstream DNS server on loopback, counting the queries that reach it.
@@ -275,6 +281,28 @@ fn stub_reply(bytes: &[u8], mode: StubMode, tcp: bool) -> Option<Vec<u8>> {
                 reply.add_answer(Record::from_rdata(owner, 30, RData::A(A(addr))));
             }
         }
+        StubMode::AnswerTtl { addr, ttl } => {
+            if is_a {
+                reply.add_answer(Record::from_rdata(owner, ttl, RData::A(A(addr))));
+            }
+        }
+        StubMode::NxDomain { soa } => {
+            reply.metadata.response_code = ResponseCode::NXDomain;
+            if let Some((ttl, minimum)) = soa {
+                let zone = Name::from_ascii("example.test.").ok()?;
+                let rdata = SOA::new(
+                    Name::from_ascii("ns.example.test.").ok()?,
+                    Name::from_ascii("admin.example.test.").ok()?,
+                    1,
+                    3600,
+                    600,
+                    86400,
+                    minimum,
+                );
+                reply.add_authority(Record::from_rdata(zone, ttl, RData::SOA(rdata)));
+            }
+        }
+        StubMode::ServFail => reply.metadata.response_code = ResponseCode::ServFail,
         StubMode::Oversize { count } => {
             if is_a {
                 add_many(&mut reply, &owner, count);

@@ -17,6 +17,7 @@ mod progress;
 mod pull;
 mod push;
 pub mod tls;
+mod tee;
 mod transfer;
 
 pub use challenge::Challenge;

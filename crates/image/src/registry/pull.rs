@@ -15,6 +15,7 @@ use super::client::{Body, Client, Req, Scope, header};
 use super::error::{RegistryError, Result};
 use super::manifest::{self, FetchedManifest, MAX_MANIFEST};
 use super::progress::{Event, Outcome, Progress};
+use super::tee;
 use super::transfer::for_each_parallel;
 use crate::archive::import::{Importer, Manifest};
 use crate::archive::source::Source;
@@ -185,11 +186,14 @@ impl Job<'_> {
         }
         let cfg = manifest.config();
         let cfg_digest = cfg.digest().to_string();
-        self.fetch(&Want {
-            digest: cfg_digest.clone(),
-            size: cfg.size(),
-            layers: Vec::new(),
-        })?;
+        self.fetch(
+            &Want {
+                digest: cfg_digest.clone(),
+                size: cfg.size(),
+                layers: Vec::new(),
+            },
+            None,
+        )?;
         let layers = self.layer_plan(&cfg_digest, manifest)?;
         let mut wants: Vec<Want> = Vec::new();
         for (i, l) in manifest.layers().iter().enumerate() {
@@ -203,11 +207,14 @@ impl Job<'_> {
                 }),
             }
         }
-        // Each layer is unpacked as soon as its blob is in (snapshots do not depend on
-        // their parents' content), on the transfer threads: downloads and unpacks overlap.
+        // Each layer is unpacked as it downloads (snapshots do not depend on their parents'
+        // content), so inflating and writing files overlap the transfer of the same layer,
+        // not only of the others. What was not unpacked on the way is unpacked from the
+        // stored blob after.
         for_each_parallel(&wants, self.client.opts.parallel, |w| {
-            let created = self.fetch(w)?;
-            self.unpack(w, created, &layers)
+            let stream = self.streamable(w, &layers)?;
+            let fetched = self.fetch(w, stream)?;
+            self.unpack(w, fetched, &layers)
         })?;
         let src = NoSource;
         let mut imp = Importer::new(self.store, &src);
@@ -257,12 +264,29 @@ impl Job<'_> {
         Ok(plan)
     }
 
+    /// The layer of `w` to unpack while it downloads: its first, when its blob is not in
+    /// the store and its snapshot is missing.
+    fn streamable<'p>(&self, w: &Want, plan: &'p [LayerPlan]) -> Result<Option<&'p LayerPlan>> {
+        let Some(p) = w.layers.first().and_then(|&i| plan.get(i)) else {
+            return Ok(None);
+        };
+        if self.store.blobs().has(&w.digest)? || self.store.snapshot_path(&p.chain)?.is_dir() {
+            return Ok(None);
+        }
+        Ok(Some(p))
+    }
+
     /// Unpacks the layers of a stored blob into their snapshots (DiffID verified). A new
     /// blob whose snapshot exists is not unpacked again, but its DiffID is still checked,
-    /// so a registry cannot slip other content under a known DiffID.
-    fn unpack(&self, w: &Want, blob_is_new: bool, plan: &[LayerPlan]) -> Result<()> {
-        for &i in &w.layers {
+    /// so a registry cannot slip other content under a known DiffID. The layer unpacked
+    /// during the download (its DiffID checked then) is skipped.
+    fn unpack(&self, w: &Want, fetched: Fetched, plan: &[LayerPlan]) -> Result<()> {
+        let blob_is_new = fetched.created;
+        for (n, &i) in w.layers.iter().enumerate() {
             let Some(p) = plan.get(i) else { continue };
+            if n == 0 && fetched.streamed {
+                continue;
+            }
             let unpack_err = |source| StoreError::Unpack {
                 digest: w.digest.clone(),
                 source,
@@ -325,16 +349,16 @@ impl Job<'_> {
             .push(digest.to_owned());
     }
 
-    /// Fetches one blob into the store unless it is there; a download that breaks off is
-    /// started again, up to the client's retries. True when this call stored it.
-    fn fetch(&self, w: &Want) -> Result<bool> {
+    /// Fetches one blob into the store unless it is there, unpacking `stream` on the way
+    /// if given; a download that breaks off is started again, up to the client's retries.
+    fn fetch(&self, w: &Want, stream: Option<&LayerPlan>) -> Result<Fetched> {
         let digest = w.digest.as_str();
         if self.store.blobs().has(digest)? {
             self.progress.event(&Event::Done {
                 digest,
                 outcome: Outcome::Exists,
             });
-            return Ok(false);
+            return Ok(Fetched::default());
         }
         self.progress.event(&Event::Start {
             digest,
@@ -343,9 +367,9 @@ impl Job<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.download(w) {
-                Ok(created) => {
-                    if created {
+            match self.download(w, stream) {
+                Ok(fetched) => {
+                    if fetched.created {
                         self.added(digest);
                         *self.bytes.lock().unwrap_or_else(|p| p.into_inner()) += w.size;
                     }
@@ -353,7 +377,7 @@ impl Job<'_> {
                         digest,
                         outcome: Outcome::Downloaded,
                     });
-                    return Ok(created);
+                    return Ok(fetched);
                 }
                 Err(Broken::Network(e)) if attempt <= self.client.opts.retries => {
                     self.progress.event(&Event::Retry {
@@ -376,9 +400,14 @@ impl Job<'_> {
         }
     }
 
-    /// One GET of the blob, streamed into the store (hashed, verified, then named). A
-    /// connection that breaks mid-blob is picked up where it stopped (`Range`).
-    fn download(&self, w: &Want) -> std::result::Result<bool, Broken> {
+    /// One GET of the blob, streamed into the store (hashed, verified, then named) and into
+    /// the unpacker of `stream` if given. A connection that breaks mid-blob is picked up
+    /// where it stopped (`Range`).
+    fn download(
+        &self,
+        w: &Want,
+        stream: Option<&LayerPlan>,
+    ) -> std::result::Result<Fetched, Broken> {
         let what = format!(
             "blob {} of {}/{}",
             w.digest,
@@ -396,18 +425,95 @@ impl Job<'_> {
             broke: None,
         };
         body.open().map_err(Broken::Other)?;
-        let result = self
-            .store
-            .blobs()
-            .write(&mut body, Some(&w.digest), Some(w.size), &what);
+        let (result, streamed) = match stream {
+            None => (self.write_blob(&mut body, w, &what), false),
+            Some(p) => self.write_and_unpack(&mut body, w, &what, p),
+        };
         match result {
-            Ok(written) => Ok(written.created),
+            Ok(written) => Ok(Fetched {
+                created: written.created,
+                streamed,
+            }),
             Err(e) => match body.broke.take() {
                 Some(net) => Err(Broken::Network(net)),
                 None => Err(Broken::Other(RegistryError::from_store(e))),
             },
         }
     }
+
+    fn write_blob(
+        &self,
+        body: impl Read,
+        w: &Want,
+        what: &str,
+    ) -> crate::store::Result<crate::store::Written> {
+        self.store
+            .blobs()
+            .write(body, Some(&w.digest), Some(w.size), what)
+    }
+
+    /// Stores the blob while another thread unpacks it into the snapshot of `p`; the
+    /// unpacker's stream ends only once the blob is verified and named. True with the
+    /// result when the snapshot was made (or found) that way; when the unpack failed, the
+    /// layer is left to the unpack from the stored blob, which reports what is wrong.
+    fn write_and_unpack(
+        &self,
+        body: impl Read,
+        w: &Want,
+        what: &str,
+        p: &LayerPlan,
+    ) -> (crate::store::Result<crate::store::Written>, bool) {
+        let Ok(compression) = Compression::from_media_type(&p.media_type) else {
+            return (self.write_blob(body, w, what), false);
+        };
+        let snapshots = self.store.snapshots_dir();
+        let opts = &self.client.opts.unpack;
+        let sync = self.client.opts.sync;
+        let (mut tee, other_end) = tee::tee(body);
+        std::thread::scope(|s| {
+            let unpacker = s.spawn(move || {
+                unpack::unpack_snapshot(
+                    &snapshots,
+                    p.parent.as_deref(),
+                    &p.diff_id,
+                    other_end,
+                    compression,
+                    opts,
+                    sync,
+                )
+            });
+            self.progress.event(&Event::Unpacking { digest: &w.digest });
+            let written = self.write_blob(&mut tee, w, what);
+            match &written {
+                Ok(_) => tee.finish(),
+                Err(_) => tee.abort("the blob's download failed"),
+            }
+            drop(tee);
+            let streamed = match unpacker.join() {
+                Ok(Ok(snap)) => {
+                    if snap.unpacked.is_some() {
+                        self.snapshots_made(std::slice::from_ref(&snap.chain_id));
+                    }
+                    true
+                }
+                Ok(Err(err)) => {
+                    tracing::debug!(%err, digest = %w.digest, "unpack during download failed");
+                    false
+                }
+                Err(_) => false,
+            };
+            (written, streamed)
+        })
+    }
+}
+
+/// What fetching a blob did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fetched {
+    /// This call stored the blob.
+    created: bool,
+    /// The blob's first layer was unpacked (and its DiffID checked) as it downloaded.
+    streamed: bool,
 }
 
 /// Why a download attempt failed: the network (try again) or anything else.

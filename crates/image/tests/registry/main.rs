@@ -290,16 +290,23 @@ pub fn open_store(dir: &Path, name: &str) -> Store {
 pub struct Recorder {
     pub outcomes: Mutex<Vec<(String, Outcome)>>,
     pub bytes_events: Mutex<usize>,
+    /// `unpack <digest>` and `done <digest>`, in the order they came.
+    pub order: Mutex<Vec<String>>,
 }
 
 impl Progress for Recorder {
     fn event(&self, e: &Event<'_>) {
         match e {
-            Event::Done { digest, outcome } => self
-                .outcomes
-                .lock()
-                .unwrap()
-                .push((digest.to_string(), *outcome)),
+            Event::Done { digest, outcome } => {
+                self.order.lock().unwrap().push(format!("done {digest}"));
+                self.outcomes
+                    .lock()
+                    .unwrap()
+                    .push((digest.to_string(), *outcome))
+            }
+            Event::Unpacking { digest } => {
+                self.order.lock().unwrap().push(format!("unpack {digest}"))
+            }
             Event::Bytes { .. } => *self.bytes_events.lock().unwrap() += 1,
             _ => {}
         }

@@ -53,6 +53,13 @@ fn push_then_pull_by_tag_and_by_digest() {
     assert_eq!(pulled.record.manifest_digest, img.manifest_digest());
     assert_eq!(pulled.downloaded, 4, "manifest, config, two layers");
     assert_eq!(rec.count(Outcome::Downloaded), 3);
+    // Each layer is unpacked as it downloads: its unpack starts before its download ends.
+    let order = rec.order.lock().unwrap().clone();
+    for layer in img.layers.iter().map(|l| l.digest()) {
+        let at = |what: &str| order.iter().position(|e| *e == format!("{what} {layer}"));
+        let (unpack, done) = (at("unpack"), at("done"));
+        assert!(unpack.is_some() && unpack < done, "{layer}: {order:?}");
+    }
     let bb = std::fs::read(snapshot_file(&dst, &name, 0, "bin/busybox")).unwrap();
     assert_eq!(bb, std::fs::read("/bin/busybox").unwrap());
     let motd = std::fs::read_to_string(snapshot_file(&dst, &name, 1, "etc/motd")).unwrap();
