@@ -495,6 +495,7 @@ impl StageRun<'_, '_> {
         op: FsOp<'_>,
     ) -> Result<()> {
         let key = self.cache_key(step, image, st, &op)?;
+        image.last_key = Some(key.clone());
         if !self.opts.no_cache
             && let Some(hit) = self.cache.get(&key, self.builder.store)
         {
@@ -705,6 +706,8 @@ impl StageRun<'_, '_> {
     ) -> Result<String> {
         let mut h = Sha256::new();
         h.update(image.top_chain().unwrap_or("scratch"));
+        h.update([0]);
+        h.update(image.last_key.as_deref().unwrap_or(""));
         h.update([0]);
         match op {
             FsOp::Mkdir(dir) => h.update(format!("mkdir {dir}")),

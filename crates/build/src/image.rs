@@ -88,6 +88,10 @@ pub struct History {
 pub struct WorkImage {
     pub layers: Vec<LayerRecord>,
     pub config: ConfigFile,
+    /// The cache key of the last filesystem step of this stage: the next step's key
+    /// includes it, so a miss invalidates every later step (as Docker's cache does), even
+    /// one after a step that changed no file.
+    pub last_key: Option<String>,
 }
 
 impl WorkImage {
@@ -100,6 +104,7 @@ impl WorkImage {
                 os: "linux".into(),
                 ..ConfigFile::default()
             },
+            last_key: None,
         }
     }
 
@@ -124,6 +129,7 @@ impl WorkImage {
         Ok(Some(WorkImage {
             layers: rec.layers,
             config,
+            last_key: None,
         }))
     }
 

@@ -222,7 +222,7 @@ WORKDIR /w
 RUN --mount=type=cache,target=/var/cache/app,id=app-cache \
     echo run >> /var/cache/app/log && wc -l < /var/cache/app/log
 RUN --mount=type=bind,source=in.txt,target=/src/in.txt cat /src/in.txt && \
-    if echo x > /src/in.txt; then echo writable; else echo read-only; fi
+    if echo x 2>/dev/null > /src/in.txt; then echo writable; else echo read-only; fi
 RUN --mount=type=bind,from=files,source=/stage,target=/st,rw cat /st/s.txt && echo scribble > /st/new
 RUN --mount=type=tmpfs,target=/scratch,size=1m grep ' /scratch ' /proc/mounts && echo t > /scratch/t
 RUN --mount=target=rel,source=. ls /w/rel

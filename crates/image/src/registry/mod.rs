@@ -16,8 +16,8 @@ mod manifest;
 mod progress;
 mod pull;
 mod push;
-pub mod tls;
 mod tee;
+pub mod tls;
 mod transfer;
 
 pub use challenge::Challenge;
