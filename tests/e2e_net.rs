@@ -762,3 +762,40 @@ fn names_resolve_from_a_containers_first_instruction() {
         "a probe could not resolve store at start: {exited:?}"
     );
 }
+
+/// A `run` container answers to its own name; to the service's name and aliases only with
+/// `--use-aliases` (as with Docker Compose), so a one-off beside `up` takes no share of them.
+#[test]
+fn one_offs_answer_to_service_names_only_with_use_aliases() {
+    let n = Net::new("aliases", &web_and_clients("[]"));
+    n.up();
+    let p = n.s.name.clone();
+    let run = |extra: &[&str], name: &str| {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["web", "sh", "-c", LOOP]);
+        let out = n.s.compose_env(&p, &args, &n.stub.env());
+        assert!(out.success(), "run {extra:?}: {}", out.stderr);
+    };
+    let plain = format!("{p}-plain");
+    let aliased = format!("{p}-aliased");
+    run(&[], &plain);
+    run(&["--use-aliases"], &aliased);
+    let c1 = n.c("client", 1);
+    let plain_ip = addresses(&n.sh(&c1, &format!("nslookup {plain}")));
+    let aliased_ip = addresses(&n.sh(&c1, &format!("nslookup {aliased}")));
+    assert_eq!((plain_ip.len(), aliased_ip.len()), (1, 1));
+    let web = addresses(&n.sh(&c1, "nslookup web"));
+    assert_eq!(
+        web.len(),
+        2,
+        "the service's container and the aliased one-off: {web:?}"
+    );
+    assert!(web.contains(&aliased_ip[0]), "{web:?} {aliased_ip:?}");
+    assert!(!web.contains(&plain_ip[0]), "{web:?} {plain_ip:?}");
+    let www = addresses(&n.sh(&c1, "nslookup www"));
+    assert!(
+        www.contains(&aliased_ip[0]) && !www.contains(&plain_ip[0]),
+        "{www:?}"
+    );
+}

@@ -28,6 +28,8 @@ pub(crate) enum Target<'a> {
     OneOff {
         name: String,
         foreground: bool,
+        /// `run --use-aliases`: the service's names in DNS too.
+        use_aliases: bool,
     },
 }
 
@@ -83,10 +85,14 @@ impl Engine {
         target: Target<'_>,
         progress: &dyn Progress,
     ) -> Result<(ContainerRow, Handle)> {
-        let (oneoff, foreground) = match &target {
-            Target::OneOff { foreground, .. } => (true, *foreground),
-            Target::Again(row) => (row.oneoff, false),
-            Target::New { .. } => (false, false),
+        let (oneoff, foreground, use_aliases) = match &target {
+            Target::OneOff {
+                foreground,
+                use_aliases,
+                ..
+            } => (true, *foreground, *use_aliases),
+            Target::Again(row) => (row.oneoff, false, row.info.use_aliases),
+            Target::New { .. } => (false, false, false),
         };
         let (id, number, name, again, inherit) = match target {
             Target::OneOff { name, .. } => (new_id()?, 1, name, false, Vec::new()),
@@ -143,6 +149,7 @@ impl Engine {
                 anonymous: inherit,
                 health,
                 restart,
+                use_aliases,
             },
             created_at: now(),
             started_at: None,

@@ -54,8 +54,7 @@ pub struct RunArgs {
     /// Run command with all service's ports enabled and mapped to the host.
     #[arg(short = 'P', long)]
     pub service_ports: bool,
-    /// Use the service's network aliases in the network(s) the container connects to (a
-    /// one-off container here always answers to them).
+    /// Use the service's network useAliases in the network(s) the container connects to.
     #[arg(long)]
     pub use_aliases: bool,
     /// Build image before starting container.
@@ -144,6 +143,7 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
         foreground,
         publish: args.publish.clone(),
         service_ports: args.service_ports,
+        use_aliases: args.use_aliases,
         build: args.build,
         pull: match args.pull.as_deref() {
             None => compose_engine::pull::PullPolicy::Service,

@@ -236,11 +236,19 @@ impl Engine {
                 "" => None,
                 m => Some(endpoint::parse_mac(m).map_err(|e| service_err(service, e))?),
             };
-            let mut names = vec![row.name.clone(), service.to_string()];
+            // A one-off answers to its service's names only with `run --use-aliases`, as
+            // with Docker Compose: `run` beside `up` must not take a share of `web`.
+            let service_names = !row.oneoff || row.info.use_aliases;
+            let mut names = vec![row.name.clone()];
+            if service_names {
+                names.push(service.to_string());
+            }
             if !svc.hostname.is_empty() {
                 names.push(hostname.to_string());
             }
-            if let Some(o) = opts {
+            if let Some(o) = opts
+                && service_names
+            {
                 names.extend(o.aliases.iter().cloned());
             }
             names.push(row.id.chars().take(12).collect());

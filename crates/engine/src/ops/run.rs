@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub publish: Vec<String>,
     /// `--service-ports`: the service's own `ports:` published.
     pub service_ports: bool,
+    /// `--use-aliases`: the service's name and network aliases resolve to it too.
+    pub use_aliases: bool,
     /// `--build`: the service's image built first (else only when missing).
     pub build: bool,
     /// `--pull`: over the service's `pull_policy`.
@@ -157,6 +159,7 @@ impl Engine {
         let target = Target::OneOff {
             name,
             foreground: opts.foreground,
+            use_aliases: opts.use_aliases,
         };
         // Its networks exist even when nothing of the project runs yet.
         self.store.put_project(&ProjectRow {

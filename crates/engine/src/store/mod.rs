@@ -109,6 +109,10 @@ pub struct ContainerInfo {
     /// Its restart policy (`restart:` / `deploy.restart_policy`), none for one-offs.
     #[serde(default)]
     pub restart: Option<crate::restart::Policy>,
+    /// A one-off container answers to its service's name and network aliases only when
+    /// made with `run --use-aliases` (services' containers always do).
+    #[serde(default)]
+    pub use_aliases: bool,
 }
 
 /// A container row.

@@ -261,14 +261,16 @@ impl State {
             records.remove_network(old);
         }
         self.networks = names;
-        let running: BTreeSet<String> = match engine.containers(project) {
+        // One-offs (`run`) included: they resolve the project's names and answer to their
+        // own (to the service's only with `--use-aliases`, see the endpoints' names).
+        let running: BTreeSet<String> = match engine.store().containers(project) {
             Ok(rows) => rows
                 .into_iter()
                 // Created ones too: a container is poked in just before it starts, so its
                 // address is a known source from its first query (its own lookups at start
                 // would otherwise get NXDOMAIN until the next reload).
-                .filter(|(_, l)| matches!(l, Live::Running | Live::Created))
-                .map(|(r, _)| r.id)
+                .filter(|r| matches!(engine.live(r), Live::Running | Live::Created))
+                .map(|r| r.id)
                 .collect(),
             Err(e) => {
                 eprintln!("read containers: {e}");
