@@ -112,8 +112,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path).map_err(e("open"))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(e("set busy timeout"))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(e("set WAL mode"))?;
+    compose_image::store::schema::enable_wal(&conn).map_err(e("set WAL mode"))?;
     // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit is still
     // atomic and survives a crash of this process (the WAL is in the page cache), and only
     // a power loss may drop the last commits, and with them, a reboot has already dropped

@@ -65,14 +65,47 @@ pub fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path).map_err(db_err("open"))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(db_err("set busy timeout"))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(db_err("set WAL mode"))?;
+    enable_wal(&conn).map_err(db_err("set WAL mode"))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(db_err("enable foreign keys"))?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db_err("set synchronous"))?;
     migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// Puts the database in WAL mode, waiting out other processes that open it at the same time.
+///
+/// Switching a fresh database to WAL takes an exclusive lock, and SQLite answers `SQLITE_BUSY`
+/// at once (without calling the busy handler) when another connection holds a lock then: two
+/// processes opening a new data root together would fail. The mode is persistent, so this
+/// only ever contends on a fresh file; a bounded retry covers it.
+pub fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        let attempt = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .and_then(|mode| {
+                if mode.eq_ignore_ascii_case("wal") {
+                    Ok(())
+                } else {
+                    conn.pragma_update(None, "journal_mode", "WAL")
+                }
+            });
+        match attempt {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {

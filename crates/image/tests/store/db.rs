@@ -144,3 +144,28 @@ fn a_record_needs_its_content() {
     ));
     assert!(store.list_images().unwrap().is_empty());
 }
+
+#[test]
+fn processes_opening_a_fresh_data_root_together_all_succeed() {
+    // Switching a new database to WAL takes an exclusive lock that SQLite does not wait
+    // for; every opener must still get the store (CI once saw "database is locked" here).
+    for round in 0..40 {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(format!("root{round}"));
+        let gate = std::sync::Barrier::new(12);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..12)
+                .map(|_| {
+                    let (root, gate) = (&root, &gate);
+                    s.spawn(move || {
+                        gate.wait();
+                        compose_image::Store::open(root).map(|_| ())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+    }
+}
