@@ -280,6 +280,9 @@ services:
     s.ok(&["restart", "db"]);
     assert_eq!(count_lines(&s, "web", "web-start"), 2, "web restarted");
     assert_eq!(count_lines(&s, "side", "side-start"), 1, "side left alone");
+    // `--no-deps`: the dependency alone.
+    s.ok(&["restart", "--no-deps", "db"]);
+    assert_eq!(count_lines(&s, "web", "web-start"), 2, "web left alone");
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub mod pull;
 pub mod reload;
 pub mod restart;
 pub mod runner;
-pub mod signal;
+pub use compose_runtime::signal;
 pub mod spec;
 pub mod stats;
 pub mod store;

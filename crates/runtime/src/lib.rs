@@ -22,6 +22,7 @@ mod plan;
 pub mod pty;
 pub mod seccomp;
 pub mod shim;
+pub mod signal;
 pub mod spec;
 pub mod state;
 mod sys;

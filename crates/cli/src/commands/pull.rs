@@ -457,24 +457,33 @@ pub fn run(global: &crate::Global, args: &PullArgs) -> anyhow::Result<std::proce
         match pulled {
             Ok(_) => printer.line(&format!("{} Pulled", s.service)),
             // An image that can be built may well not be in any registry yet.
-            Err(e) if s.buildable || args.ignore_pull_failures => {
-                eprintln!(
-                    "WARN[0000] service {}: {}",
-                    s.service,
-                    crate::output::error_text(&e)
-                );
-            }
             Err(e) => {
-                eprintln!("service {}: {}", s.service, crate::output::error_text(&e));
-                failed = true;
+                failed |= report_failure(&s.service, &e, s.buildable || args.ignore_pull_failures)
             }
         }
     }
-    Ok(if failed {
+    Ok(exit_code(failed))
+}
+
+/// Prints a service's failed pull or push: a warning when it is `tolerated`, else an error.
+/// Returns whether it counts as a failure.
+pub(crate) fn report_failure(service: &str, e: &anyhow::Error, tolerated: bool) -> bool {
+    let text = crate::output::error_text(e);
+    if tolerated {
+        eprintln!("WARN[0000] service {service}: {text}");
+    } else {
+        eprintln!("service {service}: {text}");
+    }
+    !tolerated
+}
+
+/// 1 when any service failed, as Docker Compose exits.
+pub(crate) fn exit_code(failed: bool) -> std::process::ExitCode {
+    if failed {
         std::process::ExitCode::from(1)
     } else {
         std::process::ExitCode::SUCCESS
-    })
+    }
 }
 
 #[cfg(test)]

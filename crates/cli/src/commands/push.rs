@@ -52,22 +52,10 @@ pub fn run(global: &Global, args: &PushArgs) -> anyhow::Result<ExitCode> {
         printer.finish();
         match pushed {
             Ok(_) => printer.line(&format!("{} Pushed", s.service)),
-            Err(e) if args.ignore_push_failures => {
-                eprintln!(
-                    "WARN[0000] service {}: {}",
-                    s.service,
-                    crate::output::error_text(&e)
-                );
-            }
             Err(e) => {
-                eprintln!("service {}: {}", s.service, crate::output::error_text(&e));
-                failed = true;
+                failed |= super::pull::report_failure(&s.service, &e, args.ignore_push_failures)
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::pull::exit_code(failed))
 }

@@ -2,16 +2,17 @@
 
 use std::process::ExitCode;
 
+use super::stop::StopArgs;
 use super::up::{Printer, Session, timeout};
 use crate::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct RestartArgs {
-    #[arg(value_name = "SERVICE")]
-    pub services: Vec<String>,
-    /// Specify a shutdown timeout in seconds.
-    #[arg(short, long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub stop: StopArgs,
+    /// Don't restart dependent services.
+    #[arg(long)]
+    pub no_deps: bool,
 }
 
 pub fn run(global: &Global, args: &RestartArgs) -> anyhow::Result<ExitCode> {
@@ -20,8 +21,9 @@ pub fn run(global: &Global, args: &RestartArgs) -> anyhow::Result<ExitCode> {
     let project = session.project()?;
     session.engine.restart_services(
         &project,
-        &args.services,
-        timeout(args.timeout),
+        &args.stop.services,
+        timeout(args.stop.timeout),
+        args.no_deps,
         &Printer::new(global),
     )?;
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::up::{Printer, Session, timeout};
 use crate::Global;
 
+/// The services a stop-like command acts on and how long each may take to stop.
 #[derive(Debug, clap::Args)]
 pub struct StopArgs {
     #[arg(value_name = "SERVICE")]

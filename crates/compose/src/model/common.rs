@@ -628,6 +628,40 @@ pub(crate) fn from_map<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> R
     crate::de::struct_from_map(map)
 }
 
+/// A list that may be `null` (empty), each of whose entries `E` adds its items to the result
+/// with `push` (one port entry may stand for a range of ports).
+pub(crate) fn de_entries<'de, D, E, T>(
+    d: D,
+    what: &'static str,
+    push: fn(E, &mut Vec<T>),
+) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    E: Deserialize<'de>,
+{
+    struct V<E, T> {
+        what: &'static str,
+        push: fn(E, &mut Vec<T>),
+    }
+    impl<'de, E: Deserialize<'de>, T> Visitor<'de> for V<E, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.what)
+        }
+        fn visit_unit<Er: de::Error>(self) -> Result<Vec<T>, Er> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = seq.next_element()? {
+                (self.push)(entry, &mut out);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V { what, push })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

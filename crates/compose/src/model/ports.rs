@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::common::de_opt_text;
+use super::common::{de_entries, de_opt_text};
 
 /// One published (or merely declared) container port.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,24 +194,9 @@ impl<'de> Deserialize<'de> for PortEntry {
 
 /// `deserialize_with` for `ports:`.
 pub(crate) fn de_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServicePort>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<ServicePort>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of ports")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Vec<ServicePort>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<ServicePort>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(PortEntry(ports)) = seq.next_element()? {
-                out.extend(ports);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    de_entries(d, "a list of ports", |PortEntry(ports), out| {
+        out.extend(ports)
+    })
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::common::{Mapping, de_labels, is_false};
+use super::common::{Mapping, de_entries, de_labels, is_false};
 use super::units::ByteSize;
 
 /// What kind of mount a service volume is.
@@ -292,24 +292,7 @@ impl<'de> Deserialize<'de> for VolumeEntry {
 pub(crate) fn de_service_volumes<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ServiceVolume>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<ServiceVolume>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of volumes")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Vec<ServiceVolume>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<ServiceVolume>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(VolumeEntry(v)) = seq.next_element()? {
-                out.push(v);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    de_entries(d, "a list of volumes", |VolumeEntry(v), out| out.push(v))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ impl Engine {
         p: &Project<'_>,
         services: &[String],
         timeout: Option<Duration>,
+        no_deps: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
         check_services(p, services)?;
@@ -28,7 +29,13 @@ impl Engine {
         if rows.is_empty() {
             return Err(Error::Other("no containers to restart".into()));
         }
-        let services = with_restart_dependents(p, services)?;
+        // `--no-deps`: only the named services, not those that follow them with
+        // `depends_on.restart: true`.
+        let services = if no_deps {
+            services.to_vec()
+        } else {
+            with_restart_dependents(p, services)?
+        };
         for level in stop_order(p, &rows, &services, false)? {
             parallel(&level, |row| self.stop(row, timeout, progress))?;
         }

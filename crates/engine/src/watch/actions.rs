@@ -112,7 +112,7 @@ impl Engine {
             .iter()
             .any(|(r, _)| matches!(r.action, WatchAction::Restart | WatchAction::SyncRestart));
         if restart {
-            self.restart_services(p, &[svc.to_string()], None, progress)?;
+            self.restart_services(p, &[svc.to_string()], None, false, progress)?;
             out.info(Some(svc), &format!("service(s) {:?} restarted", [svc]));
         }
         for (rule, _) in rs.iter().filter(|(r, _)| r.action == WatchAction::SyncExec) {

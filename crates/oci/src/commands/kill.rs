@@ -1,46 +1,11 @@
 //! `kill`: a signal, by name or number, to the init (or with --all to every process).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use compose_runtime::Runtime;
 
-const SIGNALS: [(&str, i32); 20] = [
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("WINCH", libc::SIGWINCH),
-];
-
-/// `KILL`, `SIGKILL`, `sigkill` or `9`.
+/// `KILL`, `SIGKILL`, `sigkill`, `RTMIN+1` or `9`.
 pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        bail!("signal {n} is out of range (1-64)");
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-        .with_context(|| format!("unknown signal {s:?}"))
+    compose_runtime::signal::parse(s).with_context(|| format!("unknown signal {s:?}"))
 }
 
 pub fn kill(rt: &Runtime, id: &str, signal: Option<&str>, all: bool) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! Signal names as Docker accepts them: `SIGTERM`, `TERM`, `term` or `15`.
+//! Signal names as Docker accepts them: `SIGTERM`, `TERM`, `term` or `15` (the engine and
+//! `compose-oci kill` read them alike).
 
 const NAMES: &[(&str, i32)] = &[
     ("HUP", libc::SIGHUP),
