@@ -329,9 +329,21 @@ services:
         "FROM busybox\nCOPY version.txt /version.txt\n",
     );
     let w = Watching::start(&s, &[], &[]);
+    w.wait_output("the first build's steps", |o| {
+        o.contains("COPY version.txt /version.txt")
+    });
     let id = |svc: &str| s.ok(&["ps", "-q", svc]).0.trim().to_string();
     let (web, other) = (id("web"), id("other"));
     assert_eq!(cat(&s, "web", "/version.txt").as_deref(), Some("1\n"));
+    let snapshots = || {
+        let mut v: Vec<_> = std::fs::read_dir(s.root().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshots();
 
     // Saved as editors save: a new file renamed over the old one (twice: a watch on the
     // file itself would be gone after the first).
@@ -347,6 +359,14 @@ services:
     let new_web = id("web");
     assert_ne!(new_web, web, "web is a new container");
     assert_eq!(id("other"), other, "other was not to be recreated");
+    // `--prune` is the default: the replaced image's own layer went, busybox's stayed.
+    let after = snapshots();
+    assert_eq!(after.len(), before.len(), "{before:?} -> {after:?}");
+    assert_eq!(
+        before.iter().filter(|c| after.contains(c)).count(),
+        before.len() - 1,
+        "{before:?} -> {after:?}"
+    );
 
     // A build that fails leaves the running container alone and says why.
     write(
@@ -357,6 +377,35 @@ services:
     w.wait_output("the failed build", |o| o.contains("Build failed. Error:"));
     assert_eq!(id("web"), new_web);
     assert_eq!(cat(&s, "web", "/version.txt").as_deref(), Some("2\n"));
+}
+
+#[test]
+fn quiet_hides_the_build_steps() {
+    let s = Stack::new(
+        "watch-quiet",
+        r#"
+services:
+  web:
+    build: .
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    develop:
+      watch:
+        - {path: ./version.txt, action: rebuild}
+"#,
+    );
+    write(&s.proj().join("version.txt"), "1\n");
+    write(
+        &s.proj().join("Dockerfile"),
+        "FROM busybox\nCOPY version.txt /version.txt\n",
+    );
+    let w = Watching::start(&s, &["--quiet"], &[]);
+    w.wait_output("the watch", |o| o.contains("Watch enabled"));
+    save_by_rename(&s.proj().join("version.txt"), "2\n");
+    w.wait_output("the rebuild", |o| {
+        o.contains(r#"service(s) ["web"] successfully built"#)
+    });
+    let out = w.output();
+    assert!(!out.contains("COPY version.txt"), "{out}");
 }
 
 #[test]

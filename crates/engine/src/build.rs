@@ -91,11 +91,13 @@ impl Engine {
         };
         for b in &builds {
             let label = b.services.join(", ");
-            let mode = if std::io::stderr().is_terminal() {
-                Mode::Tty
-            } else {
-                Mode::Plain
-            };
+            let mode = progress
+                .build_mode()
+                .unwrap_or(if std::io::stderr().is_terminal() {
+                    Mode::Tty
+                } else {
+                    Mode::Plain
+                });
             let mut printer = Printer::new(mode, std::io::stderr().lock(), &label);
             builder
                 .build(&b.options, &mut |e: &StepEvent| printer.event(e))

@@ -37,6 +37,11 @@ pub trait Progress: Sync {
     fn event(&self, kind: Kind, name: &str, status: &str);
     /// Something the user should know that does not stop the command.
     fn warn(&self, message: &str);
+    /// How builds the command runs print their steps; `None`: live on a terminal, plain
+    /// otherwise.
+    fn build_mode(&self) -> Option<compose_build::progress::Mode> {
+        None
+    }
 }
 
 /// A project to act on: its name, model and the hash of each service's config.

@@ -132,7 +132,7 @@ fn parse_build_args(raw: &[String]) -> BTreeMap<String, String> {
 }
 
 /// Per `--progress` (and `-q`): a terminal gets the live view when asked or by default.
-fn progress_mode(progress: Progress, quiet: bool) -> Mode {
+pub(crate) fn progress_mode(progress: Progress, quiet: bool) -> Mode {
     match progress {
         _ if quiet => Mode::Quiet,
         Progress::Quiet => Mode::Quiet,

@@ -193,6 +193,7 @@ impl Session {
 pub struct Printer {
     quiet: bool,
     json: bool,
+    build: compose_build::progress::Mode,
 }
 
 impl Printer {
@@ -200,14 +201,16 @@ impl Printer {
         Printer {
             quiet: global.progress == Progress::Quiet,
             json: global.progress == Progress::Json,
+            build: super::build::progress_mode(global.progress, false),
         }
     }
 
-    /// One that prints no events (warnings still).
+    /// One that prints no events (warnings still), nor build steps.
     pub fn quiet() -> Printer {
         Printer {
             quiet: true,
             json: false,
+            build: compose_build::progress::Mode::Quiet,
         }
     }
 }
@@ -229,6 +232,10 @@ impl EngineProgress for Printer {
 
     fn warn(&self, message: &str) {
         let _ = writeln!(std::io::stderr().lock(), "WARN[0000] {message}");
+    }
+
+    fn build_mode(&self) -> Option<compose_build::progress::Mode> {
+        Some(self.build)
     }
 }
 

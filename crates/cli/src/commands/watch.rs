@@ -22,8 +22,15 @@ pub struct WatchArgs {
     /// Do not build & start services before watching.
     #[arg(long)]
     pub no_up: bool,
-    /// Prune dangling images on rebuild.
-    #[arg(long)]
+    /// Prune dangling images on rebuild (`--prune=false` keeps them).
+    #[arg(
+        long,
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub prune: bool,
     /// Hide build output.
     #[arg(long)]
@@ -141,7 +148,7 @@ pub fn beside<T: Send>(
     let progress = Printer::new(global);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let watcher = s.spawn(|| loops(session, project, services, false, &stop, &progress));
+        let watcher = s.spawn(|| loops(session, project, services, true, &stop, &progress));
         let out = f();
         stop.store(true, Ordering::SeqCst);
         match watcher.join() {

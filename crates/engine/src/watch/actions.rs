@@ -274,6 +274,8 @@ impl Engine {
             &format!("Rebuilding service(s) {services:?} after changes were detected..."),
         );
         let set: BTreeSet<String> = services.iter().cloned().collect();
+        // The images the rebuild replaces: `--prune` removes them once nothing uses them.
+        let replaced = self.service_manifests(p, services);
         if let Err(e) = self.build_for_up(p.name, p.model, &set, BuildPolicy::Always, progress) {
             out.error(first, &format!("Build failed. Error: {e}"));
             return;
@@ -288,10 +290,22 @@ impl Engine {
             }
         }
         if opts.prune
-            && let Err(e) = self.images.prune()
+            && let Err(e) = self.images.prune_manifests(&replaced)
         {
             out.error(first, &format!("pruning dangling images: {e}"));
         }
+    }
+
+    /// The manifest digests the services' images name now (those that have one).
+    fn service_manifests(&self, p: &Project<'_>, services: &[String]) -> Vec<String> {
+        services
+            .iter()
+            .filter_map(|svc| {
+                let reference = crate::build::service_image(p.name, svc, p.service(svc).ok()?);
+                let rec = self.images.get_image(&reference).ok()??;
+                Some(rec.manifest_digest)
+            })
+            .collect()
     }
 
     /// Replaces the containers of `svc` with new ones on its (new) image; the services it

@@ -218,6 +218,53 @@ pub(crate) fn delete_unused_manifests(conn: &Connection, path: &Path) -> Result<
     Ok(())
 }
 
+/// Deletes the rows of each of `manifests` that no reference or hold uses, and returns the
+/// blobs and chain ids those manifests named (candidates for removal: another manifest may
+/// still share them).
+pub(crate) fn delete_manifests_if_unused(
+    conn: &mut Connection,
+    manifests: &[String],
+    path: &Path,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err(path, "begin"))?;
+    let (mut blobs, mut chains) = (Vec::new(), Vec::new());
+    for m in manifests {
+        let unused = tx
+            .query_row(
+                "SELECT config_digest FROM manifests WHERE digest = ?1
+                   AND digest NOT IN (SELECT manifest FROM images)
+                   AND digest NOT IN (SELECT manifest FROM holds)",
+                params![m],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db_err(path, "read manifests"))?;
+        let Some(config) = unused else { continue };
+        let mut stmt = tx
+            .prepare("SELECT digest, chain_id FROM manifest_layers WHERE manifest = ?1")
+            .map_err(db_err(path, "read layers"))?;
+        let rows = stmt
+            .query_map(params![m], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db_err(path, "read layers"))?;
+        for row in rows {
+            let (d, c) = row.map_err(db_err(path, "read layers"))?;
+            blobs.push(d);
+            chains.push(c);
+        }
+        drop(stmt);
+        blobs.push(m.clone());
+        blobs.push(config);
+        tx.execute("DELETE FROM manifests WHERE digest = ?1", params![m])
+            .map_err(db_err(path, "delete manifest"))?;
+    }
+    tx.commit().map_err(db_err(path, "commit"))?;
+    Ok((blobs, chains))
+}
+
 /// Blob digests and chain ids some record uses.
 pub(crate) fn in_use(conn: &Connection, path: &Path) -> Result<(HashSet<String>, HashSet<String>)> {
     let mut blobs = HashSet::new();

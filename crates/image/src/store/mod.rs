@@ -191,6 +191,22 @@ impl Store {
         self.remove_unused(&blobs, &chains, None)
     }
 
+    /// Removes the images `manifests` (digests) that nothing names or holds any more, with the
+    /// blobs and snapshots no other image shares; the rest of the store is left alone (what
+    /// `watch --prune` does with the images a rebuild replaced).
+    pub fn prune_manifests(&self, manifests: &[String]) -> Result<PruneReport> {
+        let _lock = self.lock_exclusive()?;
+        let (blobs, chains) = {
+            let mut conn = self.conn();
+            let candidates =
+                images::delete_manifests_if_unused(&mut conn, manifests, &self.db_path)?;
+            let used = images::in_use(&conn, &self.db_path)?;
+            (candidates, used)
+        };
+        let ((cand_blobs, cand_chains), (used_blobs, used_chains)) = (blobs, chains);
+        self.remove_unused(&used_blobs, &used_chains, Some((&cand_blobs, &cand_chains)))
+    }
+
     /// Removes blobs and snapshots absent from `blobs`/`chains`, limited to `only` when
     /// given. The caller holds the GC lock exclusively.
     fn remove_unused(
