@@ -409,6 +409,35 @@ services:
 }
 
 #[test]
+fn up_watch_follows_the_containers_a_rebuild_makes() {
+    let s = Stack::new(
+        "watch-follow",
+        r#"
+services:
+  web:
+    build: .
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo running-$(cat /version.txt); while :; do sleep 0.1; done"]
+    develop:
+      watch:
+        - {path: ./version.txt, action: rebuild}
+"#,
+    );
+    write(&s.proj().join("version.txt"), "one\n");
+    write(
+        &s.proj().join("Dockerfile"),
+        "FROM busybox\nCOPY version.txt /version.txt\n",
+    );
+    let w = Watching::command(&s, &["up", "--watch"], &[]);
+    w.wait_output("the first container's output", |o| {
+        o.contains("running-one")
+    });
+    save_by_rename(&s.proj().join("version.txt"), "two\n");
+    w.wait_output("the rebuilt container's output", |o| {
+        o.contains("running-two")
+    });
+}
+
+#[test]
 fn up_watch_syncs_beside_the_attached_output_and_ctrl_c_stops_both() {
     let yaml = r#"
 services:

@@ -324,6 +324,25 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
     attach(global, &session, &project, args, attached, began, reload)
 }
 
+/// Running containers of the services in `rows` that `rows` does not hold yet.
+fn replacements(
+    engine: &compose_engine::Engine,
+    project: &str,
+    rows: &[ContainerRow],
+) -> Vec<ContainerRow> {
+    let Ok(now) = engine.containers(project) else {
+        return Vec::new();
+    };
+    now.into_iter()
+        .filter(|(row, live)| {
+            matches!(live, compose_engine::runner::Live::Running)
+                && rows.iter().any(|r| r.service == row.service)
+                && !rows.iter().any(|r| r.id == row.id)
+        })
+        .map(|(row, _)| row)
+        .collect()
+}
+
 /// When an attached `up` stops the project on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Abort {
@@ -425,8 +444,15 @@ fn attach(
             });
         };
         // With --reload the loop runs until Ctrl-C: an edit may bring containers back.
+        let mut scanned = std::time::Instant::now();
         while left > 0 || reload.as_ref().is_some_and(|r| r.active()) {
-            for row in reload.as_ref().map(|r| r.applied()).unwrap_or_default() {
+            let mut new_rows = reload.as_ref().map(|r| r.applied()).unwrap_or_default();
+            // `--watch`: a rebuild replaces a service's containers; follow the new ones.
+            if args.watch && scanned.elapsed() >= Duration::from_millis(250) {
+                scanned = std::time::Instant::now();
+                new_rows.extend(replacements(engine, project.name, &rows));
+            }
+            for row in new_rows {
                 if rows.iter().any(|r| r.id == row.id) {
                     continue;
                 }
