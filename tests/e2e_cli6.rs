@@ -571,3 +571,39 @@ fn down_dry_run_says_what_it_would_remove_and_removes_nothing() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0]["State"], "running");
 }
+
+#[test]
+fn verbose_traces_and_parallel_bounds_without_changing_the_result() {
+    let s = Stack::new(
+        "verbose",
+        &yaml(&[svc("a", LOOP), svc("b", LOOP), svc("c", LOOP)]),
+    );
+    // A fresh data root: the state database is made, which is traced at info level.
+    let ps = |fresh: &str, verbose: bool| {
+        let mut cmd = Command::new(&s.bin);
+        cmd.arg("--data-root").arg(s.dir.path().join(fresh));
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let out = cmd
+            .args(["-p", &s.name, "ps"])
+            .current_dir(s.proj())
+            .output();
+        let out = out.unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = ps("fresh-verbose", true);
+    assert!(err.contains("migrating state database"), "{err}");
+    let err = ps("fresh-quiet", false);
+    assert!(
+        !err.contains("migrating"),
+        "no tracing without --verbose: {err}"
+    );
+    // One at a time: every service still comes up.
+    s.ok(&["--parallel", "1", "up", "-d"]);
+    let (out, _) = s.ok(&["ps", "--services", "--status", "running"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let bad = s.compose(&["--parallel", "x", "ps"]);
+    assert!(!bad.success());
+}

@@ -5,6 +5,7 @@ mod output;
 mod tty;
 mod yaml_out;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,6 +54,19 @@ pub struct Global {
     /// Execute command in dry run mode.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Control max parallelism, -1 for unlimited.
+    #[arg(
+        long,
+        global = true,
+        env = "COMPOSE_PARALLEL_LIMIT",
+        value_name = "INT",
+        default_value_t = -1,
+        allow_negative_numbers = true
+    )]
+    pub parallel: i64,
+    /// Print what the engine does (tracing at debug level; `RUST_LOG` picks finer filters).
+    #[arg(long, global = true)]
+    pub verbose: bool,
     /// Where images, containers and state are kept.
     #[arg(
         long,
@@ -142,6 +156,23 @@ pub enum Command {
     Watch(commands::watch::WatchArgs),
 }
 
+/// Tracing output on stderr, only when asked (`--verbose` or `RUST_LOG`): otherwise no
+/// subscriber is set up, and the macros cost nothing.
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) => EnvFilter::new(spec),
+        Err(_) if verbose => EnvFilter::new("debug"),
+        Err(_) => return,
+    };
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     // A container's shim is this binary re-executed: dispatch it before anything heavy.
     if std::env::args_os().nth(1).as_deref()
@@ -162,6 +193,8 @@ fn main() -> ExitCode {
     if let Ok(abs) = std::path::absolute(&cli.global.data_root) {
         cli.global.data_root = abs;
     }
+    init_tracing(cli.global.verbose);
+    compose_engine::ops::set_parallel_limit(usize::try_from(cli.global.parallel).ok());
     let result = match &cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Config(args) => commands::config::run(&cli.global, args),

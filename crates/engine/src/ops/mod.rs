@@ -17,6 +17,7 @@ pub mod up;
 pub mod wait;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use compose::graph::Graph;
 
@@ -24,18 +25,50 @@ use crate::engine::Project;
 use crate::error::{Error, Errors, Result};
 use crate::store::ContainerRow;
 
-/// Runs `f` for each item on its own thread and waits for all; every error is kept.
+/// How many items [`parallel`] works on at once; 0: no bound (`--parallel -1`, the default).
+static PARALLEL_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Bounds the work done at once on independent items (containers to create, start, stop...):
+/// `--parallel N` / `COMPOSE_PARALLEL_LIMIT`; `None` or 0 lifts the bound.
+pub fn set_parallel_limit(limit: Option<usize>) {
+    PARALLEL_LIMIT.store(limit.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// Runs `f` for each item, on as many threads as the parallel limit allows (one per item
+/// when unbounded), and waits for all; every error is kept.
 pub(crate) fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+    bounded(items, PARALLEL_LIMIT.load(Ordering::Relaxed), f)
+}
+
+/// [`parallel`] with at most `limit` (0: any number of) threads.
+fn bounded<T: Sync>(items: &[T], limit: usize, f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
     if items.len() == 1 {
         return f(&items[0]);
     }
+    let workers = match limit {
+        0 => items.len(),
+        n => n.min(items.len()),
+    };
+    let next = AtomicUsize::new(0);
     let mut errors = Errors::default();
     std::thread::scope(|s| {
-        let handles: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut results = Vec::new();
+                    while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        results.push(f(item));
+                    }
+                    results
+                })
+            })
+            .collect();
         for h in handles {
             match h.join() {
-                Ok(r) => {
-                    errors.note(r);
+                Ok(results) => {
+                    for r in results {
+                        errors.note(r);
+                    }
                 }
                 Err(_) => errors
                     .0
@@ -105,4 +138,55 @@ pub(crate) fn start_order(
     let mut levels = stop_order(p, rows, services, false)?;
     levels.reverse();
     Ok(levels)
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::bounded;
+    use crate::error::Error;
+
+    #[test]
+    fn unbounded_runs_every_item_at_once_and_a_limit_caps_it() {
+        let items: Vec<usize> = (0..8).collect();
+        // Unbounded: all eight meet at the barrier, so all ran at the same time.
+        let all = Barrier::new(8);
+        bounded(&items, 0, |_| {
+            all.wait();
+            Ok(())
+        })
+        .unwrap();
+        // A limit of 2: never more than two at once, and every item still runs.
+        let (now, most, done) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        bounded(&items, 2, |_| {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            now.fetch_sub(1, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        assert_eq!(done.load(Ordering::SeqCst), 8);
+    }
+
+    #[test]
+    fn every_error_is_kept() {
+        let items: Vec<usize> = (0..5).collect();
+        let r = bounded(&items, 2, |i| match i % 2 {
+            0 => Err(Error::Other(format!("item {i}"))),
+            _ => Ok(()),
+        });
+        let text = r.unwrap_err().to_string();
+        for i in [0, 2, 4] {
+            assert!(text.contains(&format!("item {i}")), "{text}");
+        }
+    }
 }
