@@ -306,28 +306,36 @@ services:
     w.wait_output("the exec's output", |o| o.contains("app  ⦿ exec-said-hi"));
 }
 
-#[test]
-fn rebuild_recreates_only_its_service_and_a_failed_one_keeps_it() {
-    let yaml = format!(
-        r#"
+/// A project whose `web` is built from `Dockerfile` (a COPY of `version.txt`, holding
+/// `version`) with a `rebuild` rule on that file; `command` runs in it; `extra` adds services.
+fn rebuild_stack(tag: &str, command: &str, version: &str, extra: &str) -> Stack {
+    let s = Stack::new(
+        tag,
+        &format!(
+            r#"
 services:
   web:
     build: .
-    command: ["sh", "-c", "{LOOP}"]
+    command: ["sh", "-c", "{command}"]
     develop:
       watch:
         - {{path: ./version.txt, action: rebuild}}
-  other:
-    image: busybox
-    command: ["sh", "-c", "{LOOP}"]
-"#
+{extra}"#
+        ),
     );
-    let s = Stack::new("watch-rebuild", &yaml);
-    write(&s.proj().join("version.txt"), "1\n");
+    write(&s.proj().join("version.txt"), version);
     write(
         &s.proj().join("Dockerfile"),
         "FROM busybox\nCOPY version.txt /version.txt\n",
     );
+    s
+}
+
+#[test]
+fn rebuild_recreates_only_its_service_and_a_failed_one_keeps_it() {
+    let other =
+        format!("  other:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n");
+    let s = rebuild_stack("watch-rebuild", LOOP, "1\n", &other);
     let w = Watching::start(&s, &[], &[]);
     w.wait_output("the first build's steps", |o| {
         o.contains("COPY version.txt /version.txt")
@@ -381,23 +389,7 @@ services:
 
 #[test]
 fn quiet_hides_the_build_steps() {
-    let s = Stack::new(
-        "watch-quiet",
-        r#"
-services:
-  web:
-    build: .
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
-    develop:
-      watch:
-        - {path: ./version.txt, action: rebuild}
-"#,
-    );
-    write(&s.proj().join("version.txt"), "1\n");
-    write(
-        &s.proj().join("Dockerfile"),
-        "FROM busybox\nCOPY version.txt /version.txt\n",
-    );
+    let s = rebuild_stack("watch-quiet", LOOP, "1\n", "");
     let w = Watching::start(&s, &["--quiet"], &[]);
     w.wait_output("the watch", |o| o.contains("Watch enabled"));
     save_by_rename(&s.proj().join("version.txt"), "2\n");
@@ -410,23 +402,8 @@ services:
 
 #[test]
 fn up_watch_follows_the_containers_a_rebuild_makes() {
-    let s = Stack::new(
-        "watch-follow",
-        r#"
-services:
-  web:
-    build: .
-    command: ["sh", "-c", "trap 'exit 0' TERM; echo running-$(cat /version.txt); while :; do sleep 0.1; done"]
-    develop:
-      watch:
-        - {path: ./version.txt, action: rebuild}
-"#,
-    );
-    write(&s.proj().join("version.txt"), "one\n");
-    write(
-        &s.proj().join("Dockerfile"),
-        "FROM busybox\nCOPY version.txt /version.txt\n",
-    );
+    let command = format!("echo running-$(cat /version.txt); {LOOP}");
+    let s = rebuild_stack("watch-follow", &command, "one\n", "");
     let w = Watching::command(&s, &["up", "--watch"], &[]);
     w.wait_output("the first container's output", |o| {
         o.contains("running-one")
