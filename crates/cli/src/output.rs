@@ -37,6 +37,18 @@ pub fn yaml_escaped(v: &mut Value, escape_dollars: bool) -> String {
     crate::yaml_out::to_string_escaped(v, escape_dollars)
 }
 
+/// Sorts the keys of every map in `v`, as Go writes its maps.
+pub fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ pub fn to_string(v: &Value) -> String {
         Value::Object(o) if !o.is_empty() => write_map(&mut out, o, 0),
         Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0),
         other => {
-            write_scalar(&mut out, other);
+            write_scalar(&mut out, other, 0);
             out.push('\n');
         }
     }
@@ -39,8 +39,11 @@ pub fn to_string_escaped(v: &mut Value, escape_dollars: bool) -> String {
     if o.is_empty() {
         return to_string(v);
     }
+    omit_empty_fields(o);
     let mut out = String::with_capacity(64 * 1024);
-    for (k, v) in o.iter_mut() {
+    let mut entries: Vec<(&String, &mut Value)> = o.iter_mut().collect();
+    entries.sort_by_key(|(k, _)| top_level_rank(k));
+    for (k, v) in entries {
         match v {
             Value::Object(m) if m.len() >= PARALLEL_MIN_ENTRIES => {
                 write_str(&mut out, k);
@@ -78,6 +81,57 @@ pub fn to_string_escaped(v: &mut Value, escape_dollars: bool) -> String {
     out
 }
 
+/// Where a top-level key goes: Docker Compose prints a project's sections in this order,
+/// then the rest (extensions) as they come.
+fn top_level_rank(key: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "name", "services", "networks", "volumes", "secrets", "configs", "models",
+    ];
+    ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+}
+
+/// Drops what Docker Compose's JSON has but its YAML leaves out (Go's `omitempty` on the YAML
+/// side only): a service's null `command` and `entrypoint`, a network's empty `ipam`, an empty
+/// `deploy.placement`, a watch rule's unset `exec`.
+fn omit_empty_fields(project: &mut serde_json::Map<String, Value>) {
+    let is_empty_map = |v: &Value| v.as_object().is_some_and(serde_json::Map::is_empty);
+    if let Some(Value::Object(services)) = project.get_mut("services") {
+        for svc in services.values_mut().filter_map(Value::as_object_mut) {
+            for key in ["command", "entrypoint"] {
+                if svc.get(key).is_some_and(Value::is_null) {
+                    svc.shift_remove(key);
+                }
+            }
+            if let Some(Value::Object(deploy)) = svc.get_mut("deploy")
+                && deploy.get("placement").is_some_and(is_empty_map)
+            {
+                deploy.shift_remove("placement");
+            }
+            // A watch rule's `exec` when the rule has none: `{command: null}`.
+            let rules = svc
+                .get_mut("develop")
+                .and_then(|d| d.get_mut("watch"))
+                .and_then(Value::as_array_mut);
+            for rule in rules.into_iter().flatten().filter_map(Value::as_object_mut) {
+                let unset = |e: &Value| {
+                    e.as_object()
+                        .is_some_and(|o| o.values().all(Value::is_null))
+                };
+                if rule.get("exec").is_some_and(unset) {
+                    rule.shift_remove("exec");
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(networks)) = project.get_mut("networks") {
+        for net in networks.values_mut().filter_map(Value::as_object_mut) {
+            if net.get("ipam").is_some_and(is_empty_map) {
+                net.shift_remove("ipam");
+            }
+        }
+    }
+}
+
 fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
@@ -103,7 +157,7 @@ fn write_value_after_key(out: &mut String, v: &Value, depth: usize) {
         }
         other => {
             out.push(' ');
-            write_scalar(out, other);
+            write_scalar(out, other, depth);
             out.push('\n');
         }
     }
@@ -132,33 +186,238 @@ fn write_seq(out: &mut String, a: &[Value], depth: usize) {
                 write_seq(out, inner, depth + 2);
             }
             other => {
-                write_scalar(out, other);
+                write_scalar(out, other, depth);
                 out.push('\n');
             }
         }
     }
 }
 
-fn write_scalar(out: &mut String, v: &Value) {
+fn write_scalar(out: &mut String, v: &Value, depth: usize) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::String(s) => write_str(out, s),
+        Value::String(s) => write_str_at(out, s, depth),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
     }
 }
 
+/// A key, or a string at the top: never a block.
 fn write_str(out: &mut String, s: &str) {
-    if plain_safe(s) {
-        out.push_str(s);
-    } else {
-        // JSON's string escapes are a subset of YAML's double-quoted ones.
-        write_json_str(out, s);
+    match style(s) {
+        Style::Literal => write_json_str(out, s),
+        _ => write_str_at(out, s, 0),
     }
+}
+
+/// `s` as Go's yaml.v3 writes it (what `docker compose config` prints): plain when a reader
+/// takes it back as the same string, double-quoted when plain it would read as another type
+/// (`"true"`, `"1e3"`, `"12:30"`), a literal block for several lines, single-quoted when
+/// YAML's syntax forbids it plain (`'#x'`, `'a: b'`), double-quoted with escapes for
+/// characters YAML cannot print. `depth`: the indentation of the key or dash it follows.
+fn write_str_at(out: &mut String, s: &str, depth: usize) {
+    match style(s) {
+        Style::Plain => out.push_str(s),
+        Style::Single => {
+            out.push('\'');
+            out.push_str(&s.replace('\'', "''"));
+            out.push('\'');
+        }
+        Style::Literal => write_literal(out, s, depth),
+        // JSON's string escapes are a subset of YAML's double-quoted ones.
+        Style::Double => write_json_str(out, s),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+fn style(s: &str) -> Style {
+    if reads_as_other_type(s) {
+        return Style::Double;
+    }
+    if s.chars().any(|c| !printable(c)) {
+        return Style::Double;
+    }
+    if s.contains('\n') {
+        return if literal_allowed(s) {
+            Style::Literal
+        } else {
+            Style::Double
+        };
+    }
+    if plain_allowed(s) {
+        Style::Plain
+    } else {
+        Style::Single
+    }
+}
+
+/// Characters YAML prints as they are (a line feed is handled as a break, not here); a
+/// tab, control characters, NEL and the Unicode line separators need escapes.
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+        && c != '\u{feff}'
+        && c != '\u{2028}'
+        && c != '\u{2029}'
+}
+
+/// Whether YAML's syntax lets `s` (one line, printable) stand unquoted in block context.
+fn plain_allowed(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    if first == b' ' || last == b' ' {
+        return false;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    let blank_after = |i: usize| b.get(i + 1).is_none_or(|&c| c == b' ');
+    if matches!(
+        first,
+        b'#' | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    ) || (matches!(first, b'?' | b':' | b'-') && blank_after(0))
+    {
+        return false;
+    }
+    b.iter().enumerate().skip(1).all(|(i, &c)| match c {
+        b':' => !blank_after(i),
+        b'#' => b[i - 1] != b' ',
+        _ => true,
+    })
+}
+
+/// Whether `s` (several lines) can be a literal block: no line but the last may end in a
+/// space, it does not start with a space or a break, and at most one break ends it.
+fn literal_allowed(s: &str) -> bool {
+    !s.starts_with([' ', '\n']) && !s.contains(" \n") && !s.ends_with("\n\n") && !s.ends_with(' ')
+}
+
+/// `|` (or `|-` when `s` does not end with a break) and its lines under `depth + 2`.
+fn write_literal(out: &mut String, s: &str, depth: usize) {
+    let body = s.strip_suffix('\n');
+    out.push_str(if body.is_some() { "|" } else { "|-" });
+    for line in body.unwrap_or(s).split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            indent(out, depth + 2);
+            out.push_str(line);
+        }
+    }
+}
+
+/// Words YAML readers (1.1 and 1.2) take for booleans or null, and the merge key.
+const RESERVED: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "<<",
+    ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan", ".NaN",
+    ".NAN",
+];
+
+/// Whether `s`, unquoted, would be read as something else than a string: null, a boolean,
+/// a number (decimal, `0x`, `0o`, `0b`, leading-zero octal, `_` separators, floats, YAML
+/// 1.1's base 60 `1:20`) or a timestamp.
+fn reads_as_other_type(s: &str) -> bool {
+    if s.is_empty() || RESERVED.contains(&s) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return false;
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    is_int(unsigned) || is_float(s) || is_base60(unsigned) || is_timestamp(s)
+}
+
+fn is_int(s: &str) -> bool {
+    let (digits, radix) = match s.get(..2) {
+        Some("0x" | "0X") => (&s[2..], 16),
+        Some("0o" | "0O") => (&s[2..], 8),
+        Some("0b" | "0B") => (&s[2..], 2),
+        _ => (s, 10),
+    };
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    !clean.is_empty() && clean.chars().all(|c| c.is_digit(radix)) && !digits.starts_with('_')
+}
+
+fn is_float(s: &str) -> bool {
+    // Rust's parser takes `inf`, `nan` and `infinity` in any case, as Go's does.
+    s.parse::<f64>().is_ok()
+}
+
+/// `[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?`
+fn is_base60(s: &str) -> bool {
+    let (whole, _frac) = match s.split_once('.') {
+        Some((w, f)) if f.bytes().all(|c| c.is_ascii_digit() || c == b'_') => (w, Some(f)),
+        Some(_) => return false,
+        None => (s, None),
+    };
+    let mut parts = whole.split(':');
+    let head = parts.next().unwrap_or("");
+    let head_ok = head.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && head.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    let mut rest = parts.peekable();
+    head_ok
+        && rest.peek().is_some()
+        && rest.all(|p| {
+            let b = p.as_bytes();
+            match b {
+                [d] => d.is_ascii_digit(),
+                [t, d] => (b'0'..=b'5').contains(t) && d.is_ascii_digit(),
+                _ => false,
+            }
+        })
+}
+
+/// `YYYY-M-D`, alone or followed by a time (`T`, `t` or a space).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |from: usize, min: usize, max: usize| -> Option<usize> {
+        let n = b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (min..=max).contains(&n).then_some(from + n)
+    };
+    let Some(y) = num(0, 4, 4) else { return false };
+    if b.get(y) != Some(&b'-') {
+        return false;
+    }
+    let Some(m) = num(y + 1, 1, 2) else {
+        return false;
+    };
+    if b.get(m) != Some(&b'-') {
+        return false;
+    }
+    let Some(d) = num(m + 1, 1, 2) else {
+        return false;
+    };
+    d == b.len() || matches!(b[d], b'T' | b't' | b' ')
 }
 
 /// `s` as a JSON string, escaped as `serde_json` escapes it.
@@ -191,96 +450,6 @@ fn write_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// Words some YAML readers (1.1) take for booleans or null.
-const RESERVED: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
-];
-
-/// The bytes a plain scalar may hold: ASCII letters and digits and ` _-./=+@%$()^~:#`.
-const PLAIN_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b' ' | b'_'
-                    | b'-'
-                    | b'.'
-                    | b'/'
-                    | b'='
-                    | b'+'
-                    | b'@'
-                    | b'%'
-                    | b'$'
-                    | b'('
-                    | b')'
-                    | b'^'
-                    | b'~'
-                    | b':'
-                    | b'#'
-            );
-        c += 1;
-    }
-    t
-};
-
-/// Whether `s` can be written without quotes and read back as the same string.
-fn plain_safe(s: &str) -> bool {
-    let b = s.as_bytes();
-    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
-        return false;
-    };
-    // The longest reserved word has five letters.
-    if b.len() <= 5 && RESERVED.contains(&s) {
-        return false;
-    }
-    // Anything that starts like a number is quoted: `1e3`, `0x1`, `.5`, `-1`, `1_000`, `1:2`.
-    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        return false;
-    }
-    if last == b' ' || last == b':' || first == b' ' {
-        return false;
-    }
-    // Indicators that may not start a plain scalar.
-    if matches!(
-        first,
-        b'!' | b'&'
-            | b'*'
-            | b'{'
-            | b'}'
-            | b'['
-            | b']'
-            | b','
-            | b'#'
-            | b'|'
-            | b'>'
-            | b'@'
-            | b'`'
-            | b'"'
-            | b'\''
-            | b'%'
-            | b'?'
-            | b':'
-    ) {
-        return false;
-    }
-    let mut prev = 0u8;
-    for &c in b {
-        if !PLAIN_BYTE[usize::from(c)] {
-            return false;
-        }
-        // `: ` starts a mapping value and ` #` a comment.
-        if (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') {
-            return false;
-        }
-        prev = c;
-    }
-    true
 }
 
 #[cfg(test)]
@@ -375,6 +544,89 @@ mod tests {
             "`x",
         ] {
             round_trip(&json!({ "k": s, s: "v" }));
+        }
+    }
+
+    #[test]
+    fn scalars_are_styled_as_docker_compose_prints_them() {
+        // What `docker compose config` (yaml.v3) printed for each value.
+        for (value, printed) in [
+            ("-f", "-f"),
+            ("--x", "--x"),
+            ("1s", "1s"),
+            ("a*b&c", "a*b&c"),
+            ("x{y}", "x{y}"),
+            ("x[y]", "x[y]"),
+            ("a,b", "a,b"),
+            ("?x", "?x"),
+            (":x", ":x"),
+            ("x:y", "x:y"),
+            ("+x", "+x"),
+            (".x", ".x"),
+            ("it's", "it's"),
+            ("1.2.3", "1.2.3"),
+            ("é", "é"),
+            ("a\\b", "a\\b"),
+            ("8080:80", "8080:80"),
+            ("@x", "'@x'"),
+            ("x #y", "'x #y'"),
+            ("#x", "'#x'"),
+            ("a: b", "'a: b'"),
+            ("x:", "'x:'"),
+            ("-", "'-'"),
+            ("- x", "'- x'"),
+            ("[x]", "'[x]'"),
+            ("*a", "'*a'"),
+            ("!t", "'!t'"),
+            ("'q'", "'''q'''"),
+            ("\"q\"", "'\"q\"'"),
+            (" x", "' x'"),
+            ("x ", "'x '"),
+            ("%x", "'%x'"),
+            ("|x", "'|x'"),
+            ("`x", "'`x'"),
+            ("", "\"\""),
+            ("~", "\"~\""),
+            ("on", "\"on\""),
+            ("N", "\"N\""),
+            ("true", "\"true\""),
+            ("null", "\"null\""),
+            ("01", "\"01\""),
+            ("08", "\"08\""),
+            ("0o17", "\"0o17\""),
+            ("0b101", "\"0b101\""),
+            ("0x1F", "\"0x1F\""),
+            ("1_0", "\"1_0\""),
+            ("1e3", "\"1e3\""),
+            (".5", "\".5\""),
+            (".inf", "\".inf\""),
+            ("-1", "\"-1\""),
+            ("+1", "\"+1\""),
+            ("1:20", "\"1:20\""),
+            ("12:30:00", "\"12:30:00\""),
+            ("2001-12-14", "\"2001-12-14\""),
+            ("tab\there", "\"tab\\there\""),
+        ] {
+            assert_eq!(
+                to_string(&json!({ "k": value })),
+                format!("k: {printed}\n"),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_lines_are_a_literal_block() {
+        let v = json!({"a": {"k": "line1\nline2", "s": ["sh", "echo a\necho b\n"]}});
+        assert_eq!(
+            to_string(&v),
+            "a:\n  k: |-\n    line1\n    line2\n  s:\n    - sh\n    - |\n      echo a\n      echo b\n"
+        );
+        round_trip(&v);
+        // Where a block cannot say it exactly, quotes do.
+        for s in [" lead\nx", "x \ny", "x\n\n", "x\ny ", "\nx"] {
+            assert!(to_string(&json!({ "k": s })).starts_with("k: \""), "{s:?}");
+            round_trip(&json!({ "k": s }));
         }
     }
 

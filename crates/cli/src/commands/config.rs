@@ -161,6 +161,12 @@ fn render(args: &ConfigArgs, loaded: &mut Loaded) -> anyhow::Result<String> {
     if let Some(which) = &args.hash {
         return hashes(loaded, which);
     }
+    // Extensions are free-form maps, which Go prints with sorted keys.
+    if let Some(top) = loaded.json.as_object_mut() {
+        for (_, v) in top.iter_mut().filter(|(k, _)| k.starts_with("x-")) {
+            output::sort_keys(v);
+        }
+    }
     // Like Docker Compose, JSON ends without a newline.
     match args.format {
         Format::Json => {
