@@ -93,6 +93,15 @@ pub struct UpArgs {
     /// re-apply compose file changes).
     #[arg(short, long, conflicts_with_all = ["detach", "wait"])]
     pub watch: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers.
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Recreate dependent containers. Incompatible with --no-recreate.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub always_recreate_deps: bool,
+    /// Automatically attach to log output of dependent services.
+    #[arg(long)]
+    pub attach_dependencies: bool,
     /// Re-apply compose file changes while attached (our extension).
     #[arg(long, env = "COMPOSE_RELOAD", value_parser = clap::builder::BoolishValueParser::new())]
     pub reload: bool,
@@ -193,6 +202,8 @@ impl Session {
 pub struct Printer {
     quiet: bool,
     json: bool,
+    /// `--dry-run`: every event says so, as Docker Compose's do.
+    dry_run: bool,
 }
 
 impl Printer {
@@ -200,6 +211,7 @@ impl Printer {
         Printer {
             quiet: global.progress == Progress::Quiet,
             json: global.progress == Progress::Json,
+            dry_run: global.dry_run,
         }
     }
 
@@ -208,6 +220,7 @@ impl Printer {
         Printer {
             quiet: true,
             json: false,
+            dry_run: false,
         }
     }
 }
@@ -218,12 +231,13 @@ impl EngineProgress for Printer {
             return;
         }
         let mut err = std::io::stderr().lock();
+        let prefix = if self.dry_run { DRY_RUN } else { "" };
         if self.json {
-            let id = format!("{} {name}", kind.as_str());
+            let id = format!("{prefix}{} {name}", kind.as_str());
             let line = serde_json::json!({ "id": id, "text": status });
             let _ = writeln!(err, "{line}");
         } else {
-            let _ = writeln!(err, " {} {name}  {status}", kind.as_str());
+            let _ = writeln!(err, "{prefix} {} {name}  {status}", kind.as_str());
         }
     }
 
@@ -231,6 +245,9 @@ impl EngineProgress for Printer {
         let _ = writeln!(std::io::stderr().lock(), "WARN[0000] {message}");
     }
 }
+
+/// What Docker Compose puts before each event of a dry run.
+pub const DRY_RUN: &str = " DRY-RUN MODE - ";
 
 /// Commands that change the project refuse `--dry-run` rather than quietly do the work.
 pub fn refuse_dry_run(global: &Global, command: &str) -> anyhow::Result<()> {
@@ -260,7 +277,9 @@ pub(crate) fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
 }
 
 pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    refuse_dry_run(global, "up")?;
+    if global.dry_run && (args.watch || args.reload) {
+        bail!("--dry-run cannot be combined with --watch or --reload");
+    }
     // The whole project: orphans are judged against every service, not the selection.
     let session = Session::open(global, &[])?;
     let project = session.project()?;
@@ -287,6 +306,8 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
         },
         no_deps: args.no_deps,
+        renew_anon_volumes: args.renew_anon_volumes,
+        always_recreate_deps: args.always_recreate_deps,
     };
     let named = opts
         .scale
@@ -298,6 +319,18 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         if !project.model.services.contains_key(name) {
             bail!("no such service: {name}");
         }
+    }
+    if global.dry_run {
+        let detached = args.detach || args.wait;
+        session
+            .engine
+            .up_dry_run(&project, &opts, detached, &Printer::new(global))?;
+        if !detached && !args.no_start {
+            println!(
+                "end of 'compose up' output, interactive run is not supported in dry-run mode"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     // Attached output starts with this up: what earlier runs logged is not replayed.
     let began = std::time::SystemTime::now();
@@ -342,8 +375,8 @@ fn attach(
     let mut rows = attached.containers;
     let mut names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
     let shown = |svc: &str| {
-        (args.attach.is_empty() || args.attach.iter().any(|a| a == svc))
-            && !args.no_attach.iter().any(|a| a == svc)
+        let opted_out = project.model.services.get(svc).and_then(|s| s.attach) == Some(false);
+        attached_to(args, svc, opted_out)
     };
     let printer = super::logs::Printer::new(
         global,
@@ -488,6 +521,23 @@ fn attach(
             None => ExitCode::SUCCESS,
         })
     })
+}
+
+/// Whether an attached `up` shows `svc`'s output, as Docker Compose picks: `--attach`
+/// names them, else the services named on the command line (with their dependencies
+/// under `--attach-dependencies`), else all; `--no-attach` takes some away.
+/// A service with `attach: false` is only shown when `--attach` names it.
+fn attached_to(args: &UpArgs, svc: &str, opted_out: bool) -> bool {
+    let named = |list: &[String]| list.iter().any(|a| a == svc);
+    // The containers followed are those of the named services and their dependencies:
+    // any that is not named is a dependency.
+    let picked = if !args.attach.is_empty() {
+        named(&args.attach)
+    } else {
+        !opted_out
+            && (args.services.is_empty() || args.attach_dependencies || named(&args.services))
+    };
+    picked && !named(&args.no_attach)
 }
 
 /// A container's exit code as the command's.
