@@ -92,6 +92,12 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn status(e: &Entry, now: i64) -> String {
+    if e.restarting {
+        // Docker: the last exit code and how long ago the process ended.
+        let code = e.exit_code().unwrap_or(0);
+        let since = e.row.finished_at.unwrap_or(now);
+        return format!("Restarting ({code}) {} ago", human_duration(now - since));
+    }
     match e.live {
         Live::Running => {
             let since = e.row.started_at.unwrap_or(e.row.created_at);

@@ -31,6 +31,8 @@ impl Engine {
                             row,
                             live,
                             health: None,
+                            restarting: false,
+                            restarts: 0,
                         }
                         .state(),
                     )

@@ -12,12 +12,20 @@ pub struct Entry {
     pub live: Live,
     /// The health check's last verdict, for containers that have one and were checked.
     pub health: Option<crate::health::Status>,
+    /// Exited, and its restart policy's next run is scheduled by the supervisor: Docker's
+    /// `restarting` state.
+    pub restarting: bool,
+    /// Restarts by its policy since the user last started it (Docker's `RestartCount`).
+    pub restarts: u32,
 }
 
 impl Entry {
-    /// Docker's state word: `created`, `running`, `exited`, `dead` (record without a
-    /// runtime container).
+    /// Docker's state word: `created`, `running`, `restarting`, `exited`, `dead` (record
+    /// without a runtime container).
     pub fn state(&self) -> &'static str {
+        if self.restarting {
+            return "restarting";
+        }
         match self.live {
             Live::Created => "created",
             Live::Running => "running",
@@ -47,9 +55,21 @@ impl Engine {
                     self.health(&row.id)
                         .map_or(crate::health::Status::Starting, |h| h.status)
                 });
-                Entry { row, live, health }
+                let record = self.restart_record(&row.id);
+                let restarting = matches!(live, Live::Exited(_))
+                    && record.pending
+                    && !record.stopped
+                    && crate::supervisor::is_running(&self.root, &row.project);
+                Entry {
+                    row,
+                    live,
+                    health,
+                    restarting,
+                    restarts: record.count,
+                }
             })
-            .filter(|e| all || e.live.is_up())
+            // As Docker's `ps`: a restarting container is listed without `-a`.
+            .filter(|e| all || e.live.is_up() || e.restarting)
             .collect())
     }
 }
