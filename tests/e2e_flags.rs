@@ -317,6 +317,13 @@ services:
     assert!(out.contains("Restarting (3)"), "{out}");
     let (out, _) = s.ok(&["ps", "-q", "--status", "restarting"]);
     assert_eq!(out.trim(), e["ID"].as_str().unwrap());
+    // `ls` counts it by that state too.
+    let (out, _) = s.ok(&["ls", "-a"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&s.name))
+        .unwrap_or_default();
+    assert!(line.contains("restarting(1)"), "{out}");
     // Stopped by the user: exited, no longer restarting.
     s.ok(&["stop", "flaky"]);
     assert_eq!(entry(&s, "flaky")["State"], "exited");

@@ -548,3 +548,47 @@ pub fn exit_code(code: i32) -> ExitCode {
 fn libc_sigkill() -> i32 {
     compose_engine::signal::parse("KILL").unwrap_or(9)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn args(a: &[&str]) -> UpArgs {
+        Wrap::try_parse_from(std::iter::once("up").chain(a.iter().copied()))
+            .map(|w| w.up)
+            .unwrap_or_else(|e| panic!("{a:?}: {e}"))
+    }
+
+    fn shown(a: &[&str], svc: &str) -> bool {
+        attached_to(&args(a), svc, false)
+    }
+
+    #[test]
+    fn attached_services_are_picked_as_docker_compose_picks_them() {
+        assert!(shown(&[], "db"));
+        assert!(shown(&["web"], "web"));
+        assert!(!shown(&["web"], "db"), "a dependency is not attached");
+        assert!(shown(&["--attach-dependencies", "web"], "db"));
+        assert!(!shown(&["--no-attach", "db"], "db"));
+        assert!(shown(&["--no-attach", "db"], "web"));
+        assert!(shown(&["--attach", "db", "web"], "db"));
+        assert!(!shown(&["--attach", "db", "web"], "web"));
+        assert!(!attached_to(&args(&[]), "quiet", true), "attach: false");
+        assert!(attached_to(&args(&["--attach", "quiet"]), "quiet", true));
+    }
+
+    #[test]
+    fn renew_and_recreate_flags_parse_as_docker_compose_spells_them() {
+        assert!(args(&["-V"]).renew_anon_volumes);
+        assert!(args(&["--renew-anon-volumes"]).renew_anon_volumes);
+        assert!(args(&["--always-recreate-deps"]).always_recreate_deps);
+        assert!(Wrap::try_parse_from(["up", "--always-recreate-deps", "--no-recreate"]).is_err());
+    }
+}

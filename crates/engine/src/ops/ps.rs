@@ -50,26 +50,30 @@ impl Engine {
             .containers(project)?
             .into_iter()
             .filter(|(r, _)| services.is_empty() || services.contains(&r.service))
-            .map(|(row, live)| {
-                let health = row.info.health.as_ref().map(|_| {
-                    self.health(&row.id)
-                        .map_or(crate::health::Status::Starting, |h| h.status)
-                });
-                let record = self.restart_record(&row.id);
-                let restarting = matches!(live, Live::Exited(_))
-                    && record.pending
-                    && !record.stopped
-                    && crate::supervisor::is_running(&self.root, &row.project);
-                Entry {
-                    row,
-                    live,
-                    health,
-                    restarting,
-                    restarts: record.count,
-                }
-            })
+            .map(|(row, live)| self.ps_entry(row, live))
             // As Docker's `ps`: a restarting container is listed without `-a`.
             .filter(|e| all || e.live.is_up() || e.restarting)
             .collect())
+    }
+
+    /// A container as `ps` and `ls` show it: its health, and whether the supervisor has
+    /// a restart of it scheduled.
+    pub(crate) fn ps_entry(&self, row: ContainerRow, live: Live) -> Entry {
+        let health = row.info.health.as_ref().map(|_| {
+            self.health(&row.id)
+                .map_or(crate::health::Status::Starting, |h| h.status)
+        });
+        let record = self.restart_record(&row.id);
+        let restarting = matches!(live, Live::Exited(_))
+            && record.pending
+            && !record.stopped
+            && crate::supervisor::is_running(&self.root, &row.project);
+        Entry {
+            row,
+            live,
+            health,
+            restarting,
+            restarts: record.count,
+        }
     }
 }
