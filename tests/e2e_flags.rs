@@ -217,28 +217,41 @@ fn up_restarts_dependents_with_restart_true_when_a_dependency_is_recreated() {
     let s = Stack::new("deprestart", CHAIN);
     s.ok(&["up", "-d"]);
     let web = id_of(&s, "web");
-    assert_eq!(count_lines(&s, "web", "web-started"), 1);
+    let started = |svc: &str, n: usize| {
+        let text = format!("{svc}-started");
+        s.wait_for(&format!("{svc} started {n} times"), || {
+            count_lines(&s, svc, &text) == n
+        });
+    };
+    started("web", 1);
     s.write(&CHAIN.replacen("echo db-started", "echo db-started-again", 1));
     let (_, err) = s.ok(&["up", "-d"]);
+    let said =
+        |svc: &str, what: &str| err.contains(&format!(" Container {}-{svc}-1  {what}", s.name));
+    assert!(said("web", "Restarting"), "{err}");
+    assert!(said("db", "Recreated"), "{err}");
+    // `side` depends on db without restart: true: left alone.
     assert!(
-        err.contains(&format!(" Container {}-web-1  Restarting", s.name)),
+        said("side", "Running") && !said("side", "Restarting"),
         "{err}"
     );
-    assert_eq!(count_lines(&s, "db", "db-started-again"), 1);
+    s.wait_for("db's new command", || {
+        count_lines(&s, "db", "db-started-again") == 1
+    });
+    started("web", 2);
     assert_eq!(id_of(&s, "web"), web, "web was recreated, not restarted");
-    assert_eq!(
-        count_lines(&s, "web", "web-started"),
-        2,
-        "web not restarted"
-    );
     assert_eq!(entry(&s, "web")["State"], "running");
-    // `side` depends on db without restart: true: left alone.
     assert_eq!(count_lines(&s, "side", "side-started"), 1);
     // Nothing changed: nothing restarted.
-    s.ok(&["up", "-d"]);
-    assert_eq!(count_lines(&s, "web", "web-started"), 2);
+    let (_, err) = s.ok(&["up", "-d"]);
+    assert!(!err.contains("Restarting"), "{err}");
+    assert!(
+        err.contains(&format!(" Container {}-web-1  Running", s.name)),
+        "{err}"
+    );
 }
 
+/// web ends first (7), db seconds later (0): who ends first is not a race.
 const TALKERS: &str = r#"
 services:
   db:
@@ -246,7 +259,7 @@ services:
     command: ["sh", "-c", "echo db-says-hi; sleep 3; exit 0"]
   web:
     image: busybox
-    command: ["sh", "-c", "sleep 0.3; echo web-says-hi; sleep 1; exit 7"]
+    command: ["sh", "-c", "echo web-says-hi; exit 7"]
     depends_on: [db]
 "#;
 
