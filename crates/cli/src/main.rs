@@ -3,6 +3,7 @@
 mod commands;
 mod output;
 mod tty;
+mod winch;
 mod yaml_out;
 
 use std::io::IsTerminal;

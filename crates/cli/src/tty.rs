@@ -38,17 +38,6 @@ impl Drop for RawMode {
     }
 }
 
-/// Gives the pty `master` the window size of our stdout's terminal, when there is one.
-pub fn copy_window_size(master: &OwnedFd) {
-    // SAFETY: winsize is plain data, filled by the ioctl before use.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes a winsize; fd 1 may be no terminal (then it fails).
-    if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0 {
-        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    }
-}
-
 /// Copies our stdin to `master` (on a detached thread: a read of stdin cannot be cut short)
 /// and `master` to our stdout until the process side closes.
 pub fn pump(master: OwnedFd) {

@@ -11,6 +11,9 @@ pub struct Want {
     pub service: String,
     pub replicas: u32,
     pub config_hash: String,
+    /// Selected only because a named service depends on it (`--always-recreate-deps`
+    /// recreates these).
+    pub dependency: bool,
 }
 
 /// What a recorded container is now.
@@ -36,11 +39,27 @@ pub struct Have {
 /// One step for one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Create { number: u32 },
-    Recreate { id: String, number: u32 },
-    Start { id: String },
-    Keep { id: String },
-    Remove { id: String },
+    Create {
+        number: u32,
+    },
+    Recreate {
+        id: String,
+        number: u32,
+    },
+    Start {
+        id: String,
+    },
+    Keep {
+        id: String,
+    },
+    /// Stop and start again: a dependency with `depends_on: {restart: true}` was recreated
+    /// or restarted.
+    Restart {
+        id: String,
+    },
+    Remove {
+        id: String,
+    },
 }
 
 /// How `up` treats existing containers.
@@ -48,6 +67,8 @@ pub enum Action {
 pub struct Options {
     pub force_recreate: bool,
     pub no_recreate: bool,
+    /// `--always-recreate-deps`: dependencies of the named services are recreated.
+    pub always_recreate_deps: bool,
 }
 
 /// The actions per service, and the containers of services the project no longer has.
@@ -96,8 +117,8 @@ fn service(w: &Want, mine: &[&Have], opts: Options) -> Vec<Action> {
 
 fn existing(w: &Want, h: &Have, opts: Options) -> Action {
     let changed = h.config_hash != w.config_hash;
-    let recreate =
-        h.status == Status::Broken || opts.force_recreate || (changed && !opts.no_recreate);
+    let forced = opts.force_recreate || (opts.always_recreate_deps && w.dependency);
+    let recreate = h.status == Status::Broken || forced || (changed && !opts.no_recreate);
     if recreate {
         Action::Recreate {
             id: h.id.clone(),
@@ -110,6 +131,40 @@ fn existing(w: &Want, h: &Have, opts: Options) -> Action {
     }
 }
 
+/// `depends_on: {x: {restart: true}}`: when `up` recreates or restarts `x`, the running
+/// containers of such dependents are restarted too (transitively), as Docker Compose does.
+/// `dependents(s)` names the services that depend on `s` with `restart: true`.
+pub fn restart_dependents<'a>(plan: &mut Plan, dependents: impl Fn(&str) -> Vec<&'a str>) {
+    let mut queue: Vec<String> = plan
+        .services
+        .iter()
+        .filter(|(_, actions)| actions.iter().any(disturbs))
+        .map(|(s, _)| s.clone())
+        .collect();
+    while let Some(s) = queue.pop() {
+        for d in dependents(&s) {
+            let Some(actions) = plan.services.get_mut(d) else {
+                continue;
+            };
+            let mut changed = false;
+            for a in actions.iter_mut() {
+                if let Action::Keep { id } = a {
+                    *a = Action::Restart { id: id.clone() };
+                    changed = true;
+                }
+            }
+            if changed {
+                queue.push(d.to_string());
+            }
+        }
+    }
+}
+
+/// Whether an action stops a running container of the service (or makes a new one).
+fn disturbs(a: &Action) -> bool {
+    matches!(a, Action::Recreate { .. } | Action::Restart { .. })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +174,7 @@ mod tests {
             service: s.into(),
             replicas: n,
             config_hash: hash.into(),
+            dependency: false,
         }
     }
 
@@ -245,5 +301,64 @@ mod tests {
         let p = plan(&[want("web", 1, "h")], &h, Options::default());
         assert_eq!(p.orphans, [h[1].clone()]);
         assert!(!p.services.contains_key("old"));
+    }
+
+    #[test]
+    fn always_recreate_deps_recreates_only_dependencies() {
+        let h = [
+            have("a", "web", 1, "h", Status::Running),
+            have("b", "db", 1, "d", Status::Running),
+        ];
+        let mut db = want("db", 1, "d");
+        db.dependency = true;
+        let w = [want("web", 1, "h"), db];
+        let opts = Options {
+            always_recreate_deps: true,
+            ..Options::default()
+        };
+        let p = plan(&w, &h, opts);
+        assert_eq!(actions(&p, "web"), [Action::Keep { id: "a".into() }]);
+        assert_eq!(
+            actions(&p, "db"),
+            [Action::Recreate {
+                id: "b".into(),
+                number: 1
+            }]
+        );
+        let p = plan(&w, &h, Options::default());
+        assert_eq!(actions(&p, "db"), [Action::Keep { id: "b".into() }]);
+    }
+
+    #[test]
+    fn dependents_with_restart_true_are_restarted_transitively() {
+        let h = [
+            have("d", "db", 1, "old", Status::Running),
+            have("a", "api", 1, "h", Status::Running),
+            have("w", "web", 1, "h", Status::Running),
+            have("o", "other", 1, "h", Status::Running),
+        ];
+        let w = [
+            want("db", 1, "new"),
+            want("api", 1, "h"),
+            want("web", 1, "h"),
+            want("other", 1, "h"),
+        ];
+        let mut p = plan(&w, &h, Options::default());
+        // api restarts with db, web with api; other depends on db without restart.
+        restart_dependents(&mut p, |s| match s {
+            "db" => vec!["api"],
+            "api" => vec!["web"],
+            _ => vec![],
+        });
+        assert_eq!(actions(&p, "api"), [Action::Restart { id: "a".into() }]);
+        assert_eq!(actions(&p, "web"), [Action::Restart { id: "w".into() }]);
+        assert_eq!(actions(&p, "other"), [Action::Keep { id: "o".into() }]);
+        let mut same = plan(
+            &[want("db", 1, "old"), want("api", 1, "h")],
+            &h,
+            Options::default(),
+        );
+        restart_dependents(&mut same, |_| vec!["api"]);
+        assert_eq!(actions(&same, "api"), [Action::Keep { id: "a".into() }]);
     }
 }

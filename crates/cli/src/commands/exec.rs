@@ -28,6 +28,14 @@ pub struct ExecArgs {
     /// Disable pseudo-TTY allocation (by default one is allocated when stdin is a terminal).
     #[arg(short = 'T', long = "no-tty", visible_alias = "no-TTY")]
     pub no_tty: bool,
+    /// Keep STDIN open (the default; accepted as Docker Compose does, hidden).
+    #[arg(short = 'i', long, hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub interactive: Option<bool>,
+    /// Allocate a pseudo-TTY (the default when stdin is a terminal; `--tty=false` as `-T`).
+    #[arg(short = 't', long, hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub tty: Option<bool>,
     /// Index of the container if the service has multiple replicas.
     #[arg(long, default_value_t = 1)]
     pub index: u32,
@@ -63,7 +71,8 @@ pub fn run(global: &Global, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open(global, &[])?;
     let project = session.project()?;
     let engine = &session.engine;
-    let tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal();
+    let tty =
+        !args.no_tty && args.tty != Some(false) && !args.detach && std::io::stdin().is_terminal();
     let opts = ExecOptions {
         service: args.service.clone(),
         index: args.index,
@@ -101,7 +110,8 @@ pub fn run(global: &Global, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         Some(pair) => pair,
         None => compose_runtime::pty::open()?,
     };
-    crate::tty::copy_window_size(&master);
+    // Our terminal's size now and at each SIGWINCH (as `docker exec -it`).
+    crate::winch::follow(&master).context("following the terminal's size")?;
     let stdio = ExecStdio {
         stdin: Some(slave.as_fd()),
         stdout: Some(slave.as_fd()),

@@ -92,6 +92,12 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn status(e: &Entry, now: i64) -> String {
+    if e.restarting {
+        // Docker: the last exit code and how long ago the process ended.
+        let code = e.exit_code().unwrap_or(0);
+        let since = e.row.finished_at.unwrap_or(now);
+        return format!("Restarting ({code}) {} ago", human_duration(now - since));
+    }
     match e.live {
         Live::Running => {
             let since = e.row.started_at.unwrap_or(e.row.created_at);
@@ -285,5 +291,39 @@ mod tests {
             vec!["p-web-1".into(), "y".into()],
         ]);
         assert_eq!(t, "NAME      X\np-web-1   y\n");
+    }
+
+    #[test]
+    fn a_restarting_container_reads_as_docker_prints_it() {
+        use compose_engine::store::{ContainerRow, RecordedState};
+        let row = ContainerRow {
+            id: "c0ffee".into(),
+            project: "p".into(),
+            service: "flaky".into(),
+            number: 1,
+            oneoff: false,
+            name: "p-flaky-1".into(),
+            config_hash: String::new(),
+            image: "busybox".into(),
+            labels: Default::default(),
+            state: RecordedState::Exited,
+            info: Default::default(),
+            created_at: 90,
+            started_at: Some(95),
+            finished_at: Some(100),
+            exit_code: Some(3),
+        };
+        let mut e = Entry {
+            row,
+            live: Live::Exited(Some(3)),
+            health: None,
+            restarting: true,
+            restarts: 2,
+        };
+        assert_eq!(status(&e, 105), "Restarting (3) 5 seconds ago");
+        assert_eq!(e.state(), "restarting");
+        e.restarting = false;
+        assert_eq!(status(&e, 105), "Exited (3) 5 seconds ago");
+        assert_eq!(e.state(), "exited");
     }
 }

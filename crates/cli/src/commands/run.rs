@@ -32,6 +32,11 @@ pub struct RunArgs {
     /// Disable pseudo-TTY allocation (default: auto-detected).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Allocate a pseudo-TTY (hidden, as in Docker Compose; `--tty=false` as `-T`).
+    /// Attached, the process has our own terminal: its size and SIGWINCH are ours.
+    #[arg(short = 't', long, hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub tty: Option<bool>,
     /// Keep STDIN open even if not attached.
     #[arg(short, long)]
     pub interactive: bool,
@@ -138,7 +143,10 @@ pub fn run(global: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
         user: args.user.clone(),
         name: args.name.clone(),
         // Attached, the process has our own stdio (our terminal, if any) already.
-        tty: args.detach && !args.no_tty && std::io::stdin().is_terminal(),
+        tty: args.detach
+            && !args.no_tty
+            && args.tty != Some(false)
+            && std::io::stdin().is_terminal(),
         stdin_open: args.detach && args.interactive,
         foreground,
         publish: args.publish.clone(),

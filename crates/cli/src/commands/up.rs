@@ -93,6 +93,15 @@ pub struct UpArgs {
     /// re-apply compose file changes).
     #[arg(short, long, conflicts_with_all = ["detach", "wait"])]
     pub watch: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers.
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Recreate dependent containers. Incompatible with --no-recreate.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub always_recreate_deps: bool,
+    /// Automatically attach to log output of dependent services.
+    #[arg(long)]
+    pub attach_dependencies: bool,
     /// Re-apply compose file changes while attached (our extension).
     #[arg(long, env = "COMPOSE_RELOAD", value_parser = clap::builder::BoolishValueParser::new())]
     pub reload: bool,
@@ -194,6 +203,8 @@ pub struct Printer {
     quiet: bool,
     json: bool,
     build: compose_build::progress::Mode,
+    /// `--dry-run`: every event says so, as Docker Compose's do.
+    dry_run: bool,
 }
 
 impl Printer {
@@ -202,6 +213,7 @@ impl Printer {
             quiet: global.progress == Progress::Quiet,
             json: global.progress == Progress::Json,
             build: super::build::progress_mode(global.progress, false),
+            dry_run: global.dry_run,
         }
     }
 
@@ -211,6 +223,7 @@ impl Printer {
             quiet: true,
             json: false,
             build: compose_build::progress::Mode::Quiet,
+            dry_run: false,
         }
     }
 }
@@ -221,12 +234,13 @@ impl EngineProgress for Printer {
             return;
         }
         let mut err = std::io::stderr().lock();
+        let prefix = if self.dry_run { DRY_RUN } else { "" };
         if self.json {
-            let id = format!("{} {name}", kind.as_str());
+            let id = format!("{prefix}{} {name}", kind.as_str());
             let line = serde_json::json!({ "id": id, "text": status });
             let _ = writeln!(err, "{line}");
         } else {
-            let _ = writeln!(err, " {} {name}  {status}", kind.as_str());
+            let _ = writeln!(err, "{prefix} {} {name}  {status}", kind.as_str());
         }
     }
 
@@ -238,6 +252,9 @@ impl EngineProgress for Printer {
         Some(self.build)
     }
 }
+
+/// What Docker Compose puts before each event of a dry run.
+pub const DRY_RUN: &str = " DRY-RUN MODE - ";
 
 /// Commands that change the project refuse `--dry-run` rather than quietly do the work.
 pub fn refuse_dry_run(global: &Global, command: &str) -> anyhow::Result<()> {
@@ -267,7 +284,9 @@ pub(crate) fn scale(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
 }
 
 pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    refuse_dry_run(global, "up")?;
+    if global.dry_run && (args.watch || args.reload) {
+        bail!("--dry-run cannot be combined with --watch or --reload");
+    }
     // The whole project: orphans are judged against every service, not the selection.
     let session = Session::open(global, &[])?;
     let project = session.project()?;
@@ -294,6 +313,8 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("invalid --pull {p:?}: always, missing or never"))?,
         },
         no_deps: args.no_deps,
+        renew_anon_volumes: args.renew_anon_volumes,
+        always_recreate_deps: args.always_recreate_deps,
     };
     let named = opts
         .scale
@@ -305,6 +326,18 @@ pub fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCode> {
         if !project.model.services.contains_key(name) {
             bail!("no such service: {name}");
         }
+    }
+    if global.dry_run {
+        let detached = args.detach || args.wait;
+        session
+            .engine
+            .up_dry_run(&project, &opts, detached, &Printer::new(global))?;
+        if !detached && !args.no_start {
+            println!(
+                "end of 'compose up' output, interactive run is not supported in dry-run mode"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     // Attached output starts with this up: what earlier runs logged is not replayed.
     let began = std::time::SystemTime::now();
@@ -368,8 +401,8 @@ fn attach(
     let mut rows = attached.containers;
     let mut names: Vec<String> = rows.iter().map(super::logs::display_name).collect();
     let shown = |svc: &str| {
-        (args.attach.is_empty() || args.attach.iter().any(|a| a == svc))
-            && !args.no_attach.iter().any(|a| a == svc)
+        let opted_out = project.model.services.get(svc).and_then(|s| s.attach) == Some(false);
+        attached_to(args, svc, opted_out)
     };
     let printer = super::logs::Printer::new(
         global,
@@ -523,6 +556,23 @@ fn attach(
     })
 }
 
+/// Whether an attached `up` shows `svc`'s output, as Docker Compose picks: `--attach`
+/// names them, else the services named on the command line (with their dependencies
+/// under `--attach-dependencies`), else all; `--no-attach` takes some away.
+/// A service with `attach: false` is only shown when `--attach` names it.
+fn attached_to(args: &UpArgs, svc: &str, opted_out: bool) -> bool {
+    let named = |list: &[String]| list.iter().any(|a| a == svc);
+    // The containers followed are those of the named services and their dependencies:
+    // any that is not named is a dependency.
+    let picked = if !args.attach.is_empty() {
+        named(&args.attach)
+    } else {
+        !opted_out
+            && (args.services.is_empty() || args.attach_dependencies || named(&args.services))
+    };
+    picked && !named(&args.no_attach)
+}
+
 /// A container's exit code as the command's.
 pub fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
@@ -530,4 +580,48 @@ pub fn exit_code(code: i32) -> ExitCode {
 
 fn libc_sigkill() -> i32 {
     compose_engine::signal::parse("KILL").unwrap_or(9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn args(a: &[&str]) -> UpArgs {
+        Wrap::try_parse_from(std::iter::once("up").chain(a.iter().copied()))
+            .map(|w| w.up)
+            .unwrap_or_else(|e| panic!("{a:?}: {e}"))
+    }
+
+    fn shown(a: &[&str], svc: &str) -> bool {
+        attached_to(&args(a), svc, false)
+    }
+
+    #[test]
+    fn attached_services_are_picked_as_docker_compose_picks_them() {
+        assert!(shown(&[], "db"));
+        assert!(shown(&["web"], "web"));
+        assert!(!shown(&["web"], "db"), "a dependency is not attached");
+        assert!(shown(&["--attach-dependencies", "web"], "db"));
+        assert!(!shown(&["--no-attach", "db"], "db"));
+        assert!(shown(&["--no-attach", "db"], "web"));
+        assert!(shown(&["--attach", "db", "web"], "db"));
+        assert!(!shown(&["--attach", "db", "web"], "web"));
+        assert!(!attached_to(&args(&[]), "quiet", true), "attach: false");
+        assert!(attached_to(&args(&["--attach", "quiet"]), "quiet", true));
+    }
+
+    #[test]
+    fn renew_and_recreate_flags_parse_as_docker_compose_spells_them() {
+        assert!(args(&["-V"]).renew_anon_volumes);
+        assert!(args(&["--renew-anon-volumes"]).renew_anon_volumes);
+        assert!(args(&["--always-recreate-deps"]).always_recreate_deps);
+        assert!(Wrap::try_parse_from(["up", "--always-recreate-deps", "--no-recreate"]).is_err());
+    }
 }

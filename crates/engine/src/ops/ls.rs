@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::ops::ps::Entry;
 
 /// A project as `ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +24,7 @@ impl Engine {
             let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
             let rows = self.containers(&p.name)?;
             for (row, live) in rows {
-                *counts
-                    .entry(
-                        Entry {
-                            row,
-                            live,
-                            health: None,
-                        }
-                        .state(),
-                    )
-                    .or_default() += 1;
+                *counts.entry(self.ps_entry(row, live).state()).or_default() += 1;
             }
             let running = counts.contains_key("running");
             if !all && !running {

@@ -1,6 +1,7 @@
 //! The verbs on a project, one file each.
 
 pub mod down;
+pub mod dry_run;
 pub mod exec;
 pub mod kill;
 pub mod logs;

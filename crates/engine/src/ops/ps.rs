@@ -12,12 +12,20 @@ pub struct Entry {
     pub live: Live,
     /// The health check's last verdict, for containers that have one and were checked.
     pub health: Option<crate::health::Status>,
+    /// Exited, and its restart policy's next run is scheduled by the supervisor: Docker's
+    /// `restarting` state.
+    pub restarting: bool,
+    /// Restarts by its policy since the user last started it (Docker's `RestartCount`).
+    pub restarts: u32,
 }
 
 impl Entry {
-    /// Docker's state word: `created`, `running`, `exited`, `dead` (record without a
-    /// runtime container).
+    /// Docker's state word: `created`, `running`, `restarting`, `exited`, `dead` (record
+    /// without a runtime container).
     pub fn state(&self) -> &'static str {
+        if self.restarting {
+            return "restarting";
+        }
         match self.live {
             Live::Created => "created",
             Live::Running => "running",
@@ -42,14 +50,30 @@ impl Engine {
             .containers(project)?
             .into_iter()
             .filter(|(r, _)| services.is_empty() || services.contains(&r.service))
-            .map(|(row, live)| {
-                let health = row.info.health.as_ref().map(|_| {
-                    self.health(&row.id)
-                        .map_or(crate::health::Status::Starting, |h| h.status)
-                });
-                Entry { row, live, health }
-            })
-            .filter(|e| all || e.live.is_up())
+            .map(|(row, live)| self.ps_entry(row, live))
+            // As Docker's `ps`: a restarting container is listed without `-a`.
+            .filter(|e| all || e.live.is_up() || e.restarting)
             .collect())
+    }
+
+    /// A container as `ps` and `ls` show it: its health, and whether the supervisor has
+    /// a restart of it scheduled.
+    pub(crate) fn ps_entry(&self, row: ContainerRow, live: Live) -> Entry {
+        let health = row.info.health.as_ref().map(|_| {
+            self.health(&row.id)
+                .map_or(crate::health::Status::Starting, |h| h.status)
+        });
+        let record = self.restart_record(&row.id);
+        let restarting = matches!(live, Live::Exited(_))
+            && record.pending
+            && !record.stopped
+            && crate::supervisor::is_running(&self.root, &row.project);
+        Entry {
+            row,
+            live,
+            health,
+            restarting,
+            restarts: record.count,
+        }
     }
 }

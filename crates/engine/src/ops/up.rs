@@ -45,6 +45,10 @@ pub struct UpOptions {
     pub pull: crate::pull::PullPolicy,
     /// `--no-deps`: only the named services, not what they depend on.
     pub no_deps: bool,
+    /// `-V`: a recreated container gets new anonymous volumes (the old ones are removed).
+    pub renew_anon_volumes: bool,
+    /// `--always-recreate-deps`: the named services' dependencies are recreated.
+    pub always_recreate_deps: bool,
 }
 
 /// What one `up` holds while it runs: containers waiting for start, and the handles of the
@@ -145,6 +149,7 @@ impl Engine {
         let mut plan = plan::plan(&wants(p, opts)?, &haves(&have), plan_options(opts));
         self.orphans(&plan.orphans, &have, opts, progress)?;
         plan.services.retain(|s, _| selected.contains(s));
+        plan::restart_dependents(&mut plan, |s| restart_dependents(&g, s));
         self.project_volumes(p, &selected, progress)?;
         let networks = self.ensure_networks(p, &selected, progress)?;
         let book = self.reserve_ports(p, &selected, &replicas, true)?;
@@ -415,11 +420,17 @@ impl Engine {
                     let old = row_of(id)?;
                     emit(progress, Kind::Container, &old.name, "Recreate");
                     self.stop(&old, opts.timeout, &Quiet)?;
-                    self.remove(&old, false, &Quiet)?;
-                    // Docker Compose keeps anonymous volumes' data across a recreate.
+                    // Docker Compose keeps anonymous volumes' data across a recreate,
+                    // unless `-V` asks for new ones (then nothing refers to the old).
+                    let renew = opts.renew_anon_volumes;
+                    self.remove(&old, renew, &Quiet)?;
+                    let inherit = match renew {
+                        true => Vec::new(),
+                        false => old.info.anonymous.clone(),
+                    };
                     let target = Target::New {
                         number: *number,
-                        inherit: old.info.anonymous.clone(),
+                        inherit,
                     };
                     let (row, h) = self.create(p, svc, img, target, &Quiet)?;
                     emit(progress, Kind::Container, &row.name, "Recreated");
@@ -432,6 +443,14 @@ impl Engine {
                         Live::Created => self.runner.load(&row.id, &row.name)?,
                         _ => self.create(p, svc, img, Target::Again(&row), progress)?.1,
                     };
+                    all.push(row.clone());
+                    pending.push((row, h));
+                }
+                Action::Restart { id } => {
+                    let row = row_of(id)?;
+                    emit(progress, Kind::Container, &row.name, "Restarting");
+                    self.stop(&row, opts.timeout, &Quiet)?;
+                    let h = self.create(p, svc, img, Target::Again(&row), &Quiet)?.1;
                     all.push(row.clone());
                     pending.push((row, h));
                 }
@@ -602,7 +621,7 @@ fn joins_other(p: &Project<'_>, svc: &str) -> Result<bool> {
 }
 
 /// The services `up` acts on: the named ones and their dependencies, or all.
-fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
+pub(super) fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
     if services.is_empty() {
         return g.services().into_iter().map(String::from).collect();
     }
@@ -614,7 +633,7 @@ fn selection(g: &Graph, services: &[String]) -> BTreeSet<String> {
 }
 
 /// The start levels restricted to `selected`.
-fn selected_levels<'g>(g: &'g Graph, selected: &BTreeSet<String>) -> Vec<Vec<&'g str>> {
+pub(super) fn selected_levels<'g>(g: &'g Graph, selected: &BTreeSet<String>) -> Vec<Vec<&'g str>> {
     g.start_levels()
         .into_iter()
         .map(|l| {
@@ -626,14 +645,24 @@ fn selected_levels<'g>(g: &'g Graph, selected: &BTreeSet<String>) -> Vec<Vec<&'g
         .collect()
 }
 
-fn plan_options(o: &UpOptions) -> plan::Options {
+pub(super) fn plan_options(o: &UpOptions) -> plan::Options {
     plan::Options {
         force_recreate: o.force_recreate,
         no_recreate: o.no_recreate,
+        always_recreate_deps: o.always_recreate_deps,
     }
 }
 
-fn wants(p: &Project<'_>, opts: &UpOptions) -> Result<Vec<Want>> {
+/// The services that depend on `s` with `restart: true`.
+pub(super) fn restart_dependents<'g>(g: &'g Graph, s: &str) -> Vec<&'g str> {
+    g.dependents(s)
+        .into_iter()
+        .filter(|(_, how)| how.restart)
+        .map(|(d, _)| d)
+        .collect()
+}
+
+pub(super) fn wants(p: &Project<'_>, opts: &UpOptions) -> Result<Vec<Want>> {
     let mut out = Vec::new();
     for (name, svc) in &p.model.services {
         let replicas = match opts.scale.get(name) {
@@ -656,12 +685,13 @@ fn wants(p: &Project<'_>, opts: &UpOptions) -> Result<Vec<Want>> {
             service: name.clone(),
             replicas,
             config_hash: p.hash(name),
+            dependency: !opts.services.is_empty() && !opts.services.contains(name),
         });
     }
     Ok(out)
 }
 
-fn haves(have: &[(ContainerRow, Live)]) -> Vec<Have> {
+pub(super) fn haves(have: &[(ContainerRow, Live)]) -> Vec<Have> {
     have.iter()
         .map(|(r, l)| Have {
             id: r.id.clone(),
