@@ -278,7 +278,8 @@ fn config(bin: &Path, case: &Case, sb: &Sandbox) -> Result<Output> {
 }
 
 /// What the YAML form holds of the JSON output: Docker Compose's YAML leaves out a service's
-/// null `command` and `entrypoint`, a network's empty `ipam`, an empty `deploy.placement`
+/// null `command` and `entrypoint`, a network's empty `ipam`, an empty `deploy.placement` or
+/// `deploy.resources`
 /// and a watch rule's unset `exec`, which its JSON has.
 fn yaml_view(json: &Value) -> Value {
     let mut v = json.clone();
@@ -290,7 +291,8 @@ fn yaml_view(json: &Value) -> Value {
         for svc in services.values_mut().filter_map(Value::as_object_mut) {
             svc.retain(|k, v| !(matches!(k.as_str(), "command" | "entrypoint") && v.is_null()));
             if let Some(deploy) = svc.get_mut("deploy").and_then(Value::as_object_mut) {
-                deploy.retain(|k, v| !(k == "placement" && empty(v)));
+                deploy
+                    .retain(|k, v| !(matches!(k.as_str(), "placement" | "resources") && empty(v)));
             }
             let rules = svc
                 .get_mut("develop")
@@ -304,6 +306,16 @@ fn yaml_view(json: &Value) -> Value {
     if let Some(networks) = v.get_mut("networks").and_then(Value::as_object_mut) {
         for net in networks.values_mut().filter_map(Value::as_object_mut) {
             net.retain(|k, v| !(k == "ipam" && empty(v)));
+        }
+    }
+    v
+}
+
+/// `v` without the services' own `x-` keys (Docker Compose's YAML has them, its JSON not).
+fn without_service_extensions(mut v: Value) -> Value {
+    if let Some(services) = v.get_mut("services").and_then(Value::as_object_mut) {
+        for svc in services.values_mut().filter_map(Value::as_object_mut) {
+            svc.retain(|k, _| !k.starts_with("x-"));
         }
     }
     v
@@ -367,7 +379,7 @@ fn check_case(
                                 e.instance_path()
                             ));
                         }
-                        let yaml = yaml_config(ours, case, &sb)?;
+                        let yaml = without_service_extensions(yaml_config(ours, case, &sb)?);
                         if yaml != yaml_view(&raw) {
                             problems.push(format!(
                                 "`config` YAML does not read back as the JSON output:\n{}",
@@ -411,6 +423,17 @@ fn check_case(
                              COMPOSE_UPDATE_EXPECTED=1 and review, or explain in \
                              reference-differs):\n{}",
                             diff(expected, &got)
+                        ));
+                    }
+                    let (y_ours, y_ref) = (
+                        yaml_text(ours, case, &sb)?,
+                        yaml_text(reference, case, &sb)?,
+                    );
+                    if y_ours != y_ref {
+                        problems.push(format!(
+                            "config YAML differs from v2's:\n--- v2\n{}\n--- ours\n{}",
+                            clip(&y_ref),
+                            clip(&y_ours)
                         ));
                     }
                     let (h_ours, h_ref) = (hashes(ours, case, &sb)?, hashes(reference, case, &sb)?);

@@ -92,7 +92,7 @@ fn top_level_rank(key: &str) -> usize {
 
 /// Drops what Docker Compose's JSON has but its YAML leaves out (Go's `omitempty` on the YAML
 /// side only): a service's null `command` and `entrypoint`, a network's empty `ipam`, an empty
-/// `deploy.placement`, a watch rule's unset `exec`.
+/// `deploy.placement` or `deploy.resources`, a watch rule's unset `exec`.
 fn omit_empty_fields(project: &mut serde_json::Map<String, Value>) {
     let is_empty_map = |v: &Value| v.as_object().is_some_and(serde_json::Map::is_empty);
     if let Some(Value::Object(services)) = project.get_mut("services") {
@@ -102,10 +102,12 @@ fn omit_empty_fields(project: &mut serde_json::Map<String, Value>) {
                     svc.shift_remove(key);
                 }
             }
-            if let Some(Value::Object(deploy)) = svc.get_mut("deploy")
-                && deploy.get("placement").is_some_and(is_empty_map)
-            {
-                deploy.shift_remove("placement");
+            if let Some(Value::Object(deploy)) = svc.get_mut("deploy") {
+                for key in ["placement", "resources"] {
+                    if deploy.get(key).is_some_and(is_empty_map) {
+                        deploy.shift_remove(key);
+                    }
+                }
             }
             // A watch rule's `exec` when the rule has none: `{command: null}`.
             let rules = svc

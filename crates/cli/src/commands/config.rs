@@ -175,7 +175,35 @@ fn render(args: &ConfigArgs, loaded: &mut Loaded) -> anyhow::Result<String> {
             }
             output::json(&loaded.json)
         }
-        Format::Yaml => Ok(output::yaml_escaped(&mut loaded.json, !args.no_interpolate)),
+        Format::Yaml => {
+            if loaded.model.is_some() {
+                service_extensions(&mut loaded.json, &loaded.tree);
+            }
+            Ok(output::yaml_escaped(&mut loaded.json, !args.no_interpolate))
+        }
+    }
+}
+
+/// A service's own `x-` keys, last in its entry: Docker Compose's YAML keeps them (its JSON
+/// does not).
+fn service_extensions(json: &mut Value, tree: &compose::yaml::Node) {
+    let Some(services) = json.get_mut("services").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, svc) in services.iter_mut() {
+        let (Some(entry), Some(node)) = (
+            svc.as_object_mut(),
+            tree.get("services")
+                .and_then(|s| s.get(name))
+                .and_then(|n| n.as_map()),
+        ) else {
+            continue;
+        };
+        for (k, v) in node.iter().filter(|(k, _)| k.name.starts_with("x-")) {
+            let mut v = v.to_json();
+            output::sort_keys(&mut v);
+            entry.insert(k.name.clone(), v);
+        }
     }
 }
 
