@@ -50,6 +50,7 @@ mod records;
 pub mod resolv;
 mod server;
 mod sockets;
+mod udp;
 pub mod zone;
 
 pub use error::{Error, Result};
