@@ -5,6 +5,10 @@
 #
 #   bash bench/dns.sh   # ROUNDS=3 DURATION=3 (s per run) RATE=2000 (q/s, latency runs)
 #                       # SERVICES=50 THREADS=2 (our tokio workers)
+#                       # DNS_SERVE=path/to/dns-serve (skips the release build)
+#                       # BASE=path/to/older/dns-serve (a fifth server, "base": before/after
+#                       #   figures of one change in the same interleaved run)
+#                       # PERF=0 skips the perf stat pass (instructions and cycles per query)
 #
 # Two kinds of names, each asked from one client address that every server knows as a
 # container (127.0.1.10):
@@ -37,9 +41,11 @@ if [[ "${DNS_BENCH_INSIDE:-}" != 1 ]]; then
   if ((${#missing[@]})); then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  cargo build --release -q -p compose-dns --example dns-serve
-  target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-  export DNS_SERVE="$target/release/examples/dns-serve"
+  if [[ -z "${DNS_SERVE:-}" ]]; then
+    cargo build --release -q -p compose-dns --example dns-serve
+    target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    export DNS_SERVE="$target/release/examples/dns-serve"
+  fi
   exec env DNS_BENCH_INSIDE=1 unshare -n -- bash "$0" "$@"
 fi
 
@@ -101,10 +107,19 @@ dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-resolv --no-hosts 
   --server="$STUB" --cache-size=4096 2>"$work/dnsmasq.log" &
 pids+=($!)
 servers=("ours:5300" "ours-nocache:5303" "dnsmasq:5301")
+declare -A PID=([ours]=${pids[1]} [ours-nocache]=${pids[2]} [dnsmasq]=${pids[3]})
+if [[ -n "${BASE:-}" ]]; then
+  "$BASE" --listen 127.0.0.1:5304 --resolv-conf "$work/resolv.conf" \
+    --hosts "$work/hosts" --client "$CLIENT" --threads "$THREADS" 2>"$work/base.log" &
+  pids+=($!)
+  PID[base]=$!
+  servers+=("base:5304")
+fi
 if [[ -x "$AARDVARK" ]]; then
   "$AARDVARK" --config "$work/aardvark" -p 5302 run >"$work/aardvark.log" 2>&1 &
   pids+=($!)
   servers+=("aardvark-dns:5302")
+  PID[aardvark-dns]=$!
 else
   echo "aardvark-dns not found at $AARDVARK: left out" >&2
 fi
@@ -170,15 +185,44 @@ for k in "${!QPS[@]}"; do
   QPS[$k]="$(median <<<"${QPS[$k]}")" P50[$k]="$(median <<<"${P50[$k]}")" P99[$k]="$(median <<<"${P99[$k]}")"
 done
 
+# Work per query, which the machine's load changes little: perf stat on the server's
+# process (user and kernel) during one saturating run, divided by the queries answered:
+# CPU time (task-clock), system calls, context switches, and instructions and cycles where
+# the machine has a PMU (a VM often has none: n/a).
+declare -A INSN CYC CPU SYSC CSW
+if [[ "${PERF:-1}" != 0 ]] && command -v perf >/dev/null; then
+  for kind in project forwarded; do
+    for entry in "${servers[@]}"; do
+      name="${entry%%:*}" port="${entry##*:}" k="$name.$kind"
+      [[ -n "${OK[$k]:-}" ]] || continue
+      pid="${PID[$name]}"
+      if [[ "$name" == aardvark-dns && -f "$work/aardvark/aardvark.pid" ]]; then pid="$(cat "$work/aardvark/aardvark.pid")"; fi
+      perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions,cycles -p "$pid" -o "$work/perf.out" &
+      perf_pid=$!
+      sleep 0.2
+      out="$(dnsperf -s 127.0.0.1 -p "$port" -a "$CLIENT" -d "$work/$kind.txt" -l "$DURATION" -c 4 -q 64 2>&1)"
+      kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+      done_q="$(awk '/Queries completed:/ {print $3}' <<<"$out")"
+      INSN[$k]="$(awk -F, -v q="$done_q" '$3 ~ /^instructions/ && $1 ~ /^[0-9]/ && q > 0 {printf "%.0f", $1 / q}' "$work/perf.out")"
+      CYC[$k]="$(awk -F, -v q="$done_q" '$3 ~ /^cycles/ && $1 ~ /^[0-9]/ && q > 0 {printf "%.0f", $1 / q}' "$work/perf.out")"
+      CPU[$k]="$(awk -F, -v q="$done_q" '$3 ~ /^task-clock/ && q > 0 {printf "%.2f", $1 * 1000 / q}' "$work/perf.out")"
+      SYSC[$k]="$(awk -F, -v q="$done_q" '$3 ~ /sys_enter/ && q > 0 {printf "%.2f", $1 / q}' "$work/perf.out")"
+      CSW[$k]="$(awk -F, -v q="$done_q" '$3 ~ /^context-switches/ && q > 0 {printf "%.3f", $1 / q}' "$work/perf.out")"
+    done
+  done
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
-printf '\n%-13s %-9s %10s %9s %9s %10s %10s\n' server names "q/s" "p50 ms" "p99 ms" "q/s ratio" "p50 ratio"
+printf '\n%-13s %-9s %10s %9s %9s %10s %10s %8s %10s %8s %8s %8s %8s\n' server names "q/s" "p50 ms" "p99 ms" "q/s ratio" "p50 ratio" "cpu us/q" "cpu ratio" "sysc/q" "csw/q" "insn/q" "cyc/q"
 for entry in "${servers[@]}"; do
   name="${entry%%:*}"
   for kind in project forwarded; do
     k="$name.$kind"
-    printf '%-13s %-9s %10s %9s %9s %10s %10s\n' "$name" "$kind" "${QPS[$k]:-n/a}" "${P50[$k]:-n/a}" "${P99[$k]:-n/a}" \
-      "$(ratio "${QPS[$k]:-}" "${QPS[ours.$kind]:-}")" "$(ratio "${P50[$k]:-}" "${P50[ours.$kind]:-}")"
+    printf '%-13s %-9s %10s %9s %9s %10s %10s %8s %10s %8s %8s %8s %8s\n' "$name" "$kind" "${QPS[$k]:-n/a}" "${P50[$k]:-n/a}" "${P99[$k]:-n/a}" \
+      "$(ratio "${QPS[$k]:-}" "${QPS[ours.$kind]:-}")" "$(ratio "${P50[$k]:-}" "${P50[ours.$kind]:-}")" \
+      "${CPU[$k]:-n/a}" "$(ratio "${CPU[$k]:-}" "${CPU[ours.$kind]:-}")" "${SYSC[$k]:-n/a}" "${CSW[$k]:-n/a}" \
+      "${INSN[$k]:-n/a}" "${CYC[$k]:-n/a}"
   done
 done
 echo
-echo "ratios: theirs / ours (q/s below 1 and p50 above 1: ours is faster); medians of $ROUNDS interleaved rounds of ${DURATION}s runs; RATE=$RATE q/s for latency; $THREADS tokio workers"
+echo "ratios: theirs / ours (q/s below 1, p50 and cpu above 1: ours is faster); medians of $ROUNDS interleaved rounds of ${DURATION}s runs; RATE=$RATE q/s for latency; $THREADS tokio workers"

@@ -100,3 +100,7 @@ async fn forward(
         tracing::debug!(%err, dst = %request.src(), "could not send DNS answer");
     }
 }
+
+#[cfg(test)]
+#[path = "same_answers_tests.rs"]
+mod same_answers_tests;
