@@ -216,7 +216,7 @@ impl Handler {
 /// the bytes our names may hold are joined as they are (no `Display`: it escapes byte by
 /// byte through the formatter, a tenth of a query's CPU); any other byte takes hickory's
 /// escaped form, which then matches none of our names, as before.
-fn query_text(name: &Name) -> String {
+pub(crate) fn query_text(name: &Name) -> String {
     let plain = |label: &[u8]| {
         label
             .iter()

@@ -30,6 +30,9 @@ pub(crate) fn step(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Step {
     if !answerable(src) {
         return Step::Ignore;
     }
+    if let Some(answer) = super::wire::quick_answer(handler, bytes, src) {
+        return Step::Answer(answer);
+    }
     // Shorter than a header: no id to answer to (hickory ignores these too).
     let Ok(header) = Header::read(&mut BinDecoder::new(bytes)) else {
         return Step::Ignore;

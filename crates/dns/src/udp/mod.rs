@@ -6,6 +6,7 @@
 
 mod answer;
 mod mmsg;
+mod wire;
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;

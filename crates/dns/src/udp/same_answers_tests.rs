@@ -80,6 +80,19 @@ fn zone() -> Zone {
     zone
 }
 
+fn handler(resolv: &std::path::Path, upstream_port: u16) -> Handler {
+    Handler {
+        zone: Arc::new(RwLock::new(zone())),
+        forwarder: Arc::new(Forwarder::new(
+            Upstreams::new(resolv, upstream_port),
+            Duration::from_secs(2),
+            64,
+        )),
+        cache: Arc::new(Cache::new(64)),
+        ttl: 0,
+    }
+}
+
 impl Pair {
     async fn start() -> Self {
         let mut stub = JoinSet::new();
@@ -89,16 +102,7 @@ impl Pair {
         let dir = tempfile::tempdir().expect("temp dir");
         let resolv = dir.path().join("resolv.conf");
         std::fs::write(&resolv, "nameserver 127.0.0.1\n").expect("write resolv.conf");
-        let handler = Handler {
-            zone: Arc::new(RwLock::new(zone())),
-            forwarder: Arc::new(Forwarder::new(
-                Upstreams::new(&resolv, upstream_port),
-                Duration::from_secs(2),
-                64,
-            )),
-            cache: Arc::new(Cache::new(64)),
-            ttl: 0,
-        };
+        let handler = handler(&resolv, upstream_port);
         let full_socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let full = full_socket.local_addr().expect("bound");
         let mut hickory = hickory_server::Server::new(handler.clone());
@@ -303,6 +307,12 @@ async fn every_answer_equals_hickorys_own_loop() {
     let mut dnssec = ask("fwd.example.test", RecordType::A);
     dnssec.edns = Some((4096, true));
     table.push(dnssec);
+    let mut local_dnssec = ask("web", RecordType::A);
+    local_dnssec.edns = Some((4096, true));
+    table.push(local_dnssec);
+    let mut tiny = ask("web", RecordType::A);
+    tiny.edns = Some((0, false));
+    table.push(tiny);
     let mut flags = ask("web", RecordType::A);
     flags.rd = false;
     flags.cd = true;
@@ -370,4 +380,67 @@ async fn responses_and_scraps_get_no_answer_from_either() {
     same(&pair, CLIENT, &bytes_of(&ask("web", RecordType::A), 0x6162))
         .await
         .expect("same answers");
+}
+
+/// An OPT record of version 1, or with an option (a cookie), after a query for `web`.
+fn with_odd_opt(id: u16, version: u8, option: bool) -> Vec<u8> {
+    let mut bytes = bytes_of(&no_edns(ask("web", RecordType::A)), id);
+    bytes[11] = 1;
+    bytes.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, version, 0, 0]);
+    if option {
+        bytes.extend_from_slice(&[0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+    } else {
+        bytes.extend_from_slice(&[0, 0]);
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn odd_edns_is_answered_alike() {
+    let pair = Pair::start().await;
+    for (i, (version, option)) in [(1, false), (0, true)].into_iter().enumerate() {
+        let bytes = with_odd_opt(0x7000 + i as u16, version, option);
+        if let Err(diff) = same(&pair, CLIENT, &bytes).await {
+            panic!("version {version}, option {option}:\n{diff}");
+        }
+    }
+}
+
+/// The table above covers the quick path: these take it, the others do not.
+#[test]
+fn the_quick_path_takes_plain_address_queries_of_our_names_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handler = handler(&dir.path().join("resolv.conf"), 53);
+    let src = SocketAddr::new(IpAddr::V4(CLIENT), 40000);
+    let quick = |a: &Ask| super::wire::quick_answer(&handler, &bytes_of(a, 7), src).is_some();
+    for a in [
+        ask("web", RecordType::A),
+        ask("WeB.Dns.Compose.", RecordType::A),
+        ask("db", RecordType::AAAA),
+        ask("web", RecordType::AAAA),
+        ask("big", RecordType::A),
+        no_edns(ask("web", RecordType::A)),
+    ] {
+        assert!(quick(&a), "{a:?} should take the quick path");
+    }
+    let mut status = ask("web", RecordType::A);
+    status.op_code = OpCode::Status;
+    let mut chaos = ask("web", RecordType::A);
+    chaos.class = DNSClass::CH;
+    for a in [
+        ask("2.0.1.10.in-addr.arpa", RecordType::PTR),
+        ask("web", RecordType::TXT),
+        ask("hidden", RecordType::A),
+        ask("nosuchname", RecordType::A),
+        ask("fwd.example.test", RecordType::A),
+        no_edns(ask("big", RecordType::A)),
+        status,
+        chaos,
+    ] {
+        assert!(!quick(&a), "{a:?} should take the full path");
+    }
+    for (version, option) in [(1, false), (0, true)] {
+        let bytes = with_odd_opt(9, version, option);
+        assert!(super::wire::quick_answer(&handler, &bytes, src).is_none());
+    }
 }
