@@ -114,7 +114,17 @@ impl Handler {
     /// The reply when it needs no upstream server (our names, errors, cached answers);
     /// `None` when the query must be forwarded.
     pub(crate) fn reply_now(&self, request: &Request) -> Option<Reply> {
-        match self.plan(request) {
+        self.reply_now_resolved(request, None)
+    }
+
+    /// [`Handler::reply_now`], with the zone's answer for the request's question when the
+    /// caller already has it (the wire-format path asked the zone before giving up).
+    pub(crate) fn reply_now_resolved(
+        &self,
+        request: &Request,
+        known: Option<Resolution>,
+    ) -> Option<Reply> {
+        match self.plan(request, known) {
             Plan::Error(code) => Some(Reply::error(request, code)),
             Plan::Local(resolution) => Some(self.local(request, resolution)),
             Plan::Forward => {
@@ -125,7 +135,7 @@ impl Handler {
         }
     }
 
-    fn plan(&self, request: &Request) -> Plan {
+    fn plan(&self, request: &Request, known: Option<Resolution>) -> Plan {
         if request.metadata.message_type != MessageType::Query {
             return Plan::Error(ResponseCode::FormErr);
         }
@@ -144,11 +154,14 @@ impl Handler {
             RecordType::PTR => QueryKind::Ptr,
             _ => QueryKind::Other,
         };
-        let source = request.src().ip().to_canonical();
-        let name = query_text(info.query.name());
-        // As for writers (records.rs): a zone change either completes or changes nothing.
-        let zone = self.zone.read().unwrap_or_else(|p| p.into_inner());
-        match zone.resolve(source, &name, kind) {
+        let resolution = known.unwrap_or_else(|| {
+            let source = request.src().ip().to_canonical();
+            let name = query_text(info.query.name());
+            // As for writers (records.rs): a zone change either completes or changes nothing.
+            let zone = self.zone.read().unwrap_or_else(|p| p.into_inner());
+            zone.resolve(source, &name, kind)
+        });
+        match resolution {
             Resolution::Forward => Plan::Forward,
             local => Plan::Local(local),
         }
@@ -217,23 +230,20 @@ impl Handler {
 /// byte through the formatter, a tenth of a query's CPU); any other byte takes hickory's
 /// escaped form, which then matches none of our names, as before.
 pub(crate) fn query_text(name: &Name) -> String {
-    let plain = |label: &[u8]| {
-        label
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    };
-    if !name.iter().all(plain) {
-        return name.to_string();
-    }
-    let mut text = String::with_capacity(name.len());
+    let mut text = Vec::with_capacity(name.len());
     for label in name.iter() {
         if !text.is_empty() {
-            text.push('.');
+            text.push(b'.');
         }
-        // Checked above: ASCII alphanumerics, '-' and '_'.
-        text.extend(label.iter().map(|b| char::from(*b)));
+        for &b in label {
+            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return name.to_string();
+            }
+            text.push(b);
+        }
     }
-    text
+    // ASCII only, checked above.
+    String::from_utf8(text).unwrap_or_else(|_| name.to_string())
 }
 
 /// The cache key of a forwarded query, and its DO bit.

@@ -13,6 +13,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, B
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
+use super::wire::Quick;
 use crate::handler::{Handler, Response};
 
 /// What a datagram calls for.
@@ -30,9 +31,11 @@ pub(crate) fn step(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Step {
     if !answerable(src) {
         return Step::Ignore;
     }
-    if let Some(answer) = super::wire::quick_answer(handler, bytes, src) {
-        return Step::Answer(answer);
-    }
+    let known = match super::wire::quick(handler, bytes, src) {
+        Quick::Answer(answer) => return Step::Answer(answer),
+        Quick::Resolved(resolution) => Some(resolution),
+        Quick::Skip => None,
+    };
     // Shorter than a header: no id to answer to (hickory ignores these too).
     let Ok(header) = Header::read(&mut BinDecoder::new(bytes)) else {
         return Step::Ignore;
@@ -45,7 +48,7 @@ pub(crate) fn step(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Step {
     if request.metadata.message_type == MessageType::Response {
         return Step::Ignore;
     }
-    match handler.reply_now(&request) {
+    match handler.reply_now_resolved(&request, known) {
         Some(reply) => Step::Answer(encode(reply.message(&request))),
         None => Step::Forward(Box::new(request)),
     }

@@ -412,7 +412,8 @@ fn the_quick_path_takes_plain_address_queries_of_our_names_only() {
     let dir = tempfile::tempdir().expect("temp dir");
     let handler = handler(&dir.path().join("resolv.conf"), 53);
     let src = SocketAddr::new(IpAddr::V4(CLIENT), 40000);
-    let quick = |a: &Ask| super::wire::quick_answer(&handler, &bytes_of(a, 7), src).is_some();
+    let quick =
+        |a: &Ask| super::wire::quick_answer(&handler, &bytes_of(a, 7), src, &mut None).is_some();
     for a in [
         ask("web", RecordType::A),
         ask("WeB.Dns.Compose.", RecordType::A),
@@ -441,6 +442,6 @@ fn the_quick_path_takes_plain_address_queries_of_our_names_only() {
     }
     for (version, option) in [(1, false), (0, true)] {
         let bytes = with_odd_opt(9, version, option);
-        assert!(super::wire::quick_answer(&handler, &bytes, src).is_none());
+        assert!(super::wire::quick_answer(&handler, &bytes, src, &mut None).is_none());
     }
 }

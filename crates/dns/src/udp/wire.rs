@@ -21,6 +21,17 @@ const OPT_LEN: usize = 1 + 2 + 2 + 4 + 2;
 const RECORD_FIXED: usize = 2 + 2 + 2 + 4 + 2;
 const TYPE_OPT: u16 = 41;
 
+/// What the wire-format path made of a datagram.
+pub(crate) enum Quick {
+    /// The answer, ready to send.
+    Answer(Vec<u8>),
+    /// A question it asked the zone about, but cannot answer itself: the zone's answer,
+    /// so that the full path does not ask again.
+    Resolved(Resolution),
+    /// Not its kind of query.
+    Skip,
+}
+
 /// The request's EDNS, as far as the answer depends on it.
 struct Opt {
     payload: u16,
@@ -28,8 +39,22 @@ struct Opt {
 }
 
 /// The answer to `bytes` from `src` when it is a plain A or AAAA query for one of our
-/// names that fits in one datagram; `None` sends it down the full path.
-pub(crate) fn quick_answer(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+/// names that fits in one datagram; else what the full path can reuse.
+pub(crate) fn quick(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Quick {
+    let mut known = None;
+    match quick_answer(handler, bytes, src, &mut known) {
+        Some(answer) => Quick::Answer(answer),
+        None => known.map_or(Quick::Skip, Quick::Resolved),
+    }
+}
+
+/// The answer, if this path can give it; `known` gets the zone's answer once asked.
+pub(crate) fn quick_answer(
+    handler: &Handler,
+    bytes: &[u8],
+    src: SocketAddr,
+    known: &mut Option<Resolution>,
+) -> Option<Vec<u8>> {
     let header = bytes.get(..HEADER)?;
     let flags = u16::from_be_bytes([header[2], header[3]]);
     // A query (QR 0), opcode QUERY, one question, nothing else but maybe an OPT record.
@@ -65,16 +90,21 @@ pub(crate) fn quick_answer(handler: &Handler, bytes: &[u8], src: SocketAddr) -> 
         let zone = handler.zone.read().unwrap_or_else(|p| p.into_inner());
         zone.resolve(src.ip().to_canonical(), &name, kind)
     };
-    let Resolution::Addresses(ips) = resolution else {
+    let Resolution::Addresses(ips) = &resolution else {
+        *known = Some(resolution);
         return None;
     };
-    write(
+    let answer = write(
         &bytes[..question_end],
         flags,
-        &ips,
+        ips,
         handler.ttl,
         opt.as_ref(),
-    )
+    );
+    if answer.is_none() {
+        *known = Some(resolution);
+    }
+    answer
 }
 
 /// An OPT record with no options that ends the message: its payload size and DO bit.
