@@ -5,6 +5,10 @@
 #
 #   bash bench/dns.sh   # ROUNDS=3 DURATION=3 (s per run) RATE=2000 (q/s, latency runs)
 #                       # SERVICES=50 THREADS=2 (our tokio workers)
+#                       # DNS_SERVE=path/to/dns-serve (skips the release build)
+#                       # BASE=path/to/older/dns-serve (a fifth server, "base": before/after
+#                       #   figures of one change in the same interleaved run)
+#                       # PERF=0 skips the perf stat pass (instructions and cycles per query)
 #
 # Two kinds of names, each asked from one client address that every server knows as a
 # container (127.0.1.10):
@@ -15,9 +19,12 @@
 # forwarded name is a hit); "ours-nocache" is ours with --cache-size 0, every query a
 # round trip to the stub, as aardvark-dns (no cache) does.
 #
-# For each server and kind: queries/s at saturation (dnsperf, 4 clients, 64 outstanding),
-# then p50/p99 latency at a fixed rate (RATE q/s, per-query times from dnsperf -v); the
-# servers take turns, ROUNDS times, and each figure is the median of its rounds.
+# For each server and kind: queries/s at saturation (dnsperf, 4 clients, 64 outstanding)
+# with the server's work per query counted by perf stat in the same run (CPU time, system
+# calls, context switches; instructions and cycles where the machine has a PMU), then
+# p50/p99 latency at a fixed rate (RATE q/s, per-query times from dnsperf -v); the servers
+# take turns, ROUNDS times, and each figure is the median of its rounds. On a shared
+# machine q/s and latency move with the others' load; CPU time per query much less so.
 # Ratios are theirs/ours for q/s (below 1: ours is faster) and theirs/ours for latency
 # (above 1: ours is faster).
 #
@@ -37,9 +44,11 @@ if [[ "${DNS_BENCH_INSIDE:-}" != 1 ]]; then
   if ((${#missing[@]})); then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  cargo build --release -q -p compose-dns --example dns-serve
-  target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-  export DNS_SERVE="$target/release/examples/dns-serve"
+  if [[ -z "${DNS_SERVE:-}" ]]; then
+    cargo build --release -q -p compose-dns --example dns-serve
+    target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    export DNS_SERVE="$target/release/examples/dns-serve"
+  fi
   exec env DNS_BENCH_INSIDE=1 unshare -n -- bash "$0" "$@"
 fi
 
@@ -101,10 +110,19 @@ dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-resolv --no-hosts 
   --server="$STUB" --cache-size=4096 2>"$work/dnsmasq.log" &
 pids+=($!)
 servers=("ours:5300" "ours-nocache:5303" "dnsmasq:5301")
+declare -A PID=([ours]=${pids[1]} [ours-nocache]=${pids[2]} [dnsmasq]=${pids[3]})
+if [[ -n "${BASE:-}" ]]; then
+  "$BASE" --listen 127.0.0.1:5304 --resolv-conf "$work/resolv.conf" \
+    --hosts "$work/hosts" --client "$CLIENT" --threads "$THREADS" 2>"$work/base.log" &
+  pids+=($!)
+  PID[base]=$!
+  servers+=("base:5304")
+fi
 if [[ -x "$AARDVARK" ]]; then
   "$AARDVARK" --config "$work/aardvark" -p 5302 run >"$work/aardvark.log" 2>&1 &
   pids+=($!)
   servers+=("aardvark-dns:5302")
+  PID[aardvark-dns]=$!
 else
   echo "aardvark-dns not found at $AARDVARK: left out" >&2
 fi
@@ -121,16 +139,35 @@ ready() {
   return 1
 }
 
-# "qps" of a saturating run; fails unless every answer was NOERROR.
+# A saturating run: "q/s cpu sysc csw insn cyc", the last five per query, from perf stat
+# on the server's process (user and kernel) during the run: the work per query, which the
+# machine's load changes little (CPU time, system calls, context switches; instructions and
+# cycles where there is a PMU: a VM often has none, n/a). "n/a" everywhere unless every
+# answer was NOERROR.
 throughput() {
-  local port="$1" file="$2" out
+  local name="$1" port="$2" file="$3" out pid perf_pid="" done_q
+  pid="${PID[$name]}"
+  if [[ "$name" == aardvark-dns && -f "$work/aardvark/aardvark.pid" ]]; then pid="$(cat "$work/aardvark/aardvark.pid")"; fi
+  rm -f "$work/perf.out"
+  if [[ "${PERF:-1}" != 0 ]] && command -v perf >/dev/null; then
+    perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions,cycles -p "$pid" -o "$work/perf.out" &
+    perf_pid=$!
+    sleep 0.2
+  fi
   out="$(dnsperf -s 127.0.0.1 -p "$port" -a "$CLIENT" -d "$file" -l "$DURATION" -c 4 -q 64 2>&1)"
+  if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   if ! grep -q 'Response codes: *NOERROR [0-9]* (100.00%)' <<<"$out"; then
     echo "$out" | grep -E 'Response codes|lost' >&2
-    echo "n/a"
+    echo "n/a n/a n/a n/a n/a n/a"
     return
   fi
-  awk '/Queries per second:/ {printf "%.0f", $4}' <<<"$out"
+  done_q="$(awk '/Queries completed:/ {print $3}' <<<"$out")"
+  per() { [[ -f "$work/perf.out" ]] || { echo n/a; return; }
+    awk -F, -v q="$done_q" -v ev="$1" -v scale="$2" -v fmt="$3" \
+      '$3 ~ ev && $1 ~ /^[0-9]/ && q > 0 {printf fmt, $1 * scale / q; found = 1} END {if (!found) print "n/a"}' "$work/perf.out"; }
+  echo "$(awk '/Queries per second:/ {printf "%.0f", $4}' <<<"$out")" \
+    "$(per '^task-clock' 1000 '%.2f')" "$(per 'sys_enter' 1 '%.2f')" "$(per '^context-switches' 1 '%.3f')" \
+    "$(per '^instructions' 1 '%.0f')" "$(per '^cycles' 1 '%.0f')"
 }
 
 # "p50 p99" in ms at RATE q/s.
@@ -145,8 +182,8 @@ latency() {
 
 # Rounds interleave the servers, and each figure is the median over rounds: on a shared
 # machine the load moves, and a server measured alone in a busy minute would look slow.
-median() { tr ' ' '\n' | grep -v '^$' | grep -v 'n/a' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
-declare -A QPS P50 P99 OK
+median() { tr ' ' '\n' | awk '$1 != "" && $1 != "n/a"' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)] }'; }
+declare -A QPS P50 P99 OK CPU SYSC CSW INSN CYC
 for entry in "${servers[@]}"; do
   name="${entry%%:*}" port="${entry##*:}"
   for kind in project forwarded; do
@@ -160,7 +197,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for entry in "${servers[@]}"; do
       name="${entry%%:*}" port="${entry##*:}" k="$name.$kind"
       [[ -n "${OK[$k]:-}" ]] || continue
-      QPS[$k]+=" $(throughput "$port" "$work/$kind.txt")"
+      read -r qps cpu sysc csw insn cyc <<<"$(throughput "$name" "$port" "$work/$kind.txt")"
+      QPS[$k]+=" $qps" CPU[$k]+=" $cpu" SYSC[$k]+=" $sysc" CSW[$k]+=" $csw" INSN[$k]+=" $insn" CYC[$k]+=" $cyc"
       read -r p50 p99 <<<"$(latency "$port" "$work/$kind.txt")"
       P50[$k]+=" $p50" P99[$k]+=" $p99"
     done
@@ -168,17 +206,21 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 for k in "${!QPS[@]}"; do
   QPS[$k]="$(median <<<"${QPS[$k]}")" P50[$k]="$(median <<<"${P50[$k]}")" P99[$k]="$(median <<<"${P99[$k]}")"
+  CPU[$k]="$(median <<<"${CPU[$k]}")" SYSC[$k]="$(median <<<"${SYSC[$k]}")" CSW[$k]="$(median <<<"${CSW[$k]}")"
+  INSN[$k]="$(median <<<"${INSN[$k]}")" CYC[$k]="$(median <<<"${CYC[$k]}")"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
-printf '\n%-13s %-9s %10s %9s %9s %10s %10s\n' server names "q/s" "p50 ms" "p99 ms" "q/s ratio" "p50 ratio"
+printf '\n%-13s %-9s %10s %9s %9s %10s %10s %8s %10s %8s %8s %8s %8s\n' server names "q/s" "p50 ms" "p99 ms" "q/s ratio" "p50 ratio" "cpu us/q" "cpu ratio" "sysc/q" "csw/q" "insn/q" "cyc/q"
 for entry in "${servers[@]}"; do
   name="${entry%%:*}"
   for kind in project forwarded; do
     k="$name.$kind"
-    printf '%-13s %-9s %10s %9s %9s %10s %10s\n' "$name" "$kind" "${QPS[$k]:-n/a}" "${P50[$k]:-n/a}" "${P99[$k]:-n/a}" \
-      "$(ratio "${QPS[$k]:-}" "${QPS[ours.$kind]:-}")" "$(ratio "${P50[$k]:-}" "${P50[ours.$kind]:-}")"
+    printf '%-13s %-9s %10s %9s %9s %10s %10s %8s %10s %8s %8s %8s %8s\n' "$name" "$kind" "${QPS[$k]:-n/a}" "${P50[$k]:-n/a}" "${P99[$k]:-n/a}" \
+      "$(ratio "${QPS[$k]:-}" "${QPS[ours.$kind]:-}")" "$(ratio "${P50[$k]:-}" "${P50[ours.$kind]:-}")" \
+      "${CPU[$k]:-n/a}" "$(ratio "${CPU[$k]:-}" "${CPU[ours.$kind]:-}")" "${SYSC[$k]:-n/a}" "${CSW[$k]:-n/a}" \
+      "${INSN[$k]:-n/a}" "${CYC[$k]:-n/a}"
   done
 done
 echo
-echo "ratios: theirs / ours (q/s below 1 and p50 above 1: ours is faster); medians of $ROUNDS interleaved rounds of ${DURATION}s runs; RATE=$RATE q/s for latency; $THREADS tokio workers"
+echo "ratios: theirs / ours (q/s below 1, p50 and cpu above 1: ours is faster); medians of $ROUNDS interleaved rounds of ${DURATION}s runs; RATE=$RATE q/s for latency; $THREADS tokio workers"

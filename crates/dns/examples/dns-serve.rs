@@ -14,6 +14,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use compose_dns::{Config, ContainerRecord, NetworkSettings, Server};
 
+// The compose binary's allocator (crates/cli), so the figures are the supervisor's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     config: Config,
     hosts: Option<PathBuf>,

@@ -13,6 +13,11 @@
 //!   client only on `internal` networks (NXDOMAIN), and single-label or search-domain
 //!   names, which are local by nature (NXDOMAIN, never leaked upstream).
 //!
+//! How: UDP queries are taken in batches by our own loop on each socket (`udp`): plain A
+//! and AAAA queries for project names are answered straight in wire format, every other
+//! query by the hickory-based handler on the spot, and only forwarded queries the cache
+//! cannot answer wait on a task. TCP is hickory-server's loop with the same handler.
+//!
 //! The supervisor starts one [`Server`] per project inside its tokio runtime, listening on
 //! each network's gateway (port 53, UDP and TCP), keeps its [`Records`] in step with the
 //! containers, and calls [`Server::shutdown`] on `down`:
@@ -50,6 +55,7 @@ mod records;
 pub mod resolv;
 mod server;
 mod sockets;
+mod udp;
 pub mod zone;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
-//! The server: hickory's UDP and TCP loops on each listening address, sharing one zone
-//! and one forwarder.
+//! The server: on each listening address our UDP loop ([`crate::udp`]) and hickory's TCP
+//! loop, sharing one handler (zone, cache, forwarder).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
@@ -77,7 +78,10 @@ pub struct Server {
 
 struct Listener {
     bound: SocketAddr,
+    /// hickory's TCP loop.
     loops: hickory_server::Server<Handler>,
+    /// Our UDP loop; dropping the set aborts it (and its forwards).
+    udp: JoinSet<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -125,10 +129,18 @@ impl Server {
         }
         let (udp, tcp, bound) = bind_both(addr).await?;
         let mut loops = hickory_server::Server::new(self.handler.clone());
-        loops.register_socket(udp);
         loops.register_listener(tcp, self.tcp_idle_timeout, TCP_RESPONSE_BUFFER);
+        let mut udp_loop = JoinSet::new();
+        udp_loop.spawn(crate::udp::serve(udp, self.handler.clone()));
         self.records.add_host_address(bound.ip());
-        self.listeners.insert(bound, Listener { bound, loops });
+        self.listeners.insert(
+            bound,
+            Listener {
+                bound,
+                loops,
+                udp: udp_loop,
+            },
+        );
         self.handler.forwarder.set_own_addrs(self.local_addrs());
         tracing::debug!(%bound, "DNS listening");
         Ok(bound)
@@ -186,6 +198,8 @@ impl Server {
 }
 
 async fn stop(listener: &mut Listener) -> Result<()> {
+    listener.udp.abort_all();
+    while listener.udp.join_next().await.is_some() {}
     listener
         .loops
         .shutdown_gracefully()

@@ -13,7 +13,11 @@
 //! A forged UDP source gains nothing: the answer goes to the address claimed, and TCP
 //! needs a handshake from it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// Fast hashing: every key comes from the project's own records (names we validated,
+// our addresses); queried names only look up, they never insert.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
@@ -363,7 +367,7 @@ impl Zone {
                 ipv6: record.ipv6,
             };
             let names = index.names.entry(record.network.clone()).or_default();
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             for name in &record.names {
                 if seen.insert(name) {
                     names.entry(name.clone()).or_default().push(endpoint);
