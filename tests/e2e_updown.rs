@@ -130,11 +130,13 @@ fn a_chain_comes_up_in_order_resolving_its_names_and_goes_down_in_reverse() {
     let pids: Vec<i32> = ids.values().map(|id| init_of(id)).collect();
 
     let (_, err) = s.ok(&["down", "-t", "0"]);
+    // With no grace every stop is a SIGKILL: dependents are killed first, and none waits
+    // for the one before it to be gone (a killed process runs nothing more).
     for i in 2..=N {
         assert!(
-            line_of(&err, &format!("Container {p}-s{i}-1  Stopped"))
+            line_of(&err, &format!("Container {p}-s{i}-1  Stopping"))
                 < line_of(&err, &format!("Container {p}-s{}-1  Stopping", i - 1)),
-            "s{} stopped before its dependent s{i}:\n{err}",
+            "s{} was killed before its dependent s{i}:\n{err}",
             i - 1
         );
     }
@@ -208,8 +210,9 @@ services:
     assert!(pids.len() >= 3, "{pids:?}");
     let (_, err) = s.ok(&["down"]);
     let p = &s.name;
+    // Both are SIGKILLed, the dependent first.
     assert!(
-        line_of(&err, &format!("Container {p}-b-1  Stopped"))
+        line_of(&err, &format!("Container {p}-b-1  Stopping"))
             < line_of(&err, &format!("Container {p}-a-1  Stopping")),
         "{err}"
     );
@@ -228,4 +231,119 @@ services:
             String::from_utf8_lossy(&o.stdout)
         );
     }
+}
+
+#[test]
+fn down_kills_dependents_at_once_but_a_dependency_that_takes_the_signal_waits_for_them() {
+    // s2 and s3 are SIGKILLed at once (no handler); s1 traps TERM and so gets it, with its
+    // grace, but only once its dependents are gone.
+    let yaml = format!(
+        r#"
+services:
+  s1:
+    image: busybox
+    command: ["sh", "-c", "{LOOP}"]
+  s2:
+    image: busybox
+    command: ["sleep", "3600"]
+    depends_on: [s1]
+  s3:
+    image: busybox
+    command: ["sleep", "3600"]
+    depends_on: [s2]
+"#
+    );
+    let s = Stack::new("mixdown", &yaml);
+    s.ok(&["up", "-d"]);
+    let pids = s.pids(&s.ids());
+    assert!(pids.len() >= 3, "{pids:?}");
+    let (_, err) = s.ok(&["down", "-t", "30"]);
+    let p = &s.name;
+    let at = |what: &str| line_of(&err, &format!("Container {p}-{what}"));
+    assert!(at("s3-1  Stopping") < at("s2-1  Stopping"), "{err}");
+    // Killed without waiting: s2's kill comes before s3 is seen gone.
+    assert!(at("s2-1  Stopping") < at("s3-1  Stopped"), "{err}");
+    for dependent in ["s2", "s3"] {
+        assert!(
+            at(&format!("{dependent}-1  Stopped")) < at("s1-1  Stopping"),
+            "s1 got its signal before {dependent} was gone:\n{err}"
+        );
+    }
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived down");
+    }
+    assert!(s.ids().is_empty());
+}
+
+/// Makes a file immutable (`chattr +i`) for as long as it lives: root cannot delete it.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn new(path: std::path::PathBuf) -> Immutable {
+        std::fs::write(&path, "stuck").unwrap();
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "chattr +i {}", path.display());
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn down_goes_on_past_a_container_it_cannot_remove_and_a_second_down_finishes() {
+    let s = Stack::new("stuckdown", &chain(3));
+    let upstream = Upstream::new();
+    let out = s.compose_env(&s.name, &["up", "-d"], &upstream.env);
+    assert!(out.success(), "up: {}\n{}", out.status_line(), out.stderr);
+    let ids = ids_by_name(&s);
+    let p = s.name.clone();
+    let stuck_id = ids[&format!("{p}-s2-1")].clone();
+    let pids = s.pids(&s.ids());
+    // s2's writable layer holds a file no one can delete: its removal fails.
+    let stuck = Immutable::new(s.root().join("rw").join(&stuck_id).join("stuck"));
+    let out = s.compose(&["down", "-t", "0"]);
+    assert!(
+        !out.success(),
+        "down succeeded with s2 stuck:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&stuck_id),
+        "the failure does not name s2's layer:\n{}",
+        out.stderr
+    );
+    for pid in &pids {
+        assert!(!alive(*pid), "process {pid} survived down");
+    }
+    // Every other container is gone; s2 stays recorded, and so does the network it uses.
+    let left = ids_by_name(&s);
+    assert_eq!(
+        left.keys().cloned().collect::<Vec<_>>(),
+        vec![format!("{p}-s2-1")],
+        "{}",
+        out.stderr
+    );
+    let bridge = bridge_name(&network_name(&p, "net"));
+    let bridge_path = std::path::Path::new("/sys/class/net").join(&bridge);
+    assert!(
+        bridge_path.exists(),
+        "the network went while s2 still uses it"
+    );
+    drop(stuck);
+    let (_, err) = s.ok(&["down", "-t", "0"]);
+    assert!(
+        err.contains(&format!("Container {p}-s2-1  Removed")),
+        "{err}"
+    );
+    assert!(s.ids().is_empty());
+    assert!(!bridge_path.exists(), "bridge {bridge} left");
+    drop(upstream);
 }

@@ -413,17 +413,52 @@ impl Engine {
             return Ok(false);
         }
         emit(progress, Kind::Container, &row.name, "Stopping");
-        let grace = timeout.unwrap_or(Duration::from_millis(row.info.stop_grace_ms));
-        let signal = if row.info.stop_signal > 0 {
-            row.info.stop_signal
-        } else {
-            libc::SIGTERM
-        };
+        let (signal, grace) = stop_how(row, timeout);
         self.journal_event(
             &row.project,
             &crate::events::Event::container(row, "kill").with("signal", signal),
         );
         self.runner.stop(&row.id, &row.name, signal, grace)?;
+        self.stopped(row, progress)?;
+        Ok(true)
+    }
+
+    /// The first half of a stop that comes down to SIGKILL (see
+    /// [`crate::runner::Runner::stops_at_once`]): marked stopped, killed, not waited for.
+    /// `false`: it does not stop at once (not running, frozen, or its PID 1 takes the
+    /// signal), and nothing was done; [`Engine::stop_unannounced`] stops it. The second
+    /// half is [`Engine::finish_kill`].
+    pub(crate) fn kill_at_once(
+        &self,
+        row: &ContainerRow,
+        timeout: Option<Duration>,
+        progress: &dyn Progress,
+    ) -> Result<bool> {
+        let (signal, grace) = stop_how(row, timeout);
+        if !self.runner.stops_at_once(&row.id, signal, grace) {
+            return Ok(false);
+        }
+        // Before the signal: the supervisor seeing the exit must not restart it.
+        self.mark_user_stopped(&row.id)?;
+        emit(progress, Kind::Container, &row.name, "Stopping");
+        self.journal_event(
+            &row.project,
+            &crate::events::Event::container(row, "kill").with("signal", signal),
+        );
+        self.runner.kill(&row.id, &row.name, libc::SIGKILL)?;
+        Ok(true)
+    }
+
+    /// Waits for a container [`Engine::kill_at_once`] killed to be gone (its whole cgroup)
+    /// and records the stop.
+    pub(crate) fn finish_kill(&self, row: &ContainerRow, progress: &dyn Progress) -> Result<()> {
+        self.runner
+            .stop(&row.id, &row.name, libc::SIGKILL, Duration::ZERO)?;
+        self.stopped(row, progress)
+    }
+
+    /// Records a stopped container's exit and tells of it.
+    fn stopped(&self, row: &ContainerRow, progress: &dyn Progress) -> Result<()> {
         let code = match self.runner.status(&row.id) {
             Live::Exited(c) => c,
             _ => None,
@@ -437,7 +472,7 @@ impl Engine {
         );
         self.journal(row, "stop");
         emit(progress, Kind::Container, &row.name, "Stopped");
-        Ok(true)
+        Ok(())
     }
 
     /// Removes a container: the runtime container (killing what runs), its log, its record,
@@ -483,6 +518,18 @@ impl Engine {
         emit(progress, Kind::Container, &row.name, "Removed");
         Ok(())
     }
+}
+
+/// The signal a container stops with and how long it may take: its `stop_signal`
+/// (default SIGTERM) and `timeout`, else its `stop_grace_period`.
+fn stop_how(row: &ContainerRow, timeout: Option<Duration>) -> (i32, Duration) {
+    let grace = timeout.unwrap_or(Duration::from_millis(row.info.stop_grace_ms));
+    let signal = if row.info.stop_signal > 0 {
+        row.info.stop_signal
+    } else {
+        libc::SIGTERM
+    };
+    (signal, grace)
 }
 
 fn bind_mount(source: PathBuf, target: &str, read_only: bool, propagation: &str) -> Mount {

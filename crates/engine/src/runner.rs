@@ -255,16 +255,36 @@ impl Runner {
                 } else {
                     signal
                 };
+                let mut c = c;
+                if signal == libc::SIGKILL {
+                    // The init dies at once and takes its namespace's processes with it:
+                    // waiting for its shim to record that first leaves the cgroup empty, so
+                    // the kill below need not freeze it (a v1 freezer spins on a dying task
+                    // for milliseconds). A dead shim ends the wait; the kill below covers it.
+                    c.kill(libc::SIGKILL).map_err(err(name))?;
+                    let _ = c.wait();
+                }
                 c.stop(signal, grace).map_err(err(name))?;
                 // The shim records the exit after the init is gone: let it, so the caller
                 // reads the status.
                 // Its failure (a shim that died) leaves the status unknown, not the stop failed.
-                let mut c = c;
                 let _ = c.wait();
                 Ok(())
             }
             Err(compose_runtime::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(err(name)(e)),
+        }
+    }
+
+    /// Whether stopping it with `signal` and `grace` comes down to SIGKILL at once: it runs
+    /// (not frozen: a frozen process acts on no signal until thawed), and the grace is zero
+    /// or its PID 1 does not take the signal (see [`Runner::stop`]).
+    pub fn stops_at_once(&self, id: &str, signal: i32, grace: Duration) -> bool {
+        match self.rt.load(id) {
+            Ok(c) if c.status() == Status::Running => {
+                grace.is_zero() || signal == libc::SIGKILL || !catches(c.pid(), signal)
+            }
+            _ => false,
         }
     }
 

@@ -51,6 +51,9 @@ pub enum Error {
     Mtu { network: String, value: String },
     #[error("external network '{network}' not found (no bridge {bridge} on this host)")]
     ExternalMissing { network: String, bridge: String },
+    /// A teardown step's thread panicked (a bug): what it was doing.
+    #[error("{0}: a thread panicked")]
+    Panicked(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

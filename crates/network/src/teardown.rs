@@ -19,9 +19,34 @@ pub struct TeardownPlan {
     pub bridges: Vec<String>,
 }
 
-/// Removes the endpoints (and the flows conntrack tracks for their addresses), the project's nftables table and iptables accepts, then the
-/// bridges. `Ok(())` only when everything is gone.
+/// Removes the endpoints (and the flows conntrack tracks for their addresses), the project's
+/// nftables table and iptables accepts, and the bridges. `Ok(())` only when everything is
+/// gone. The three parts touch disjoint objects, and each mostly waits (for `nft` and
+/// `iptables` to run, for the kernel's grace periods on a link's removal), so they go side
+/// by side.
 pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
+    let (links, table, accepts) = std::thread::scope(|s| {
+        let table = s.spawn(|| firewall::remove(&plan.project));
+        let accepts = s.spawn(|| firewall::forward_revoke(&plan.project));
+        let links = remove_links(plan);
+        (links, table.join(), accepts.join())
+    });
+    let mut errors = links;
+    match table {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => errors.push(e.into()),
+        Err(_) => errors.push(panicked("removing the firewall table")),
+    }
+    match accepts {
+        Ok(Ok(())) => {}
+        Ok(Err(errs)) => errors.extend(errs.into_iter().map(Error::from)),
+        Err(_) => errors.push(panicked("revoking the forward accepts")),
+    }
+    TeardownErrors(errors).into_result()
+}
+
+/// The endpoints, their flows, then the bridges: every failure.
+fn remove_links(plan: &TeardownPlan) -> Vec<Error> {
     let mut errors: Vec<Error> = Vec::new();
     for (container, network) in &plan.endpoints {
         if let Err(e) = endpoint::detach(container, network) {
@@ -30,12 +55,6 @@ pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
     }
     if let Err(e) = crate::conntrack::forget_flows(&plan.addresses) {
         errors.push(e.into());
-    }
-    if let Err(e) = firewall::remove(&plan.project) {
-        errors.push(e.into());
-    }
-    if let Err(errs) = firewall::forward_revoke(&plan.project) {
-        errors.extend(errs.into_iter().map(Error::from));
     }
     match Netlink::open() {
         Ok(mut nl) => {
@@ -47,5 +66,9 @@ pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
         }
         Err(e) => errors.push(e.into()),
     }
-    TeardownErrors(errors).into_result()
+    errors
+}
+
+fn panicked(what: &'static str) -> Error {
+    Error::Panicked(what)
 }

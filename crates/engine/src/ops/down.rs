@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use super::stop_order;
 use super::up::parallel_bounded;
-use super::{parallel, stop_order};
 use crate::engine::{Engine, Kind, Progress, Project, emit, warn};
 use crate::error::{Errors, Result};
 use crate::store::ContainerRow;
@@ -46,11 +46,7 @@ impl Engine {
         // The supervisor hears of the stops once, not per container: it is stopped below
         // when nothing is left, and poked when something is.
         let levels = stop_order(p, &rows, &[], opts.remove_orphans)?;
-        for level in &levels {
-            errors.note(parallel(level, |row| {
-                self.stop_unannounced(row, opts.timeout, progress).map(drop)
-            }));
-        }
+        errors.note(self.stop_levels(&levels, opts.timeout, progress));
         let all: Vec<&ContainerRow> = levels.iter().flatten().collect();
         errors.note(parallel_bounded(&all, |row| {
             self.remove(row, opts.volumes, progress)
@@ -58,10 +54,23 @@ impl Engine {
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
-        // Once no container is left: the supervisor (DNS), then the networks.
+        // Once no container is left: the supervisor (DNS) and the networks. They go
+        // side by side: its end waits on its runtime's shutdown, theirs on the kernel's
+        // grace periods, and neither needs the other gone (a socket bound to a gateway
+        // that vanishes only stops hearing).
         if self.store.containers(p.name)?.is_empty() {
-            errors.note(crate::supervisor::stop(&self.root, p.name));
-            self.teardown_networks(p, &mut errors, progress)?;
+            let torn = std::thread::scope(|s| {
+                let supervisor = s.spawn(|| crate::supervisor::stop(&self.root, p.name));
+                let torn = self.teardown_networks(p, &mut errors, progress);
+                match supervisor.join() {
+                    Ok(r) => errors.note(r),
+                    Err(_) => errors.note(Err::<(), _>(crate::error::Error::Other(
+                        "stopping the supervisor panicked".into(),
+                    ))),
+                };
+                torn
+            });
+            torn?;
         } else {
             errors.note(crate::supervisor::poke(&self.root, p.name));
         }

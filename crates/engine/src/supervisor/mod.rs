@@ -210,7 +210,12 @@ pub fn stop(root: &Path, project: &str) -> Result<(), SupervisorError> {
     if !is_running(root, project) {
         return cleanup(root, project);
     }
+    // Opened before asking: it removes its pid file on the way out.
+    let pidfd = open_pidfd(root, project);
     let asked = request(root, project, "stop").is_ok();
+    if asked && let Some(fd) = &pidfd {
+        wait_exit(fd, WAIT);
+    }
     if !asked || !wait_gone(root, project, WAIT) {
         if let Some(pid) = pid(root, project) {
             // SAFETY: kill(2) with a pid read from the file of a process that holds the
@@ -220,6 +225,28 @@ pub fn stop(root: &Path, project: &str) -> Result<(), SupervisorError> {
         wait_gone(root, project, WAIT);
     }
     cleanup(root, project)
+}
+
+/// A pidfd of the running supervisor, checked after opening to still hold the lock, so
+/// that it is not a later process that reused the pid.
+fn open_pidfd(root: &Path, project: &str) -> Option<std::os::fd::OwnedFd> {
+    let p = rustix::process::Pid::from_raw(pid(root, project)?)?;
+    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()?;
+    is_running(root, project).then_some(fd)
+}
+
+/// Waits up to `within` for the process behind `pidfd` to end (it turns readable then):
+/// one wake-up instead of polling its lock.
+fn wait_exit(pidfd: &std::os::fd::OwnedFd, within: Duration) {
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(pidfd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(within.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd on an fd we own, for the length given. Its result does not
+    // matter: the lock is checked after.
+    unsafe { libc::poll(&mut p, 1, ms) };
 }
 
 fn wait_gone(root: &Path, project: &str, within: Duration) -> bool {
