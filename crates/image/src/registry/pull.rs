@@ -220,6 +220,7 @@ impl Job<'_> {
         let mut imp = Importer::new(self.store, &src);
         imp.sync = self.client.opts.sync;
         imp.opts = self.client.opts.unpack.clone();
+        imp.defer_unpack = self.client.opts.defer_unpack;
         let im = Manifest {
             digest: m.digest.clone(),
             size: m.bytes.len() as u64,
@@ -267,6 +268,9 @@ impl Job<'_> {
     /// The layer of `w` to unpack while it downloads: its first, when its blob is not in
     /// the store and its snapshot is missing.
     fn streamable<'p>(&self, w: &Want, plan: &'p [LayerPlan]) -> Result<Option<&'p LayerPlan>> {
+        if self.client.opts.defer_unpack {
+            return Ok(None);
+        }
         let Some(p) = w.layers.first().and_then(|&i| plan.get(i)) else {
             return Ok(None);
         };
@@ -281,6 +285,9 @@ impl Job<'_> {
     /// so a registry cannot slip other content under a known DiffID. The layer unpacked
     /// during the download (its DiffID checked then) is skipped.
     fn unpack(&self, w: &Want, fetched: Fetched, plan: &[LayerPlan]) -> Result<()> {
+        if self.client.opts.defer_unpack {
+            return Ok(());
+        }
         let blob_is_new = fetched.created;
         for (n, &i) in w.layers.iter().enumerate() {
             let Some(p) = plan.get(i) else { continue };
