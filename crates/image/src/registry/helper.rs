@@ -1,10 +1,14 @@
 //! Running a credential helper (`docker-credential-<name> get`) with a deadline: a helper
 //! that hangs (a locked keychain waiting for a prompt nobody sees, a stuck network call)
-//! must not hang the pull. Past the deadline its whole process group is killed and the
-//! caller gets an error naming the helper and the timeout.
+//! must not hang the pull. Past the deadline it is killed and the caller gets an error
+//! naming the helper and the timeout.
+//!
+//! The helper stays in our process group: a helper that asks for a passphrase on the
+//! terminal (gpg's pinentry under `pass`) would be stopped by SIGTTIN in a group of its own.
+//! So only the helper itself is killed; whatever it started and left holding its pipes is
+//! not waited for.
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
@@ -44,14 +48,11 @@ pub(crate) struct Output {
 /// Runs `exe get` with `input` on stdin; an error message (without the helper's name,
 /// which the caller adds) when it cannot run or outlives `timeout`.
 pub(crate) fn run(exe: &Path, input: &[u8], timeout: Duration) -> Result<Output, String> {
-    // Its own process group, so the kill on timeout reaches what it started too (a shell
-    // script's `sleep`, which would otherwise hold the pipes open).
     let mut child = Command::new(exe)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -64,14 +65,14 @@ pub(crate) fn run(exe: &Path, input: &[u8], timeout: Duration) -> Result<Output,
     let status = match wait_until(&mut child, Instant::now() + timeout) {
         Ok(Some(status)) => status,
         Ok(None) => {
-            kill_group(&mut child);
+            kill(&mut child);
             return Err(format!(
                 "gave no answer within {:?} and was killed (set {TIMEOUT_ENV} to wait longer)",
                 timeout
             ));
         }
         Err(e) => {
-            kill_group(&mut child);
+            kill(&mut child);
             return Err(format!("waiting for {} failed: {e}", exe.display()));
         }
     };
@@ -115,13 +116,11 @@ fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<Ex
     }
 }
 
-/// SIGKILLs the helper's process group and reaps the helper. Its pid (the group's id) is
-/// not reused before that reaping, so the signal cannot reach a stranger.
-fn kill_group(child: &mut Child) {
-    let pgid = rustix::process::Pid::from_child(child);
-    if let Err(err) = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL) {
-        tracing::debug!(?err, "killing the credential helper's group failed");
-        let _ = child.kill();
+/// SIGKILLs the helper and reaps it (not yet reaped, its pid cannot have been reused). The
+/// pipe readers are left to end when the last holder of the pipes exits.
+fn kill(child: &mut Child) {
+    if let Err(err) = child.kill() {
+        tracing::debug!(?err, "killing the credential helper failed");
     }
     let _ = child.wait();
 }
