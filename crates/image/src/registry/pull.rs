@@ -285,10 +285,10 @@ impl Job<'_> {
     /// so a registry cannot slip other content under a known DiffID. The layer unpacked
     /// during the download (its DiffID checked then) is skipped.
     fn unpack(&self, w: &Want, fetched: Fetched, plan: &[LayerPlan]) -> Result<()> {
-        if self.client.opts.defer_unpack {
-            return Ok(());
-        }
         let blob_is_new = fetched.created;
+        if self.client.opts.defer_unpack {
+            return self.check_under_known_snapshot(w, blob_is_new, plan);
+        }
         for (n, &i) in w.layers.iter().enumerate() {
             let Some(p) = plan.get(i) else { continue };
             if n == 0 && fetched.streamed {
@@ -319,6 +319,26 @@ impl Job<'_> {
             .map_err(unpack_err)?;
             if snap.unpacked.is_some() {
                 self.snapshots_made(std::slice::from_ref(&snap.chain_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// A deferred pull unpacks nothing, but a new blob whose snapshot exists already is
+    /// still checked against its DiffID: first use would take the existing snapshot and
+    /// never read the blob, which a later push would then send as the layer.
+    fn check_under_known_snapshot(
+        &self,
+        w: &Want,
+        blob_is_new: bool,
+        plan: &[LayerPlan],
+    ) -> Result<()> {
+        if !blob_is_new {
+            return Ok(());
+        }
+        for p in w.layers.iter().filter_map(|&i| plan.get(i)) {
+            if self.store.snapshot_path(&p.chain)?.is_dir() {
+                return self.verify_diff_id(&w.digest, &p.diff_id);
             }
         }
         Ok(())

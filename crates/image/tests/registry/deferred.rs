@@ -2,7 +2,7 @@
 //! snapshots made on first use by `Store::ensure_snapshots` (DiffID verified then).
 
 use compose_image::Reference;
-use compose_image::registry::{self, Client, NoProgress};
+use compose_image::registry::{self, Client, NoProgress, RegistryError};
 use compose_image::store::LayerRecord;
 use compose_image::unpack::UnpackOptions;
 
@@ -100,43 +100,15 @@ fn a_deferred_pull_unpacks_on_first_use() {
 fn a_false_diff_id_is_refused_at_first_use() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
-    let honest = text_layer("etc/a", "forged\n", Comp::Gzip);
-    let mut claims = TestLayer::new(Vec::new(), Comp::Gzip, false);
-    claims.blob = honest.blob.clone();
-    claims.diff_id = sha256(b"some other tar");
-    let img = TestImage::new(vec![claims], "amd64");
     let name = format!("{}/lazy/liar:1", reg.host());
-
-    // It cannot be loaded (its DiffID is false): stored by hand, with a stand-in
-    // snapshot, and pushed from there.
-    let src = open_store(tmp.path(), "forger");
-    let blobs = src.blobs();
-    let m = blobs.write_bytes(&img.manifest, "manifest").unwrap();
-    let c = blobs.write_bytes(&img.config, "config").unwrap();
-    let l = blobs.write_bytes(&img.layers[0].blob, "layer").unwrap();
-    let chain = img.layers[0].diff_id.clone();
-    std::fs::create_dir_all(src.snapshot_path(&chain).unwrap()).unwrap();
-    src.put_image(&compose_image::ImageRecord {
-        reference: name.clone(),
-        manifest_digest: m.digest,
-        manifest_size: m.size,
-        media_type: registry::OCI_MANIFEST.into(),
-        config_digest: c.digest,
-        config_size: c.size,
-        platform: Default::default(),
-        created: None,
-        size: 0,
-        layers: vec![LayerRecord {
-            digest: l.digest,
-            media_type: img.layers[0].media_type.clone(),
-            size: l.size,
-            diff_id: chain.clone(),
-            chain_id: chain,
-        }],
-    })
-    .unwrap();
+    let img = push_forged(
+        &reg,
+        tmp.path(),
+        &name,
+        "forged\n",
+        &sha256(b"some other tar"),
+    );
     let r = Reference::parse(&name).unwrap();
-    registry::push(&src, &client(&reg, tmp.path()), &name, &r, &NoProgress).unwrap();
 
     let dst = open_store(tmp.path(), "dst");
     let c = deferred_client(&reg, tmp.path());
@@ -161,4 +133,78 @@ fn a_false_diff_id_is_refused_at_first_use() {
         "{e}"
     );
     assert_empty(&eager);
+}
+
+/// Pushes as `name` an image whose one layer holds `etc/a` = `text` but whose config claims
+/// `diff_id` for it. It cannot be loaded (its DiffID is false): it is stored by hand, with a
+/// stand-in snapshot, and pushed from there.
+fn push_forged(reg: &Registry, state: &Path, name: &str, text: &str, diff_id: &str) -> TestImage {
+    let honest = text_layer("etc/a", text, Comp::Gzip);
+    let mut claims = TestLayer::new(Vec::new(), Comp::Gzip, false);
+    claims.blob = honest.blob.clone();
+    claims.diff_id = diff_id.to_owned();
+    let img = TestImage::new(vec![claims], "amd64");
+    let src = open_store(state, &format!("forger-{}", sha256(name.as_bytes())));
+    let blobs = src.blobs();
+    let m = blobs.write_bytes(&img.manifest, "manifest").unwrap();
+    let c = blobs.write_bytes(&img.config, "config").unwrap();
+    let l = blobs.write_bytes(&img.layers[0].blob, "layer").unwrap();
+    let chain = img.layers[0].diff_id.clone();
+    std::fs::create_dir_all(src.snapshot_path(&chain).unwrap()).unwrap();
+    src.put_image(&compose_image::ImageRecord {
+        reference: name.to_owned(),
+        manifest_digest: m.digest,
+        manifest_size: m.size,
+        media_type: registry::OCI_MANIFEST.into(),
+        config_digest: c.digest,
+        config_size: c.size,
+        platform: Default::default(),
+        created: None,
+        size: 0,
+        layers: vec![LayerRecord {
+            digest: l.digest,
+            media_type: img.layers[0].media_type.clone(),
+            size: l.size,
+            diff_id: chain.clone(),
+            chain_id: chain,
+        }],
+    })
+    .unwrap();
+    let r = Reference::parse(name).unwrap();
+    registry::push(&src, &client(reg, state), name, &r, &NoProgress).unwrap();
+    img
+}
+
+/// A deferred pull reads no layer, except a new blob whose snapshot is there already: first
+/// use would never read it, so a registry could slip other content under a known DiffID.
+#[test]
+fn a_new_blob_under_a_known_diff_id_is_verified_even_deferred() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let honest = TestImage::new(vec![text_layer("etc/a", "honest\n", Comp::Gzip)], "amd64");
+    let name_a = format!("{}/lazy/honest:1", reg.host());
+    push_loaded(&reg, tmp.path(), &honest, &name_a);
+    let name_b = format!("{}/lazy/forged:1", reg.host());
+    let forged = push_forged(
+        &reg,
+        tmp.path(),
+        &name_b,
+        "forged\n",
+        &honest.layers[0].diff_id,
+    );
+
+    let dst = open_store(tmp.path(), "dst");
+    let c = deferred_client(&reg, tmp.path());
+    let rec = |n: &str| {
+        registry::pull(&dst, &c, &Reference::parse(n).unwrap(), &NoProgress).map(|p| p.record)
+    };
+    let a = rec(&name_a).unwrap();
+    dst.ensure_snapshots(&a, &UnpackOptions::default(), false)
+        .unwrap();
+    let e = rec(&name_b).unwrap_err();
+    assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("DiffID"), "{e}");
+    assert!(!dst.blobs().has(&forged.layers[0].digest()).unwrap());
+    assert_eq!(dst.list_images().unwrap().len(), 1);
+    assert_no_temps(&dst);
 }
