@@ -6,11 +6,17 @@
 #   ours pull:   compose image pull REF        download, verify, unpack into snapshots, record
 #   skopeo pull: skopeo copy docker://REF oci:DIR   download and verify only (no unpack)
 #   skopeo+tar:  the same, then tar -xzf of each layer into its own directory
+#   ours deferred: the `pull` example in `deferred` mode: download and verify into the store
+#                and record; the snapshots are made on first use (not the CLI's default)
+#   ours deferred+use: the same, then the snapshots made as a first create would
+#   base pull:   BASE_BIN (another compose binary, e.g. main's) doing what "ours pull" does,
+#                interleaved with it: a before/after in one run
 #   ours push:   compose image push REF        into an empty registry
 #   skopeo push: skopeo copy oci:DIR docker://REF    into an empty registry
 #
 # Env: RUNS (default 3), LAYERS (default 4), MB_PER_LAYER (uncompressed file bytes per layer,
-# default 120), COMPOSE_BIN (skip the release build). Traffic stays on 127.0.0.1.
+# default 120), COMPOSE_BIN (skip the release build), PULL_BIN (the `pull` example, release),
+# BASE_BIN (optional baseline binary). Traffic stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib_registry.sh
@@ -19,6 +25,10 @@ LAYERS=${LAYERS:-4}
 MB_PER_LAYER=${MB_PER_LAYER:-120}
 apt_install docker-registry skopeo python3
 compose_bin
+if [[ -z "${PULL_BIN:-}" ]]; then
+  cargo build --release -q -p compose-image --example pull
+  PULL_BIN=$PWD/target/release/examples/pull
+fi
 
 WORK=$(mktemp -d /tmp/bench-pull.XXXXXX)
 cleanup() { stop_registry; rm -rf "$WORK"; }
@@ -59,29 +69,48 @@ skopeo_and_tar() {
     tar -xzf "$dir/blobs/sha256/$h" -C "$dir-rootfs/$h"
   done
 }
-ours_pull=() sk_pull=() skt_pull=()
+ours_pull=() sk_pull=() skt_pull=() def_pull=() defu_pull=() base_pull=()
 for i in $(seq "$RUNS"); do
   sync
   ours_pull+=("$(secs "$COMPOSE_BIN" --data-root "$WORK/dst-$i" --progress quiet image pull "$REF")")
+  if [[ -n "${BASE_BIN:-}" ]]; then
+    sync
+    base_pull+=("$(secs "$BASE_BIN" --data-root "$WORK/base-$i" --progress quiet image pull "$REF")")
+  fi
+  sync
+  def_pull+=("$(secs "$PULL_BIN" "$WORK/def-$i" "$REF" deferred)")
+  sync
+  defu_pull+=("$(secs "$PULL_BIN" "$WORK/defu-$i" "$REF" deferred+use)")
   sync
   sk_pull+=("$(secs skopeo copy -q "${SK_TLS[@]}" "docker://$REF" "oci:$WORK/sk-$i:bench")")
   sync
   skt_pull+=("$(secs skopeo_and_tar "$WORK/skt-$i")")
-  rm -rf "$WORK/dst-$i" "$WORK/sk-$i" "$WORK/skt-$i" "$WORK/skt-$i-rootfs"
+  rm -rf "$WORK/dst-$i" "$WORK/sk-$i" "$WORK/skt-$i" "$WORK/skt-$i-rootfs" "$WORK/base-$i" \
+    "$WORK/def-$i" "$WORK/defu-$i"
 done
 stop_registry
 
 op=$(median "${ours_pull[@]}"); sp=$(median "${sk_pull[@]}"); stp=$(median "${skt_pull[@]}")
 ou=$(median "${ours_push[@]}"); su=$(median "${sk_push[@]}")
-python3 - "$MB" "$op" "$sp" "$stp" "$ou" "$su" "$RUNS" <<'PY'
+dp=$(median "${def_pull[@]}"); dup=$(median "${defu_pull[@]}")
+bp=0; ((${#base_pull[@]})) && bp=$(median "${base_pull[@]}")
+python3 - "$MB" "$op" "$sp" "$stp" "$ou" "$su" "$RUNS" "$dp" "$dup" "$bp" <<'PY'
 import sys
 mb, op, sp, stp, ou, su, runs = float(sys.argv[1]), *map(float, sys.argv[2:7]), sys.argv[7]
+dp, dup, bp = map(float, sys.argv[8:11])
 print(f"\nmedian of {runs} runs, {mb:.1f} MB of compressed layers")
-print(f"{'':28}{'seconds':>9}{'MB/s':>9}{'other/ours':>12}")
-rows = [("pull ours (+unpack)", op, ""), ("pull skopeo (no unpack)", sp, f"{sp / op:.2f}"),
+print(f"{'':34}{'seconds':>9}{'MB/s':>9}{'other/ours':>12}")
+rows = [("pull ours (+unpack)", op, "")]
+if bp:
+    rows.append(("pull base (+unpack, BASE_BIN)", bp, f"{bp / op:.2f}"))
+rows += [("pull skopeo (no unpack)", sp, f"{sp / op:.2f}"),
         ("pull skopeo + tar -xzf", stp, f"{stp / op:.2f}"),
+        ("pull ours deferred (no unpack)", dp, ""),
+        ("pull skopeo vs ours deferred", sp, f"{sp / dp:.2f}"),
+        ("pull ours deferred + first use", dup, f"{op / dup:.2f}"),
         ("push ours", ou, ""), ("push skopeo", su, f"{su / ou:.2f}")]
 for name, t, ratio in rows:
-    print(f"{name:28}{t:9.2f}{mb / t:9.1f}{ratio:>12}")
-print("(other/ours above 1: ours is faster)")
+    print(f"{name:34}{t:9.2f}{mb / t:9.1f}{ratio:>12}")
+print("(other/ours above 1: ours is faster; for 'deferred + first use' the ratio is eager ours")
+print(" over it: below 1, deferring costs more in all, as the unpack no longer overlaps the download)")
 PY

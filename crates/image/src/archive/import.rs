@@ -29,6 +29,9 @@ pub(crate) struct Importer<'a> {
     pub(crate) src: &'a dyn Source,
     pub(crate) opts: UnpackOptions,
     pub(crate) sync: bool,
+    /// Record layers without unpacking them (a deferred pull): their snapshots are made
+    /// on first use by [`Store::ensure_snapshots`].
+    pub(crate) defer_unpack: bool,
     new_blobs: Vec<String>,
     new_snapshots: Vec<String>,
 }
@@ -48,6 +51,7 @@ impl<'a> Importer<'a> {
             src,
             opts: UnpackOptions::default(),
             sync: true,
+            defer_unpack: false,
             new_blobs: Vec::new(),
             new_snapshots: Vec::new(),
         }
@@ -218,7 +222,11 @@ impl<'a> Importer<'a> {
         };
         for k in &keys {
             rec.reference = k.clone();
-            self.store.put_image_locked(&rec)?;
+            if self.defer_unpack {
+                self.store.put_deferred_image_locked(&rec)?;
+            } else {
+                self.store.put_image_locked(&rec)?;
+            }
         }
         Ok(keys)
     }
@@ -244,6 +252,9 @@ impl<'a> Importer<'a> {
             }
         })?;
         let chain = unpack::chain_id(parent, diff_id).map_err(unpack_err)?;
+        if self.defer_unpack {
+            return Ok(chain);
+        }
         let path = self.store.snapshot_path(&chain)?;
         let blob = self.store.blobs().open_blob(digest)?;
         if path.is_dir() {

@@ -55,6 +55,11 @@ pub struct ClientOptions {
     pub certs_d: Option<PathBuf>,
     /// How pulls unpack layers (ownership kept by default: run as root).
     pub unpack: UnpackOptions,
+    /// Pull stores the verified blobs and the record only; each layer's snapshot is made
+    /// (and its DiffID verified) on first use, by [`crate::Store::ensure_snapshots`]. Off by
+    /// default: a layer that does not match its DiffID is then found at first use, not at
+    /// pull, and the first container start pays the unpack.
+    pub defer_unpack: bool,
 }
 
 impl Default for ClientOptions {
@@ -72,6 +77,7 @@ impl Default for ClientOptions {
             sync: true,
             certs_d: None,
             unpack: UnpackOptions::default(),
+            defer_unpack: false,
         }
     }
 }

@@ -5,17 +5,19 @@
 //!
 //! A helper is the program `docker-credential-<name>` on `PATH`, run as `<program> get` with
 //! the server URL on stdin; it prints `{"ServerURL", "Username", "Secret"}`, or fails with
-//! "credentials not found" when it has none.
+//! "credentials not found" when it has none. A helper that does not answer within the
+//! timeout ([`helper::DEFAULT_TIMEOUT`], or `$COMPOSE_CREDENTIAL_HELPER_TIMEOUT` seconds) is
+//! killed and named in the error.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::error::{RegistryError, Result};
+use super::helper;
 
 /// A user name and password (or token) for a registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -91,6 +93,16 @@ pub fn from_docker_config_in(
     registry: &str,
     search: &[PathBuf],
 ) -> Result<Option<Credentials>> {
+    lookup(path, registry, search, helper::timeout_from_env())
+}
+
+/// [`from_docker_config_in`] with the helpers' timeout given.
+fn lookup(
+    path: &Path,
+    registry: &str,
+    search: &[PathBuf],
+    timeout: Duration,
+) -> Result<Option<Credentials>> {
     let bad = |reason: String| RegistryError::DockerConfig {
         path: path.to_owned(),
         reason,
@@ -111,7 +123,7 @@ pub fn from_docker_config_in(
         .or(cfg.creds_store.as_ref().map(|h| ("credsStore", h)))
         .filter(|(_, h)| !h.is_empty());
     if let Some((field, name)) = helper
-        && let Some(c) = run_helper(name, registry, search)
+        && let Some(c) = run_helper(name, registry, search, timeout)
             .map_err(|reason| bad(format!("{field} helper docker-credential-{name}: {reason}")))?
     {
         return Ok(Some(c));
@@ -147,6 +159,7 @@ fn run_helper(
     name: &str,
     registry: &str,
     search: &[PathBuf],
+    timeout: Duration,
 ) -> std::result::Result<Option<Credentials>, String> {
     if name.contains('/') {
         return Err("a helper name cannot hold a '/'".into());
@@ -163,20 +176,7 @@ fn run_helper(
     } else {
         registry
     };
-    let mut child = Command::new(&exe)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading gives EPIPE here: its answer below says why.
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let out = helper::run(&exe, server.as_bytes(), timeout)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -299,6 +299,103 @@ mod tests {
         let e = get("gone:1").unwrap_err().to_string();
         assert!(
             e.contains("credHelpers") && e.contains("not found on PATH"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_hanging_helper_is_killed_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let pidfile = dir.path().join("sleeper.pid");
+        // The helper becomes the sleep (no child of its own left behind by the kill).
+        helper(
+            &bin,
+            "hang",
+            &format!("echo $$ > {}; exec sleep 600", pidfile.display()),
+        );
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"credHelpers":{"slow:1":"hang"}}"#).unwrap();
+        let e = lookup(&p, "slow:1", &[bin], Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("docker-credential-hang") && e.contains("no answer within 300ms"),
+            "{e}"
+        );
+        assert!(e.contains(helper::TIMEOUT_ENV), "{e}");
+        // The helper was killed and reaped: no such process any more. (On a loaded machine
+        // it may be killed before its shell wrote the pid: nothing to check then.)
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let pid = pid.trim();
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "the helper {pid} is still there"
+            );
+        }
+    }
+
+    /// A helper that leaves a child holding its stdout does not hold the caller past the
+    /// timeout either (the pipe readers are not waited for after a kill).
+    #[test]
+    fn a_helper_whose_child_holds_its_pipes_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let pidfile = dir.path().join("child.pid");
+        helper(
+            &bin,
+            "forks",
+            &format!("sleep 600 & echo $! > {}; wait", pidfile.display()),
+        );
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"credsStore":"forks"}"#).unwrap();
+        let e = lookup(&p, "any:1", &[bin], Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("credsStore helper docker-credential-forks") && e.contains("no answer"),
+            "{e}"
+        );
+        // Leave nothing behind: the test kills the orphaned sleep itself (absent when the
+        // helper was killed before it started one).
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", pid.trim()])
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_helper_within_its_time_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        helper(
+            &bin,
+            "ok",
+            r#"sleep 0.1; echo '{"Username":"late","Secret":"s"}'"#,
+        );
+        helper(&bin, "fails", "echo 'keychain locked' >&2; exit 7");
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"credHelpers":{"a:1":"ok","b:1":"fails"}}"#).unwrap();
+        let c = lookup(
+            &p,
+            "a:1",
+            std::slice::from_ref(&bin),
+            Duration::from_secs(20),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.username, "late");
+        let e = lookup(&p, "b:1", &[bin], Duration::from_secs(20))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("credHelpers helper docker-credential-fails")
+                && e.contains("exit status: 7")
+                && e.contains("keychain locked"),
             "{e}"
         );
     }

@@ -12,6 +12,7 @@ mod challenge;
 mod client;
 pub mod credentials;
 mod error;
+mod helper;
 mod manifest;
 mod progress;
 mod pull;

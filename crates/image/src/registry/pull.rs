@@ -220,6 +220,7 @@ impl Job<'_> {
         let mut imp = Importer::new(self.store, &src);
         imp.sync = self.client.opts.sync;
         imp.opts = self.client.opts.unpack.clone();
+        imp.defer_unpack = self.client.opts.defer_unpack;
         let im = Manifest {
             digest: m.digest.clone(),
             size: m.bytes.len() as u64,
@@ -267,6 +268,9 @@ impl Job<'_> {
     /// The layer of `w` to unpack while it downloads: its first, when its blob is not in
     /// the store and its snapshot is missing.
     fn streamable<'p>(&self, w: &Want, plan: &'p [LayerPlan]) -> Result<Option<&'p LayerPlan>> {
+        if self.client.opts.defer_unpack {
+            return Ok(None);
+        }
         let Some(p) = w.layers.first().and_then(|&i| plan.get(i)) else {
             return Ok(None);
         };
@@ -282,6 +286,9 @@ impl Job<'_> {
     /// during the download (its DiffID checked then) is skipped.
     fn unpack(&self, w: &Want, fetched: Fetched, plan: &[LayerPlan]) -> Result<()> {
         let blob_is_new = fetched.created;
+        if self.client.opts.defer_unpack {
+            return self.check_under_known_snapshot(w, blob_is_new, plan);
+        }
         for (n, &i) in w.layers.iter().enumerate() {
             let Some(p) = plan.get(i) else { continue };
             if n == 0 && fetched.streamed {
@@ -312,6 +319,26 @@ impl Job<'_> {
             .map_err(unpack_err)?;
             if snap.unpacked.is_some() {
                 self.snapshots_made(std::slice::from_ref(&snap.chain_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// A deferred pull unpacks nothing, but a new blob whose snapshot exists already is
+    /// still checked against its DiffID: first use would take the existing snapshot and
+    /// never read the blob, which a later push would then send as the layer.
+    fn check_under_known_snapshot(
+        &self,
+        w: &Want,
+        blob_is_new: bool,
+        plan: &[LayerPlan],
+    ) -> Result<()> {
+        if !blob_is_new {
+            return Ok(());
+        }
+        for p in w.layers.iter().filter_map(|&i| plan.get(i)) {
+            if self.store.snapshot_path(&p.chain)?.is_dir() {
+                return self.verify_diff_id(&w.digest, &p.diff_id);
             }
         }
         Ok(())

@@ -8,10 +8,10 @@
 //! that end (and its own DiffID check), so nothing unverified ever looks complete.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
-/// Chunks in flight between the download and the unpacker (each one read's worth, 64 KiB
-/// from the store's copy loop): a few MiB at most, and a slow disk holds the download back.
+/// Chunks in flight between the download and the unpacker (each one read's worth from the
+/// store's copy loop): a few MiB at most, and a slow disk holds the download back.
 const DEPTH: usize = 32;
 
 type Chunk = io::Result<Vec<u8>>;
@@ -20,18 +20,24 @@ type Chunk = io::Result<Vec<u8>>;
 pub(crate) struct Tee<R> {
     inner: R,
     tx: Option<SyncSender<Chunk>>,
+    /// Buffers the other side is done with, to copy the next chunks into: no allocation
+    /// per chunk once the pipe is primed.
+    spare: Receiver<Vec<u8>>,
 }
 
 /// A tee of `inner` and the reader at its other end.
 pub(crate) fn tee<R: Read>(inner: R) -> (Tee<R>, ChannelReader) {
     let (tx, rx) = sync_channel(DEPTH);
+    let (spare_tx, spare_rx) = channel();
     (
         Tee {
             inner,
             tx: Some(tx),
+            spare: spare_rx,
         },
         ChannelReader {
             rx,
+            spare: spare_tx,
             cur: Vec::new(),
             pos: 0,
         },
@@ -67,9 +73,13 @@ impl<R: Read> Read for Tee<R> {
         // blob is still stored, and the layer unpacked from it as before.
         if n > 0
             && let Some(tx) = &self.tx
-            && tx.send(Ok(buf[..n].to_vec())).is_err()
         {
-            self.tx = None;
+            let mut chunk = self.spare.try_recv().unwrap_or_default();
+            chunk.clear();
+            chunk.extend_from_slice(&buf[..n]);
+            if tx.send(Ok(chunk)).is_err() {
+                self.tx = None;
+            }
         }
         Ok(n)
     }
@@ -78,6 +88,7 @@ impl<R: Read> Read for Tee<R> {
 /// The unpacker's end of a [`Tee`].
 pub(crate) struct ChannelReader {
     rx: Receiver<Chunk>,
+    spare: Sender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
 }
@@ -86,7 +97,12 @@ impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
             match self.rx.recv() {
-                Ok(Ok(chunk)) => (self.cur, self.pos) = (chunk, 0),
+                Ok(Ok(chunk)) => {
+                    let used = std::mem::replace(&mut self.cur, chunk);
+                    self.pos = 0;
+                    // The tee gone: the buffer is simply dropped.
+                    let _ = self.spare.send(used);
+                }
                 Ok(Err(e)) => return Err(e),
                 // The tee finished: the end of the verified stream.
                 Err(_) => return Ok(0),

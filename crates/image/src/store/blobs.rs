@@ -16,6 +16,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{Result, StoreError, digest_hex, io_err};
 
+/// Size of the copy buffer of a blob write.
+const COPY_BUF: usize = 256 << 10;
+
 /// Temp files of writes in progress (or left by a crash).
 const INGEST_DIR: &str = ".ingest";
 
@@ -193,8 +196,10 @@ impl Blobs {
 fn copy_hashed(reader: impl Read, temp: &TempFile, limit: Option<u64>) -> Result<(String, u64)> {
     let mut reader = reader.take(limit.map_or(u64::MAX, |l| l.saturating_add(1)));
     let mut hasher = Sha256::new();
-    let mut out = io::BufWriter::with_capacity(1 << 16, &temp.file);
-    let mut buf = vec![0u8; 1 << 16];
+    // Reads of 256 KiB: fewer socket reads and writes per blob (and fewer chunks through a
+    // pull's tee) than 64 KiB, still small next to the CPU caches' reach for hashing.
+    let mut out = io::BufWriter::with_capacity(COPY_BUF, &temp.file);
+    let mut buf = vec![0u8; COPY_BUF];
     let mut size = 0u64;
     loop {
         let n = match reader.read(&mut buf) {

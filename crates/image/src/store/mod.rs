@@ -7,6 +7,7 @@
 //! it never removes content that a load in progress is about to record.
 
 mod blobs;
+mod ensure;
 mod error;
 mod images;
 mod lock;
@@ -101,6 +102,16 @@ impl Store {
 
     /// [`Store::put_image`] for a caller that holds the shared GC lock.
     pub(crate) fn put_image_locked(&self, rec: &ImageRecord) -> Result<()> {
+        self.record_locked(rec, true)
+    }
+
+    /// Records an image whose snapshots may be missing (a deferred pull): they are made
+    /// from its blobs by [`Store::ensure_snapshots`]. The caller holds the shared GC lock.
+    pub(crate) fn put_deferred_image_locked(&self, rec: &ImageRecord) -> Result<()> {
+        self.record_locked(rec, false)
+    }
+
+    fn record_locked(&self, rec: &ImageRecord, need_snapshots: bool) -> Result<()> {
         for d in rec.blobs() {
             if !self.blobs.has(d)? {
                 return Err(StoreError::BlobNotFound {
@@ -108,7 +119,7 @@ impl Store {
                 });
             }
         }
-        for l in &rec.layers {
+        for l in rec.layers.iter().filter(|_| need_snapshots) {
             let p = self.snapshot_path(&l.chain_id)?;
             if !p.is_dir() {
                 return Err(StoreError::BadImage {

@@ -30,6 +30,12 @@ pub(crate) struct Unpacker<'o> {
     /// Paths where this layer made overlay whiteouts; see `whiteout.rs`.
     pub(crate) whiteouts: Vec<Vec<u8>>,
     pub(crate) stats: UnpackStats,
+    /// The last entry's parent directory (its path as in the tar, and its fd), reused for
+    /// the next entry with the same parent: one openat2 per run of siblings, not per entry.
+    /// Sound because an entry only ever makes or replaces the name it is, inside its
+    /// parent: nothing done for a child of `P` changes what `P` resolves to; an entry that
+    /// replaces `P` or an ancestor of it has another parent, so it resolves afresh.
+    parent: Option<(Vec<u8>, OwnedFd)>,
 }
 
 /// Retries `make` after clearing `name` when it already exists: a later entry of a layer
@@ -59,6 +65,7 @@ impl<'o> Unpacker<'o> {
             dir_times: Vec::new(),
             whiteouts: Vec::new(),
             stats: UnpackStats::default(),
+            parent: None,
         }
     }
 
@@ -86,12 +93,16 @@ impl<'o> Unpacker<'o> {
         if let Some(target) = name.strip_prefix(b".wh.") {
             return self.whiteout(parent_parts, target, &raw);
         }
-        let parent = self
-            .root
-            .make_dir_all(parent_parts)
-            .map_err(|(op, e)| fs_err(&raw, op, e))?;
-        let parent = parent.as_fd();
-        match kind {
+        let key = join(parent_parts);
+        let parent_fd = match self.parent.take() {
+            Some((k, fd)) if k == key => fd,
+            _ => self
+                .root
+                .make_dir_all(parent_parts)
+                .map_err(|(op, e)| fs_err(&raw, op, e))?,
+        };
+        let parent = parent_fd.as_fd();
+        let made = match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 self.file(parent, name, &mut entry, &meta, &raw)
             }
@@ -105,7 +116,9 @@ impl<'o> Unpacker<'o> {
                 entry: show(&raw),
                 kind: char::from(other.as_byte()),
             }),
-        }
+        };
+        self.parent = Some((key, parent_fd));
+        made
     }
 
     /// `./` itself: only a directory makes sense; its metadata goes on the root.

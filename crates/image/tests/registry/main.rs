@@ -6,6 +6,7 @@
 // Test helpers outside #[test] fns: a failed setup step should panic right there.
 #![allow(clippy::unwrap_used)]
 
+mod deferred;
 mod failures;
 mod harness;
 mod platform;

@@ -117,6 +117,53 @@ fn writing_through_a_symlink_pointing_out_stays_inside() {
     outside.assert_untouched();
 }
 
+/// The unpacker reuses the last entry's parent directory fd for its siblings: a directory
+/// replaced (by a symlink pointing out, by a file) between two of its children must be
+/// resolved afresh, never written into through a stale fd nor followed out of the root.
+#[test]
+fn a_parent_replaced_between_siblings_is_resolved_afresh() {
+    need_root!();
+    let outside = Outside::new();
+    let out = outside.path().to_str().unwrap();
+
+    // d/ with a child, d replaced by a symlink to `out`, then another child of d: it lands
+    // in the root's copy of `out`, the old d (and its child) is gone.
+    let mut l = Layer::new();
+    l.dir("d")
+        .file("d/one", b"1")
+        .dir(out.trim_start_matches('/'))
+        .symlink("d", out)
+        .file("d/two", b"2");
+    let (_tmp, root, r) = unpack(&l.tar(), &UnpackOptions::default());
+    r.unwrap();
+    assert!(lmeta(&root.join("d")).file_type().is_symlink());
+    let inside = root.join(out.trim_start_matches('/'));
+    assert_eq!(std::fs::read(inside.join("two")).unwrap(), b"2");
+    assert!(!exists(&inside.join("one")));
+    outside.assert_untouched();
+
+    // The same with the symlink's target missing from the root: refused, naming the entry.
+    let mut l = Layer::new();
+    l.dir("d")
+        .file("d/one", b"1")
+        .symlink("d", out)
+        .file("d/two", b"2");
+    let (_tmp, _root, r) = unpack(&l.tar(), &UnpackOptions::default());
+    assert_refused(r, "d/two");
+    outside.assert_untouched();
+
+    // d replaced by a file between two children: the second child is refused (d is not a
+    // directory any more), not written into the unlinked directory.
+    let mut l = Layer::new();
+    l.dir("d")
+        .file("d/one", b"1")
+        .file("d", b"now a file")
+        .file("d/two", b"2");
+    let (_tmp, root, r) = unpack(&l.tar(), &UnpackOptions::default());
+    assert_refused(r, "d/two");
+    assert_eq!(std::fs::read(root.join("d")).unwrap(), b"now a file");
+}
+
 #[test]
 fn relative_symlink_chains_climbing_out_stay_inside() {
     need_root!();
