@@ -79,3 +79,22 @@ fn a_relative_data_root_is_the_same_for_every_process() {
     relative(&["down", "-t", "0"]);
     assert!(s.ps_json().is_empty());
 }
+
+#[test]
+fn a_lost_snapshot_is_made_again_from_its_blob() {
+    let yaml = format!(
+        "services:\n  app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{LOOP}\"]\n"
+    );
+    let s = Stack::new("gc-lost", &yaml);
+    let dir = s.root().join("snapshots");
+    // The layers are unpacked from their stored blobs when a container needs them (a pull
+    // may defer that; here they are removed by hand).
+    for e in std::fs::read_dir(&dir).unwrap() {
+        std::fs::remove_dir_all(e.unwrap().path()).unwrap();
+    }
+    assert_eq!(snapshots(&s), 0);
+    s.ok(&["up", "-d"]);
+    assert!(snapshots(&s) > 0, "made again");
+    let (out, _) = s.ok(&["exec", "-T", "app", "cat", "/bin/busybox"]);
+    assert!(!out.is_empty());
+}

@@ -118,14 +118,8 @@ impl WorkImage {
             reference: reference.into(),
             reason: format!("config {}: {e}", rec.config_digest),
         })?;
-        for l in &rec.layers {
-            if !store.snapshot_path(&l.chain_id)?.is_dir() {
-                return Err(ImageError::Bad {
-                    reference: reference.into(),
-                    reason: format!("snapshot of layer {} is missing", l.digest),
-                });
-            }
-        }
+        // Snapshots not made yet (a deferred pull) or lost are made from the stored blobs.
+        store.ensure_snapshots(&rec, &compose_image::unpack::UnpackOptions::default(), true)?;
         Ok(Some(WorkImage {
             layers: rec.layers,
             config,

@@ -111,14 +111,13 @@ fn resolve_with(
         .read_small(&rec.config_digest, 16 << 20)
         .map_err(serr)?;
     let config = ImageConfig::from_json(&raw).map_err(|e| bad(e.to_string()))?;
-    let mut lowers = Vec::new();
-    for l in rec.layers.iter().rev() {
-        let p = store.snapshot_path(&l.chain_id).map_err(serr)?;
-        if !p.is_dir() {
-            return Err(bad(format!("snapshot {} is missing", l.chain_id)));
-        }
-        lowers.push(p);
-    }
+    // A snapshot not made yet (a pull that deferred unpacking) or lost is made now from its
+    // stored, verified blob.
+    let (mut lowers, _) = store
+        .ensure_snapshots(&rec, &compose_image::unpack::UnpackOptions::default(), true)
+        .map_err(serr)?;
+    // Overlay wants the topmost first.
+    lowers.reverse();
     if lowers.is_empty() {
         return Err(bad("the image has no layers".into()));
     }
