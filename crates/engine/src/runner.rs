@@ -142,10 +142,11 @@ impl Runner {
 
     /// Creates the container under a shim writing `c.log`; it waits for [`Handle::start`].
     pub fn create(&self, c: &Create<'_>) -> Result<Handle> {
-        // The shim is this very binary re-executed: its main dispatches the shim's argument.
+        // The shim: the dedicated small binary beside this one when it is of the same build,
+        // else this very binary re-executed (its main dispatches the shim's argument).
         let exe = match &self.shim_exe {
             Some(e) => e.clone(),
-            None => std::env::current_exe()
+            None => default_shim()
                 .map_err(|e| io_err(c.name, "find", Path::new("/proc/self/exe"), e))?,
         };
         let rootfs = Rootfs::OverlayIn {
@@ -375,6 +376,18 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     let n: f64 = num.trim().parse().ok()?;
     (n.is_finite() && n > 0.0).then_some((n * mult as f64) as u64)
+}
+
+/// The shim program of this process, looked for once.
+fn default_shim() -> std::io::Result<PathBuf> {
+    static SHIM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(p) = SHIM.get() {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe()?;
+    Ok(SHIM
+        .get_or_init(|| compose_runtime::shim::pick_exe(&exe))
+        .clone())
 }
 
 #[cfg(test)]

@@ -35,6 +35,33 @@ use crate::sys;
 /// when it sees it, before anything else.
 pub const ARG: &str = "__compose-shim";
 
+/// What the runtime was built from (see `build.rs`): the dedicated shim binary prints it for
+/// `--build-id`, and a `compose` runs that binary only when it matches its own.
+pub const BUILD_ID: &str = env!("COMPOSE_RUNTIME_BUILD_ID");
+
+/// The dedicated shim binary's name: small, so each container's shim stays small.
+pub const SHIM_BIN: &str = "compose-runtime-shim";
+
+/// The shim to run for containers: `SHIM_BIN` beside `exe` when it is there and of this very
+/// build, else `exe` itself (whose main dispatches [`ARG`]).
+pub fn pick_exe(exe: &Path) -> PathBuf {
+    let Some(beside) = exe.parent().map(|d| d.join(SHIM_BIN)) else {
+        return exe.to_path_buf();
+    };
+    let same_build = beside.is_file()
+        && std::process::Command::new(&beside)
+            .arg("--build-id")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.trim_ascii() == BUILD_ID.as_bytes());
+    if same_build {
+        beside
+    } else {
+        exe.to_path_buf()
+    }
+}
+
 pub(crate) const REQUEST: &str = "shim.json";
 /// Written by the shim once the process exec'd (empty) or failed to (the error).
 const STARTED: &str = "started";
@@ -262,4 +289,35 @@ fn trim_code() {
 fn trim_heap() {
     // SAFETY: malloc_trim has no preconditions.
     unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(test)]
+mod pick_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::{BUILD_ID, SHIM_BIN, pick_exe};
+
+    fn script(path: &std::path::Path, body: &str) {
+        std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn the_shim_beside_is_taken_only_when_it_is_of_the_same_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("compose");
+        script(&exe, "exit 0");
+        // None beside: the binary itself.
+        assert_eq!(pick_exe(&exe), exe);
+        let shim = dir.path().join(SHIM_BIN);
+        // Another build's shim: not taken.
+        script(&shim, "echo 0123456789abcdef");
+        assert_eq!(pick_exe(&exe), exe);
+        // One that fails: not taken.
+        script(&shim, &format!("echo {BUILD_ID}; exit 1"));
+        assert_eq!(pick_exe(&exe), exe);
+        // This build's: taken.
+        script(&shim, &format!("echo {BUILD_ID}"));
+        assert_eq!(pick_exe(&exe), shim);
+    }
 }
