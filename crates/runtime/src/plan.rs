@@ -84,6 +84,12 @@ pub struct Input<'a> {
     /// cgroups (the parent does that while the init sets up: it costs an RCU grace period
     /// on cgroup v1, here overlapped with the mounts).
     pub sync: OwnedFd,
+    /// Cgroup files the init writes "0" to first thing, to move itself into the
+    /// container's cgroups ([`crate::cgroups::Cgroup::thread_join_files`]); empty when the
+    /// parent moves it.
+    pub join_cgroups: Vec<OwnedFd>,
+    /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -175,11 +181,21 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .netns
         .iter()
         .chain([&input.fifo, &input.sync])
+        .chain(&input.join_cgroups)
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    let self_joins = !input.join_cgroups.is_empty();
+    for fd in input.join_cgroups {
+        // Before anything is mounted or allocated: every charge goes to the container.
+        plan.push(
+            "joining the container's cgroup (writing 0 to its tasks file)",
+            Step::JoinCgroup(fd.as_raw_fd()),
+        );
+        plan.fds.push(fd);
+    }
     let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
     let sync = input.sync.as_raw_fd();
     plan.fds.push(input.sync);
@@ -247,7 +263,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             step,
         );
     }
-    if cgroup_ns {
+    if cgroup_ns && !self_joins {
         // Rooted where the init is: in its own cgroup, once the parent has moved it.
         plan.push(
             "waiting to be moved into the container's cgroups",
@@ -256,6 +272,8 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
                 root: false,
             },
         );
+    }
+    if cgroup_ns {
         plan.push(
             "unshare(CLONE_NEWCGROUP)",
             Step::Unshare(libc::CLONE_NEWCGROUP),
@@ -281,6 +299,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         &mut plan,
         spec.process().as_ref(),
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        input.seccomp_cache,
         input.host_bounding,
         input.last_cap,
         input.status_fd,
@@ -606,6 +625,7 @@ pub fn process(
     plan: &mut Plan,
     p: Option<&oci_spec::runtime::Process>,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    seccomp_cache: Option<&Path>,
     host_bounding: u64,
     last_cap: u32,
     status_fd: RawFd,
@@ -649,7 +669,12 @@ pub fn process(
         host_bounding,
     )?;
     let nnp = p.no_new_privileges().unwrap_or(false);
-    let filter = seccomp.map(crate::seccomp::compile).transpose()?;
+    let filter = seccomp
+        .map(|s| match seccomp_cache {
+            Some(dir) => crate::seccomp::cache::load_or_compile(dir, s).map(|(p, _)| p),
+            None => crate::seccomp::compile(s),
+        })
+        .transpose()?;
     if !nnp && let Some(prog) = &filter {
         // Without no_new_privs the kernel takes a filter only while we hold CAP_SYS_ADMIN:
         // install it before the capabilities go (the filter then sees the init's last calls).

@@ -268,3 +268,37 @@ fn v1_limits_are_written_and_the_cgroup_namespace_hides_the_path() -> TestResult
     assert!(!inside.contains(&f.id), "{inside}");
     Ok(())
 }
+
+/// The init moves itself into its cgroups (on v1, its one thread through `tasks`): once
+/// `create` returns, every controller the runtime uses lists it as a process of the
+/// container's cgroup, before it runs anything of the container's.
+#[test]
+fn the_init_is_in_every_cgroup_of_the_container_once_created() -> TestResult {
+    let f = Fixture::new("cg-join");
+    let g = f.create(&f.spec("true"))?;
+    let pid = g.0.as_ref().map(|c| c.pid()).unwrap_or_default();
+    let want = format!("/{}/{}", common::CGROUP_PARENT, f.id);
+    let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let mut seen = 0;
+    for l in lines.lines() {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        let first = controllers.split(',').next().unwrap_or_default();
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(first);
+        let ours = dir.join(want.trim_start_matches('/'));
+        if controllers.is_empty() || controllers.starts_with("name=") || !ours.exists() {
+            continue;
+        }
+        assert_eq!(path, want, "{l}");
+        let procs = std::fs::read_to_string(ours.join("cgroup.procs"))?;
+        assert!(procs.lines().any(|p| p == pid.to_string()), "{l}: {procs}");
+        seen += 1;
+    }
+    if f.rt.hierarchy() == compose_runtime::cgroups::Hierarchy::V1 {
+        assert!(seen >= 3, "{lines}");
+    }
+    Ok(())
+}

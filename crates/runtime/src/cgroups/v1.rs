@@ -160,6 +160,15 @@ impl Cgroup for V1 {
             .collect()
     }
 
+    fn thread_join_files(&self) -> Option<Vec<PathBuf>> {
+        let files = self
+            .mounted()
+            .into_iter()
+            .map(|(c, _)| self.dir(c).join("tasks"))
+            .collect();
+        Some(files)
+    }
+
     fn pids(&self) -> Result<Vec<i32>> {
         // Every process is in every controller we joined; pids is always mounted here.
         let mut all = Vec::new();

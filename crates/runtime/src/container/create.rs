@@ -166,20 +166,19 @@ pub(crate) fn create(
     }
     let fifo_path = dir.join(FIFO);
     mkfifo(&fifo_path)?;
-    let cgroup_procs = cgroup
-        .procs_files()
-        .iter()
-        .map(|p| open_fd(p, libc::O_WRONLY))
-        .collect::<Result<Vec<_>>>()?;
+    let userns = wants_userns(spec);
+    let (join_cgroups, cgroup_procs) = cgroup_files(cgroup.as_ref(), userns)?;
     let (status_r, status_w) = pipe()?;
     let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
-    let maps = wants_userns(spec)
+    let maps = userns
         .then(|| crate::userns::maps(spec.linux().as_ref()))
         .transpose()?;
     if maps.is_some() {
         fifo_for_userns_root(&fifo_path, spec)?;
     }
     let (sync_r, sync_w) = pipe()?;
+    // Beside the containers' dirs, under the runtime's state root.
+    let seccomp_cache = dir.parent().map(|r| r.join(crate::seccomp::cache::DIR));
     let plan = plan::build(Input {
         spec,
         rootfs,
@@ -192,6 +191,8 @@ pub(crate) fn create(
         terminal,
         init,
         sync: sync_r,
+        join_cgroups,
+        seccomp_cache: seccomp_cache.as_deref(),
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -263,9 +264,9 @@ pub(crate) fn create(
 }
 
 /// The parent's part of the init's setup, while the init does its own: the user
-/// namespace's id maps, then the move into its cgroups (on cgroup v1 each move waits for an
-/// RCU grace period, several ms, here overlapped with the init's mounts). It must be in
-/// its cgroups before `start`, which can only follow `create`'s return.
+/// namespace's id maps, then, unless the init moves itself, the move into its cgroups
+/// (waiting for an RCU grace period, several ms, overlapped with the init's mounts). It
+/// must be in its cgroups before `start`, which can only follow `create`'s return.
 fn set_up_init(
     pid: i32,
     maps: Option<&crate::userns::Maps>,
@@ -279,8 +280,31 @@ fn set_up_init(
         crate::userns::write(pid, maps)?;
         tell("telling the init its id maps are written")?;
     }
+    if cgroup_procs.is_empty() {
+        // The init moves itself (`Step::JoinCgroup`).
+        return Ok(());
+    }
     join_cgroups(cgroup_procs, pid)?;
     tell("telling the init it is in its cgroups")
+}
+
+/// The cgroup files to open for the init: `(for the init to write, for the parent to
+/// write)`, one list empty. On cgroup v1 the init moves its own (only) thread through
+/// `tasks`, which takes no global lock; the parent's move of the whole process through
+/// `cgroup.procs` waits for an RCU grace period (~4-16 ms here), the longest part of a
+/// `run` before this. In a user namespace the init's creds are no longer the host's root,
+/// so the parent moves it there as before.
+fn cgroup_files(cgroup: &dyn Cgroup, userns: bool) -> Result<(Vec<OwnedFd>, Vec<OwnedFd>)> {
+    let open = |files: Vec<PathBuf>| {
+        files
+            .iter()
+            .map(|p| open_fd(p, libc::O_WRONLY))
+            .collect::<Result<Vec<_>>>()
+    };
+    match cgroup.thread_join_files().filter(|_| !userns) {
+        Some(files) => Ok((open(files)?, Vec::new())),
+        None => Ok((Vec::new(), open(cgroup.procs_files())?)),
+    }
 }
 
 /// Moves `pid` into the cgroups whose `cgroup.procs` files are open in `files`.
