@@ -34,10 +34,7 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<u8> {
     if let Some(set) = set {
         forward(set, c.pid());
     }
-    let status = c.wait();
-    let deleted = c.delete(true);
-    let status = status?;
-    deleted?;
+    let status = c.wait_and_delete()?;
     Ok(u8::try_from(status.code).unwrap_or(255))
 }
 
