@@ -51,6 +51,8 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
+    /// Opens the cgroup file at this host path and writes "0" to it: joins that cgroup.
+    JoinCgroupAt(CString),
     /// Blocks until the parent writes a byte on this pipe: it has written the user
     /// namespace's id maps, or moved us into the container's cgroups. With `root`, then
     /// becomes the user namespace's root (0 must be mapped, as runc requires): files we
@@ -232,6 +234,13 @@ fn close(fd: RawFd) {
 fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
     match step {
         Step::JoinCgroup(fd) => sys::write_all(*fd, b"0").map(|()| close(*fd)),
+        Step::JoinCgroupAt(path) => {
+            // SAFETY: path is NUL-terminated.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+            let r = sys::write_all(fd, b"0");
+            close(fd);
+            r
+        }
         // SAFETY: setns/unshare take plain integers.
         Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
         // SAFETY: as above.

@@ -84,10 +84,10 @@ pub struct Input<'a> {
     /// cgroups (the parent does that while the init sets up: it costs an RCU grace period
     /// on cgroup v1, here overlapped with the mounts).
     pub sync: OwnedFd,
-    /// Cgroup files the init writes "0" to first thing, to move itself into the
-    /// container's cgroups ([`crate::cgroups::Cgroup::thread_join_files`]); empty when the
-    /// parent moves it.
-    pub join_cgroups: Vec<OwnedFd>,
+    /// Cgroup files the init writes "0" to, to move itself into the container's cgroups
+    /// ([`crate::cgroups::Cgroup::thread_join_files`]) once the parent says on `sync`
+    /// that it has made them; empty when the parent moves it.
+    pub join_cgroups: Vec<CString>,
     /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
     pub seccomp_cache: Option<&'a Path>,
 }
@@ -181,21 +181,12 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .netns
         .iter()
         .chain([&input.fifo, &input.sync])
-        .chain(&input.join_cgroups)
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
     let self_joins = !input.join_cgroups.is_empty();
-    for fd in input.join_cgroups {
-        // Before anything is mounted or allocated: every charge goes to the container.
-        plan.push(
-            "joining the container's cgroup (writing 0 to its tasks file)",
-            Step::JoinCgroup(fd.as_raw_fd()),
-        );
-        plan.fds.push(fd);
-    }
     let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
     let sync = input.sync.as_raw_fd();
     plan.fds.push(input.sync);
@@ -263,7 +254,20 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             step,
         );
     }
-    if cgroup_ns && !self_joins {
+    if self_joins {
+        // The parent made the cgroups meanwhile; joined before the pivot hides their files.
+        plan.push(
+            "waiting for the container's cgroups to be made",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        );
+        for path in input.join_cgroups {
+            let what = format!("joining the container's cgroup ({path:?} <- 0)");
+            plan.push(what, Step::JoinCgroupAt(path));
+        }
+    } else if cgroup_ns {
         // Rooted where the init is: in its own cgroup, once the parent has moved it.
         plan.push(
             "waiting to be moved into the container's cgroups",

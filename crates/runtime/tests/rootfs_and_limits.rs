@@ -302,3 +302,26 @@ fn the_init_is_in_every_cgroup_of_the_container_once_created() -> TestResult {
     }
     Ok(())
 }
+
+/// The cgroups are made while the init sets up (after the clone): when that fails (a
+/// cpuset of a CPU this host lacks), create says so and leaves no cgroup or state (the init is killed by its pidfd).
+#[test]
+fn a_cgroup_that_cannot_be_made_fails_create_cleanly() -> TestResult {
+    use oci_spec::runtime::LinuxCpuBuilder;
+    let f = Fixture::new("cg-bad");
+    let mut spec = f.spec("true");
+    let r = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().cpus("1023").build()?)
+        .build()?;
+    set_resources(&mut spec, r);
+    let err = f.create(&spec).err().ok_or("create succeeded")?;
+    assert!(err.to_string().contains("cpuset"), "{err}");
+    assert!(!f.rt.root().join(&f.id).exists());
+    let cg = match f.rt.hierarchy() {
+        compose_runtime::cgroups::Hierarchy::V1 => "/sys/fs/cgroup/cpuset",
+        compose_runtime::cgroups::Hierarchy::V2 => "/sys/fs/cgroup",
+    };
+    let cg = format!("{cg}/{}/{}", common::CGROUP_PARENT, f.id);
+    assert!(!std::path::Path::new(&cg).exists(), "{cg}");
+    Ok(())
+}

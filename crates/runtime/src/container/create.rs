@@ -151,7 +151,12 @@ pub(crate) fn create(
         armed: true,
     };
     let limits = Limits::from_spec(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
-    cgroup.create(&limits)?;
+    let userns = wants_userns(spec);
+    // Where the init can move itself, the parent makes the cgroups while the init mounts.
+    let self_join = cgroup.thread_join_files().filter(|_| !userns);
+    if self_join.is_none() {
+        cgroup.create(&limits)?;
+    }
     let rootfs_dir = dir.join("rootfs");
     std::fs::create_dir(&rootfs_dir).map_err(|e| Error::io("mkdir", &rootfs_dir, e))?;
     for p in rootfs.overlay_dirs(&dir) {
@@ -166,8 +171,20 @@ pub(crate) fn create(
     }
     let fifo_path = dir.join(FIFO);
     mkfifo(&fifo_path)?;
-    let userns = wants_userns(spec);
-    let (join_cgroups, cgroup_procs) = cgroup_files(cgroup.as_ref(), userns)?;
+    let join_cgroups = self_join
+        .unwrap_or_default()
+        .iter()
+        .map(|p| plan::cstr(p.as_os_str().as_encoded_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    let cgroup_procs = if join_cgroups.is_empty() {
+        cgroup
+            .procs_files()
+            .iter()
+            .map(|p| open_fd(p, libc::O_WRONLY))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let (status_r, status_w) = pipe()?;
     let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
     let maps = userns
@@ -216,7 +233,12 @@ pub(crate) fn create(
     drop(status_w);
     let what = plan.what;
     drop(plan.fds);
-    let joined = set_up_init(pid, maps.as_ref(), &cgroup_procs, &sync_w);
+    let made = if cgroup_procs.is_empty() {
+        Some((cgroup.as_ref(), &limits))
+    } else {
+        None
+    };
+    let joined = set_up_init(pid, maps.as_ref(), made, &cgroup_procs, &sync_w);
     drop(sync_w);
     if let Err(e) = joined {
         // The init may have failed first (then it is gone, and we could not move it): its
@@ -264,12 +286,15 @@ pub(crate) fn create(
 }
 
 /// The parent's part of the init's setup, while the init does its own: the user
-/// namespace's id maps, then, unless the init moves itself, the move into its cgroups
-/// (waiting for an RCU grace period, several ms, overlapped with the init's mounts). It
-/// must be in its cgroups before `start`, which can only follow `create`'s return.
+/// namespace's id maps; then either the container's cgroups made (`make`: on cgroup v1
+/// the init moves its own, only thread in through `tasks`, which takes no global lock),
+/// or its move into them through `cgroup.procs` (in a user namespace, where the init is no
+/// longer the host's root, and on v2; that waits for an RCU grace period, several ms,
+/// overlapped with the init's mounts). It is in its cgroups before `create` returns.
 fn set_up_init(
     pid: i32,
     maps: Option<&crate::userns::Maps>,
+    make: Option<(&dyn Cgroup, &Limits)>,
     cgroup_procs: &[OwnedFd],
     sync: &OwnedFd,
 ) -> Result<()> {
@@ -280,31 +305,13 @@ fn set_up_init(
         crate::userns::write(pid, maps)?;
         tell("telling the init its id maps are written")?;
     }
-    if cgroup_procs.is_empty() {
-        // The init moves itself (`Step::JoinCgroup`).
-        return Ok(());
+    if let Some((cgroup, limits)) = make {
+        // The init moves itself once they exist (`Step::JoinCgroupAt`).
+        cgroup.create(limits)?;
+        return tell("telling the init its cgroups are made");
     }
     join_cgroups(cgroup_procs, pid)?;
     tell("telling the init it is in its cgroups")
-}
-
-/// The cgroup files to open for the init: `(for the init to write, for the parent to
-/// write)`, one list empty. On cgroup v1 the init moves its own (only) thread through
-/// `tasks`, which takes no global lock; the parent's move of the whole process through
-/// `cgroup.procs` waits for an RCU grace period (~4-16 ms here), the longest part of a
-/// `run` before this. In a user namespace the init's creds are no longer the host's root,
-/// so the parent moves it there as before.
-fn cgroup_files(cgroup: &dyn Cgroup, userns: bool) -> Result<(Vec<OwnedFd>, Vec<OwnedFd>)> {
-    let open = |files: Vec<PathBuf>| {
-        files
-            .iter()
-            .map(|p| open_fd(p, libc::O_WRONLY))
-            .collect::<Result<Vec<_>>>()
-    };
-    match cgroup.thread_join_files().filter(|_| !userns) {
-        Some(files) => Ok((open(files)?, Vec::new())),
-        None => Ok((Vec::new(), open(cgroup.procs_files())?)),
-    }
 }
 
 /// Moves `pid` into the cgroups whose `cgroup.procs` files are open in `files`.
