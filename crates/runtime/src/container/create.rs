@@ -87,11 +87,19 @@ struct Undo<'a> {
     dir: &'a Path,
     cgroup: &'a dyn Cgroup,
     pidfd: Option<OwnedFd>,
+    /// The thread making the cgroups, joined before they are removed.
+    maker: Option<Maker>,
     armed: bool,
 }
 
+/// A thread making the container's cgroups while this one prepares and clones the init.
+type Maker = std::thread::JoinHandle<Result<()>>;
+
 impl Drop for Undo<'_> {
     fn drop(&mut self) {
+        if let Some(m) = self.maker.take() {
+            let _ = m.join();
+        }
         if !self.armed {
             return;
         }
@@ -148,6 +156,7 @@ pub(crate) fn create(
         dir: &dir,
         cgroup: cgroup.as_ref(),
         pidfd: None,
+        maker: None,
         armed: true,
     };
     let limits = Limits::from_spec(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
@@ -156,6 +165,11 @@ pub(crate) fn create(
     let self_join = cgroup.thread_join_files().filter(|_| !userns);
     if self_join.is_none() {
         cgroup.create(&limits)?;
+    } else {
+        // Started first: the mkdirs (16 on v1) overlap the rest of the setup and the clone.
+        let own = cgroups::for_container(h, cgroup_parent, id)?;
+        let limits = limits.clone();
+        undo.maker = Some(std::thread::spawn(move || own.create(&limits)));
     }
     let rootfs_dir = dir.join("rootfs");
     std::fs::create_dir(&rootfs_dir).map_err(|e| Error::io("mkdir", &rootfs_dir, e))?;
@@ -233,12 +247,8 @@ pub(crate) fn create(
     drop(status_w);
     let what = plan.what;
     drop(plan.fds);
-    let made = if cgroup_procs.is_empty() {
-        Some((cgroup.as_ref(), &limits))
-    } else {
-        None
-    };
-    let joined = set_up_init(pid, maps.as_ref(), made, &cgroup_procs, &sync_w);
+    let maker = undo.maker.take();
+    let joined = set_up_init(pid, maps.as_ref(), maker, &cgroup_procs, &sync_w);
     drop(sync_w);
     if let Err(e) = joined {
         // The init may have failed first (then it is gone, and we could not move it): its
@@ -294,7 +304,7 @@ pub(crate) fn create(
 fn set_up_init(
     pid: i32,
     maps: Option<&crate::userns::Maps>,
-    make: Option<(&dyn Cgroup, &Limits)>,
+    make: Option<Maker>,
     cgroup_procs: &[OwnedFd],
     sync: &OwnedFd,
 ) -> Result<()> {
@@ -305,9 +315,11 @@ fn set_up_init(
         crate::userns::write(pid, maps)?;
         tell("telling the init its id maps are written")?;
     }
-    if let Some((cgroup, limits)) = make {
+    if let Some(maker) = make {
         // The init moves itself once they exist (`Step::JoinCgroupAt`).
-        cgroup.create(limits)?;
+        maker
+            .join()
+            .map_err(|_| Error::Invalid("the thread making the cgroups panicked".into()))??;
         return tell("telling the init its cgroups are made");
     }
     join_cgroups(cgroup_procs, pid)?;
