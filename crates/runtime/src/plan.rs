@@ -344,7 +344,13 @@ fn sysctls(
 }
 
 fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
-    let at = path_cstr(&dir.join("rootfs"))?;
+    // A dir is bound onto itself (in the init's private mount namespace: the host sees
+    // nothing), as runc does: pivot_root needs a mount point, and no mount point dir has to
+    // be made and removed in the state dir.
+    let at = match rootfs {
+        Rootfs::Dir(d) => path_cstr(d)?,
+        _ => path_cstr(&dir.join("rootfs"))?,
+    };
     let source = match (rootfs, rootfs.overlay(dir)) {
         (Rootfs::Dir(d), _) => Source::Bind {
             path: path_cstr(d)?,

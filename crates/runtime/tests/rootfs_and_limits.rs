@@ -325,3 +325,22 @@ fn a_cgroup_that_cannot_be_made_fails_create_cleanly() -> TestResult {
     assert!(!std::path::Path::new(&cg).exists(), "{cg}");
     Ok(())
 }
+
+/// A directory rootfs is bound onto itself inside the init's mount namespace: the host
+/// sees no mount on it, and the state dir gets no mount point.
+#[test]
+fn a_dir_rootfs_is_bound_onto_itself_unseen_by_the_host() -> TestResult {
+    let f = Fixture::new("dirroot");
+    let rootfs = f.rootfs();
+    let mut g = f.create(&f.spec("ls / > /out/ls"))?;
+    let host = std::fs::read_to_string("/proc/self/mountinfo")?;
+    assert!(!host.contains(&*rootfs.to_string_lossy()), "{host}");
+    assert!(!g.c().dir().join("rootfs").exists());
+    let inside = std::fs::read_to_string(format!("/proc/{}/mountinfo", g.c().pid()))?;
+    let root_line = inside.lines().find(|l| l.split(' ').nth(4) == Some("/"));
+    assert!(root_line.is_some(), "{inside}");
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert!(f.read_out("ls").contains("bin"));
+    Ok(())
+}

@@ -171,8 +171,11 @@ pub(crate) fn create(
         let limits = limits.clone();
         undo.maker = Some(std::thread::spawn(move || own.create(&limits)));
     }
-    let rootfs_dir = dir.join("rootfs");
-    std::fs::create_dir(&rootfs_dir).map_err(|e| Error::io("mkdir", &rootfs_dir, e))?;
+    if !matches!(rootfs, Rootfs::Dir(_)) {
+        // The overlay's mount point; a dir rootfs is bound onto itself instead.
+        let rootfs_dir = dir.join("rootfs");
+        std::fs::create_dir(&rootfs_dir).map_err(|e| Error::io("mkdir", &rootfs_dir, e))?;
+    }
     for p in rootfs.overlay_dirs(&dir) {
         // Kept from an earlier container when the caller owns them (`OverlayIn`).
         std::fs::create_dir_all(&p).map_err(|e| Error::io("mkdir", &p, e))?;
