@@ -302,10 +302,14 @@ fn cached_runs(f: &Fixture, profile: &LinuxSeccomp, calls: &[&str], run: u32) ->
 #[test]
 fn the_compiled_filter_is_cached_checked_and_replaced_when_damaged() {
     use std::os::unix::fs::MetadataExt;
-    let f = Fixture::new("sc-cache");
+    let mut f = Fixture::new("sc-cache");
     install_helper(&f.rootfs(), f.tmp.path());
     let profile = seccomp::default_profile(&compose_runtime::spec::default_capabilities());
-    let dir = f.rt.root().join(seccomp::cache::DIR);
+    let dir = f.tmp.path().join("seccomp-cache");
+    // Without the option nothing is kept (the state root holds only containers).
+    assert_eq!(cached_runs(&f, &profile, &["mount"], 0), [EPERM]);
+    assert!(!dir.exists() && !f.rt.root().join(seccomp::cache::DIR).exists());
+    f.rt = f.rt.clone().with_seccomp_cache(&dir);
     let entry = seccomp::cache::entry_for(&dir, &profile).unwrap();
     assert!(!entry.exists());
     let calls = ["mount", "keyctl", "unshare"];

@@ -133,6 +133,8 @@ pub(crate) struct Target<'a> {
     pub cgroup_parent: &'a str,
     pub terminal: bool,
     pub init: bool,
+    /// Where compiled seccomp filters are kept; `None`: compiled each time.
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -150,6 +152,7 @@ pub(crate) fn create(
         cgroup_parent,
         terminal,
         init,
+        seccomp_cache,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -211,8 +214,6 @@ pub(crate) fn create(
         fifo_for_userns_root(&fifo_path, spec)?;
     }
     let (sync_r, sync_w) = pipe()?;
-    // Beside the containers' dirs, under the runtime's state root.
-    let seccomp_cache = dir.parent().map(|r| r.join(crate::seccomp::cache::DIR));
     let plan = plan::build(Input {
         spec,
         rootfs,
@@ -226,7 +227,7 @@ pub(crate) fn create(
         init,
         sync: sync_r,
         join_cgroups,
-        seccomp_cache: seccomp_cache.as_deref(),
+        seccomp_cache,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -289,6 +290,7 @@ pub(crate) fn create(
         dir,
         record,
         cgroup,
+        seccomp_cache: seccomp_cache.map(Path::to_path_buf),
         parent: Some(ParentSide {
             pidfd,
             status: Some(status_r),

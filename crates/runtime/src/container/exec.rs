@@ -171,10 +171,7 @@ impl Container {
             &mut plan,
             Some(process),
             self.record().seccomp.as_ref(),
-            self.dir
-                .parent()
-                .map(|root| root.join(crate::seccomp::cache::DIR))
-                .as_deref(),
+            self.seccomp_cache.as_deref(),
             caps::own_status_mask("CapBnd")?,
             caps::last_cap(),
             status_w.as_raw_fd(),
