@@ -68,7 +68,10 @@ def series(label):
     for n, exe in tools:          # warm-up, and a check that each runs
         once(n, exe, f"warm-{n}")
     for i in range(runs):         # interleaved: drift hits all alike
-        for n, exe in tools:
+        # Rotated: each runtime follows each other one as often, since a run leaves the
+        # kernel async teardown (netns cleanup, cgroup css release) that the next one meets.
+        k = i % len(tools)
+        for n, exe in tools[k:] + tools[:k]:
             times[n].append(once(n, exe, f"b{i}-{n}"))
     med = {n: statistics.median(v) for n, v in times.items()}
     print(f"\n{label}: {runs} runs each of `run /bin/true`")
