@@ -285,6 +285,11 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
     sysctls(&mut plan, linux, joins_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
+    plan.push("telling the runtime the container is set up", Step::Ready);
+    plan.push(
+        "detaching the old root (umount2 MNT_DETACH)",
+        Step::DetachOldRoot,
+    );
     if spec
         .root()
         .as_ref()

@@ -344,3 +344,28 @@ fn a_dir_rootfs_is_bound_onto_itself_unseen_by_the_host() -> TestResult {
     assert!(f.read_out("ls").contains("bin"));
     Ok(())
 }
+
+/// The old root is detached before the process runs (the detach now follows the init's
+/// "set up" report, and precedes its wait for start): none of the host's mounts (its
+/// cgroup hierarchies, say) is in the container's mount table, and one mount is at `/`.
+#[test]
+fn the_old_root_is_gone_before_the_process_runs() -> TestResult {
+    let f = Fixture::new("oldroot");
+    let spec = f.spec("cat /proc/self/mountinfo > /out/mi");
+    assert_eq!(f.run(&spec).code, 0);
+    let mi = f.read_out("mi");
+    let fields = |l: &str| {
+        let (left, right) = l.split_once(" - ").unwrap_or((l, ""));
+        let point = left.split(' ').nth(4).unwrap_or_default().to_string();
+        let fstype = right.split(' ').next().unwrap_or_default().to_string();
+        (point, fstype)
+    };
+    let all: Vec<(String, String)> = mi.lines().map(fields).collect();
+    assert!(!all.is_empty(), "{mi}");
+    assert!(
+        all.iter().all(|(_, t)| t != "cgroup" && t != "cgroup2"),
+        "{mi}"
+    );
+    assert_eq!(all.iter().filter(|(p, _)| p == "/").count(), 1, "{mi}");
+    Ok(())
+}
