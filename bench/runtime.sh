@@ -2,13 +2,15 @@
 # `run /bin/true` on one busybox bundle with compose-oci, crun and runc, interleaved, RUNS
 # times each (default 50), with the host's network and with a fresh network namespace.
 # Prints median and p90 per runtime and each one's median over ours (above 1: ours is
-# faster). As root. Every runtime runs alike inside `unshare -m --propagation private` with
-# the cgroup2 mount at /sys/fs/cgroup/unified unmounted (crun 1.8 refuses hybrid hosts
-# otherwise); runc 1.1 would run without that.
+# faster); first, the syscalls each makes in one run (strace -f -c: work, not time, so
+# the same under load). As root. Every runtime runs alike inside
+# `unshare -m --propagation private` with the cgroup2 mount at /sys/fs/cgroup/unified
+# unmounted (crun 1.8 refuses hybrid hosts otherwise); runc 1.1 would run without that.
 #
 #   bash bench/runtime.sh            # RUNS=50
 #   OURS=path/to/compose-oci RUNS=200 bash bench/runtime.sh
 #   BASE=path/to/older/compose-oci bash bench/runtime.sh   # adds it as "base": before/after
+#   OURS=target/release/compose-oci BASE=... RUNS=200      # a given release build, no cargo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
@@ -66,7 +68,10 @@ def series(label):
     for n, exe in tools:          # warm-up, and a check that each runs
         once(n, exe, f"warm-{n}")
     for i in range(runs):         # interleaved: drift hits all alike
-        for n, exe in tools:
+        # Rotated: each runtime follows each other one as often, since a run leaves the
+        # kernel async teardown (netns cleanup, cgroup css release) that the next one meets.
+        k = i % len(tools)
+        for n, exe in tools[k:] + tools[:k]:
             times[n].append(once(n, exe, f"b{i}-{n}"))
     med = {n: statistics.median(v) for n, v in times.items()}
     print(f"\n{label}: {runs} runs each of `run /bin/true`")
@@ -75,8 +80,31 @@ def series(label):
         p90 = sorted(v)[max(0, int(len(v) * 0.9) - 1)]
         print(f"{n:8} {med[n]*1e3:10.2f} {p90*1e3:8.2f}  {med[n]/med['ours']:13.2f}")
 
+def syscalls(name, exe):
+    # Work, not time: the same under any load. Every process of the run, children too.
+    out = os.path.join(tmp, f"strace-{name}")
+    r = subprocess.run(["strace", "-f", "-c", "-o", out, exe, "--root",
+                        os.path.join(tmp, "root-" + name), "run", "--bundle", bundle,
+                        f"count-{name}"], stdin=subprocess.DEVNULL, capture_output=True)
+    if r.returncode != 0:
+        return None
+    for line in open(out):
+        f = line.split()
+        if f and f[-1] == "total":
+            return int(f[3])
+    return None
+
+def counts():
+    if not shutil.which("strace"):
+        print("\n(strace missing: no syscall counts)")
+        return
+    print("\nsyscalls per `run /bin/true` (strace -f -c, all processes)")
+    for n, exe in tools:
+        print(f"{n:8} {syscalls(n, exe)}")
+
 cfg = os.path.join(bundle, "config.json")
 netns = open(cfg).read()
+counts()
 series("fresh network namespace")
 shutil.copy(os.path.join(bundle, "config.hostnet.json"), cfg)
 series("host network")

@@ -129,7 +129,8 @@ impl Runner {
     /// Container state lives in `<root>/containers`.
     pub fn new(root: &Path) -> std::result::Result<Runner, compose_runtime::Error> {
         Ok(Runner {
-            rt: Runtime::new(root.join("containers"), CGROUP_PARENT)?,
+            rt: Runtime::new(root.join("containers"), CGROUP_PARENT)?
+                .with_seccomp_cache(root.join("seccomp")),
             shim_exe: None,
         })
     }

@@ -51,6 +51,8 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
+    /// Opens the cgroup file at this host path and writes "0" to it: joins that cgroup.
+    JoinCgroupAt(CString),
     /// Blocks until the parent writes a byte on this pipe: it has written the user
     /// namespace's id maps, or moved us into the container's cgroups. With `root`, then
     /// becomes the user namespace's root (0 must be mapped, as runc requires): files we
@@ -103,11 +105,18 @@ pub enum Step {
         path: CString,
         data: CString,
     },
-    /// `pivot_root` into the rootfs and detach the old root.
+    /// `pivot_root` into the rootfs; the old root stays stacked on it until
+    /// [`Step::DetachOldRoot`].
     PivotRoot,
+    /// Tells the parent we are set up (`create` returns): the old root's detach, which
+    /// waits for an RCU grace period, then overlaps the caller's next steps.
+    Ready,
+    /// Detaches the old root (before anything of the container's runs: the exec follows
+    /// `start`, which follows this).
+    DetachOldRoot,
     /// Remounts `/` read-only (after the pivot).
     RootReadOnly,
-    /// Tells the parent we are ready, then blocks until `start` opens the exec fifo.
+    /// Blocks until `start` opens the exec fifo.
     WaitStart {
         fifo: CString,
     },
@@ -232,6 +241,13 @@ fn close(fd: RawFd) {
 fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
     match step {
         Step::JoinCgroup(fd) => sys::write_all(*fd, b"0").map(|()| close(*fd)),
+        Step::JoinCgroupAt(path) => {
+            // SAFETY: path is NUL-terminated.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+            let r = sys::write_all(fd, b"0");
+            close(fd);
+            r
+        }
         // SAFETY: setns/unshare take plain integers.
         Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
         // SAFETY: as above.
@@ -309,6 +325,12 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             r
         }
         Step::PivotRoot => pivot(*root),
+        Step::Ready => {
+            let mut rec = [0u8; RECORD_LEN];
+            rec[..4].copy_from_slice(&READY.to_ne_bytes());
+            sys::write_all(status_fd, &rec)
+        }
+        Step::DetachOldRoot => detach_old_root(),
         Step::RootReadOnly => {
             let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
             // SAFETY: "/" is NUL-terminated.
@@ -317,7 +339,7 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             close(fd);
             r
         }
-        Step::WaitStart { fifo } => wait_start(status_fd, fifo),
+        Step::WaitStart { fifo } => wait_start(fifo),
         Step::SetRlimit {
             resource,
             soft,
@@ -722,19 +744,19 @@ fn pivot(root: RawFd) -> SysResult<()> {
     // SAFETY: root is an open directory fd.
     cvt(unsafe { libc::fchdir(root) })?;
     sys::pivot_root_dot()?;
-    // The old root is now stacked under the new one at "."; detach it.
-    // SAFETY: "." is NUL-terminated.
-    cvt(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
-    // SAFETY: "/" is NUL-terminated.
-    cvt(unsafe { libc::chdir(c"/".as_ptr()) })?;
     close(root);
     Ok(())
 }
 
-fn wait_start(status_fd: RawFd, fifo: &CStr) -> SysResult<()> {
-    let mut rec = [0u8; RECORD_LEN];
-    rec[..4].copy_from_slice(&READY.to_ne_bytes());
-    sys::write_all(status_fd, &rec)?;
+/// The old root is stacked on the new one at "." since the pivot: detached here.
+fn detach_old_root() -> SysResult<()> {
+    // SAFETY: "." is NUL-terminated.
+    cvt(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
+    // SAFETY: "/" is NUL-terminated.
+    cvt(unsafe { libc::chdir(c"/".as_ptr()) }).map(drop)
+}
+
+fn wait_start(fifo: &CStr) -> SysResult<()> {
     // Blocks until `start` opens the fifo for reading.
     // SAFETY: fifo is NUL-terminated.
     let fd = cvt(unsafe { libc::open(fifo.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;

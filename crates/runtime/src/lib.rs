@@ -46,6 +46,7 @@ pub struct Runtime {
     root: PathBuf,
     cgroup_parent: String,
     hierarchy: cgroups::Hierarchy,
+    seccomp_cache: Option<PathBuf>,
 }
 
 impl Runtime {
@@ -58,7 +59,15 @@ impl Runtime {
             root,
             cgroup_parent: cgroup_parent.to_string(),
             hierarchy: cgroups::detect()?,
+            seccomp_cache: None,
         })
+    }
+
+    /// Keeps compiled seccomp filters in `dir` ([`seccomp::cache`]), so that a profile is
+    /// compiled once rather than at every create and exec. Without it, each compiles.
+    pub fn with_seccomp_cache(mut self, dir: impl Into<PathBuf>) -> Runtime {
+        self.seccomp_cache = Some(dir.into());
+        self
     }
 
     /// The cgroup hierarchy detected on this host.
@@ -88,6 +97,7 @@ impl Runtime {
                 netns: opts.netns.clone(),
                 init: opts.init,
                 shim: shim_opts.clone(),
+                seccomp_cache: self.seccomp_cache.clone(),
             };
             shim::launch(&dir, &req)?;
             return self.load(id);
@@ -99,6 +109,7 @@ impl Runtime {
             cgroup_parent: &self.cgroup_parent,
             terminal: false,
             init: opts.init,
+            seccomp_cache: self.seccomp_cache.as_deref(),
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }
@@ -132,7 +143,9 @@ impl Runtime {
 
     /// Finds container `id` from its state dir.
     pub fn load(&self, id: &str) -> Result<Container> {
-        Container::open(self.dir(id)?, id, self.hierarchy)
+        let mut c = Container::open(self.dir(id)?, id, self.hierarchy)?;
+        c.seccomp_cache = self.seccomp_cache.clone();
+        Ok(c)
     }
 
     fn dir(&self, id: &str) -> Result<PathBuf> {

@@ -84,6 +84,12 @@ pub struct Input<'a> {
     /// cgroups (the parent does that while the init sets up: it costs an RCU grace period
     /// on cgroup v1, here overlapped with the mounts).
     pub sync: OwnedFd,
+    /// Cgroup files the init writes "0" to, to move itself into the container's cgroups
+    /// ([`crate::cgroups::Cgroup::thread_join_files`]) once the parent says on `sync`
+    /// that it has made them; empty when the parent moves it.
+    pub join_cgroups: Vec<CString>,
+    /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -180,6 +186,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .collect();
     keep.sort_unstable();
     plan.push("closing the parent's other fds", Step::CloseFds(keep));
+    let self_joins = !input.join_cgroups.is_empty();
     let userns = plan.clone_flags & libc::CLONE_NEWUSER as u64 != 0;
     let sync = input.sync.as_raw_fd();
     plan.fds.push(input.sync);
@@ -247,7 +254,20 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             step,
         );
     }
-    if cgroup_ns {
+    if self_joins {
+        // The parent made the cgroups meanwhile; joined before the pivot hides their files.
+        plan.push(
+            "waiting for the container's cgroups to be made",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        );
+        for path in input.join_cgroups {
+            let what = format!("joining the container's cgroup ({path:?} <- 0)");
+            plan.push(what, Step::JoinCgroupAt(path));
+        }
+    } else if cgroup_ns {
         // Rooted where the init is: in its own cgroup, once the parent has moved it.
         plan.push(
             "waiting to be moved into the container's cgroups",
@@ -256,6 +276,8 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
                 root: false,
             },
         );
+    }
+    if cgroup_ns {
         plan.push(
             "unshare(CLONE_NEWCGROUP)",
             Step::Unshare(libc::CLONE_NEWCGROUP),
@@ -263,6 +285,11 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
     sysctls(&mut plan, linux, joins_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
+    plan.push("telling the runtime the container is set up", Step::Ready);
+    plan.push(
+        "detaching the old root (umount2 MNT_DETACH)",
+        Step::DetachOldRoot,
+    );
     if spec
         .root()
         .as_ref()
@@ -281,6 +308,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         &mut plan,
         spec.process().as_ref(),
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        input.seccomp_cache,
         input.host_bounding,
         input.last_cap,
         input.status_fd,
@@ -321,7 +349,13 @@ fn sysctls(
 }
 
 fn root_mount(plan: &mut Plan, rootfs: &Rootfs, dir: &Path) -> Result<()> {
-    let at = path_cstr(&dir.join("rootfs"))?;
+    // A dir is bound onto itself (in the init's private mount namespace: the host sees
+    // nothing), as runc does: pivot_root needs a mount point, and no mount point dir has to
+    // be made and removed in the state dir.
+    let at = match rootfs {
+        Rootfs::Dir(d) => path_cstr(d)?,
+        _ => path_cstr(&dir.join("rootfs"))?,
+    };
     let source = match (rootfs, rootfs.overlay(dir)) {
         (Rootfs::Dir(d), _) => Source::Bind {
             path: path_cstr(d)?,
@@ -606,6 +640,7 @@ pub fn process(
     plan: &mut Plan,
     p: Option<&oci_spec::runtime::Process>,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    seccomp_cache: Option<&Path>,
     host_bounding: u64,
     last_cap: u32,
     status_fd: RawFd,
@@ -649,7 +684,12 @@ pub fn process(
         host_bounding,
     )?;
     let nnp = p.no_new_privileges().unwrap_or(false);
-    let filter = seccomp.map(crate::seccomp::compile).transpose()?;
+    let filter = seccomp
+        .map(|s| match seccomp_cache {
+            Some(dir) => crate::seccomp::cache::load_or_compile(dir, s).map(|(p, _)| p),
+            None => crate::seccomp::compile(s),
+        })
+        .transpose()?;
     if !nnp && let Some(prog) = &filter {
         // Without no_new_privs the kernel takes a filter only while we hold CAP_SYS_ADMIN:
         // install it before the capabilities go (the filter then sees the init's last calls).

@@ -165,3 +165,30 @@ fn oom_score_adj_is_set() {
     assert_eq!(f.run(&spec).code, 0);
     assert_eq!(f.read_out("adj").trim(), "500");
 }
+
+/// `run`'s path: the exit status comes back, and the container is gone (state dir and
+/// cgroup), for a clean exit and for a process killed by a signal.
+#[test]
+fn wait_and_delete_reports_the_exit_and_leaves_nothing() -> TestResult {
+    let f = Fixture::new("wad");
+    for (script, code, signal) in [("exit 7", 7, None), ("sleep 100", 137, Some(9))] {
+        let mut g = f.create(&f.spec(script))?;
+        g.c().start()?;
+        if signal.is_some() {
+            g.c().kill(libc::SIGKILL)?;
+        }
+        let c = g.0.take().unwrap();
+        let dir = c.dir().to_path_buf();
+        let st = c.wait_and_delete()?;
+        assert_eq!((st.code, st.signal), (code, signal), "{script}");
+        assert!(!dir.exists(), "{}", dir.display());
+        let cg = match f.rt.hierarchy() {
+            compose_runtime::cgroups::Hierarchy::V1 => "/sys/fs/cgroup/pids",
+            compose_runtime::cgroups::Hierarchy::V2 => "/sys/fs/cgroup",
+        };
+        let cg = format!("{cg}/{}/{}", common::CGROUP_PARENT, f.id);
+        assert!(!std::path::Path::new(&cg).exists(), "{cg}");
+        assert!(f.rt.load(&f.id).is_err());
+    }
+    Ok(())
+}

@@ -268,3 +268,104 @@ fn v1_limits_are_written_and_the_cgroup_namespace_hides_the_path() -> TestResult
     assert!(!inside.contains(&f.id), "{inside}");
     Ok(())
 }
+
+/// The init moves itself into its cgroups (on v1, its one thread through `tasks`): once
+/// `create` returns, every controller the runtime uses lists it as a process of the
+/// container's cgroup, before it runs anything of the container's.
+#[test]
+fn the_init_is_in_every_cgroup_of_the_container_once_created() -> TestResult {
+    let f = Fixture::new("cg-join");
+    let g = f.create(&f.spec("true"))?;
+    let pid = g.0.as_ref().map(|c| c.pid()).unwrap_or_default();
+    let want = format!("/{}/{}", common::CGROUP_PARENT, f.id);
+    let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let mut seen = 0;
+    for l in lines.lines() {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        let first = controllers.split(',').next().unwrap_or_default();
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(first);
+        let ours = dir.join(want.trim_start_matches('/'));
+        if controllers.is_empty() || controllers.starts_with("name=") || !ours.exists() {
+            continue;
+        }
+        assert_eq!(path, want, "{l}");
+        let procs = std::fs::read_to_string(ours.join("cgroup.procs"))?;
+        assert!(procs.lines().any(|p| p == pid.to_string()), "{l}: {procs}");
+        seen += 1;
+    }
+    if f.rt.hierarchy() == compose_runtime::cgroups::Hierarchy::V1 {
+        assert!(seen >= 3, "{lines}");
+    }
+    Ok(())
+}
+
+/// The cgroups are made while the init sets up (after the clone): when that fails (a
+/// cpuset of a CPU this host lacks), create says so and leaves no cgroup or state (the init is killed by its pidfd).
+#[test]
+fn a_cgroup_that_cannot_be_made_fails_create_cleanly() -> TestResult {
+    use oci_spec::runtime::LinuxCpuBuilder;
+    let f = Fixture::new("cg-bad");
+    let mut spec = f.spec("true");
+    let r = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().cpus("1023").build()?)
+        .build()?;
+    set_resources(&mut spec, r);
+    let err = f.create(&spec).err().ok_or("create succeeded")?;
+    assert!(err.to_string().contains("cpuset"), "{err}");
+    assert!(!f.rt.root().join(&f.id).exists());
+    let cg = match f.rt.hierarchy() {
+        compose_runtime::cgroups::Hierarchy::V1 => "/sys/fs/cgroup/cpuset",
+        compose_runtime::cgroups::Hierarchy::V2 => "/sys/fs/cgroup",
+    };
+    let cg = format!("{cg}/{}/{}", common::CGROUP_PARENT, f.id);
+    assert!(!std::path::Path::new(&cg).exists(), "{cg}");
+    Ok(())
+}
+
+/// A directory rootfs is bound onto itself inside the init's mount namespace: the host
+/// sees no mount on it, and the state dir gets no mount point.
+#[test]
+fn a_dir_rootfs_is_bound_onto_itself_unseen_by_the_host() -> TestResult {
+    let f = Fixture::new("dirroot");
+    let rootfs = f.rootfs();
+    let mut g = f.create(&f.spec("ls / > /out/ls"))?;
+    let host = std::fs::read_to_string("/proc/self/mountinfo")?;
+    assert!(!host.contains(&*rootfs.to_string_lossy()), "{host}");
+    assert!(!g.c().dir().join("rootfs").exists());
+    let inside = std::fs::read_to_string(format!("/proc/{}/mountinfo", g.c().pid()))?;
+    let root_line = inside.lines().find(|l| l.split(' ').nth(4) == Some("/"));
+    assert!(root_line.is_some(), "{inside}");
+    g.c().start()?;
+    assert_eq!(g.c().wait()?.code, 0);
+    assert!(f.read_out("ls").contains("bin"));
+    Ok(())
+}
+
+/// The old root is detached before the process runs (the detach now follows the init's
+/// "set up" report, and precedes its wait for start): none of the host's mounts (its
+/// cgroup hierarchies, say) is in the container's mount table, and one mount is at `/`.
+#[test]
+fn the_old_root_is_gone_before_the_process_runs() -> TestResult {
+    let f = Fixture::new("oldroot");
+    let spec = f.spec("cat /proc/self/mountinfo > /out/mi");
+    assert_eq!(f.run(&spec).code, 0);
+    let mi = f.read_out("mi");
+    let fields = |l: &str| {
+        let (left, right) = l.split_once(" - ").unwrap_or((l, ""));
+        let point = left.split(' ').nth(4).unwrap_or_default().to_string();
+        let fstype = right.split(' ').next().unwrap_or_default().to_string();
+        (point, fstype)
+    };
+    let all: Vec<(String, String)> = mi.lines().map(fields).collect();
+    assert!(!all.is_empty(), "{mi}");
+    assert!(
+        all.iter().all(|(_, t)| t != "cgroup" && t != "cgroup2"),
+        "{mi}"
+    );
+    assert_eq!(all.iter().filter(|(p, _)| p == "/").count(), 1, "{mi}");
+    Ok(())
+}

@@ -282,3 +282,59 @@ fn an_unknown_syscall_in_a_profile_is_named() -> TestResult {
     assert!(!f.rt.root().join(&f.id).exists());
     Ok(())
 }
+
+/// Runs the helper on `calls` in three containers of one runtime (one state root), each
+/// under `profile` with every capability: the errnos of each run.
+fn cached_runs(f: &Fixture, profile: &LinuxSeccomp, calls: &[&str], run: u32) -> Vec<i32> {
+    let mut spec = f.spec(&format!("/bin/sys {} > /out/r{run}", calls.join(" ")));
+    set_caps(&mut spec, all_caps());
+    set_seccomp(&mut spec, Some(profile.clone()));
+    assert_eq!(f.run(&spec).code, 0);
+    f.read_out(&format!("r{run}"))
+        .lines()
+        .filter_map(|l| l.split_once(' ')?.1.parse().ok())
+        .collect()
+}
+
+/// The compiled filter is kept under the state root: written by the first container, read
+/// (not rewritten) by the second, and a damaged entry is compiled again and replaced, with
+/// the denied calls still denied each time.
+#[test]
+fn the_compiled_filter_is_cached_checked_and_replaced_when_damaged() {
+    use std::os::unix::fs::MetadataExt;
+    let mut f = Fixture::new("sc-cache");
+    install_helper(&f.rootfs(), f.tmp.path());
+    let profile = seccomp::default_profile(&compose_runtime::spec::default_capabilities());
+    let dir = f.tmp.path().join("seccomp-cache");
+    // Without the option nothing is kept (the state root holds only containers).
+    assert_eq!(cached_runs(&f, &profile, &["mount"], 0), [EPERM]);
+    assert!(!dir.exists() && !f.rt.root().join(seccomp::cache::DIR).exists());
+    f.rt = f.rt.clone().with_seccomp_cache(&dir);
+    let entry = seccomp::cache::entry_for(&dir, &profile).unwrap();
+    assert!(!entry.exists());
+    let calls = ["mount", "keyctl", "unshare"];
+
+    assert_eq!(cached_runs(&f, &profile, &calls, 1), [EPERM; 3]);
+    let first = std::fs::metadata(&entry).expect("written by the first container");
+    assert_eq!(cached_runs(&f, &profile, &calls, 2), [EPERM; 3]);
+    let second = std::fs::metadata(&entry).unwrap();
+    assert_eq!(
+        (first.ino(), first.mtime_nsec(), first.mtime()),
+        (second.ino(), second.mtime_nsec(), second.mtime()),
+        "read, not written again"
+    );
+
+    // Damaged: the instructions turned into "allow everything" without fixing the sum.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let len = bytes.len();
+    for b in &mut bytes[len - 64..len - 32] {
+        *b = 0;
+    }
+    std::fs::write(&entry, &bytes).unwrap();
+    assert_eq!(cached_runs(&f, &profile, &calls, 3), [EPERM; 3]);
+    let third = std::fs::metadata(&entry).unwrap();
+    assert_ne!(third.ino(), second.ino(), "replaced by a new file");
+    assert_ne!(std::fs::read(&entry).unwrap(), bytes);
+    let (_, outcome) = seccomp::cache::load_or_compile(&dir, &profile).unwrap();
+    assert_eq!(outcome, seccomp::cache::Outcome::Hit);
+}

@@ -26,7 +26,8 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
              \"cgroupfs\")"
         );
     }
-    let rt = Runtime::new(&cli.root, CGROUP_PARENT)?;
+    let rt = Runtime::new(&cli.root, CGROUP_PARENT)?
+        .with_seccomp_cache(cli.root.join(compose_runtime::seccomp::cache::DIR));
     match &cli.command {
         Command::Create(a) => create::create(&rt, a).map(|_| 0),
         Command::Start { id } => start::start(&rt, id).map(|()| 0),

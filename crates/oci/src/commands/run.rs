@@ -32,17 +32,18 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if let Some(set) = set {
-        forward(set, c.pid());
+        let forwarded = forward_until_exit(&set, c.pid());
+        if let Err(e) = forwarded {
+            let _ = c.delete(true);
+            return Err(e);
+        }
     }
-    let status = c.wait();
-    let deleted = c.delete(true);
-    let status = status?;
-    deleted?;
+    let status = c.wait_and_delete()?;
     Ok(u8::try_from(status.code).unwrap_or(255))
 }
 
-/// Blocks the forwarded signals in this (still single-threaded) process, so that only the
-/// forwarding thread takes them. The container's init resets its mask before exec.
+/// Blocks the forwarded signals in this (still single-threaded) process, so that they
+/// wait in the signalfd for forwarding. The container's init resets its mask before exec.
 fn block_forwarded() -> libc::sigset_t {
     // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask takes a
     // valid set and a null old-set pointer.
@@ -57,18 +58,60 @@ fn block_forwarded() -> libc::sigset_t {
     }
 }
 
-/// A thread that waits for the blocked signals and sends each to `pid`. The init is our
-/// unreaped child until `wait` returns, so its pid cannot be reused meanwhile.
-fn forward(set: libc::sigset_t, pid: i32) {
-    std::thread::spawn(move || {
-        loop {
-            let mut sig = 0;
-            // SAFETY: set is a valid signal set; sig is a valid out pointer.
-            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                return;
+/// Forwards the blocked signals to `pid` until it exits, in this thread: a signalfd and a
+/// pidfd polled together (no thread to start and tear down on every run). The init is our
+/// unreaped child until the caller reaps it, so its pid cannot be reused meanwhile.
+fn forward_until_exit(set: &libc::sigset_t, pid: i32) -> anyhow::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: set is a valid, initialised signal set; -1 asks for a new fd.
+    let sfd = unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC) };
+    anyhow::ensure!(sfd >= 0, "signalfd: {}", std::io::Error::last_os_error());
+    // SAFETY: signalfd returned a new fd that nothing else owns.
+    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+    // SAFETY: pidfd_open with plain integers.
+    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    anyhow::ensure!(
+        pfd >= 0,
+        "pidfd_open {pid}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: pfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array of two pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
-            // SAFETY: kill(2) with plain integers.
-            unsafe { libc::kill(pid, sig) };
+            anyhow::bail!("poll: {e}");
         }
-    });
+        if fds[0].revents != 0 {
+            return Ok(());
+        }
+        if fds[1].revents != 0 {
+            // SAFETY: zeroed is a valid signalfd_siginfo; the read fills it.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: info is valid for size bytes.
+            let r = unsafe { libc::read(sfd.as_raw_fd(), (&raw mut info).cast(), size) };
+            if r == size as isize {
+                // SAFETY: kill(2) with plain integers.
+                unsafe { libc::kill(pid, info.ssi_signo as i32) };
+            }
+        }
+    }
 }

@@ -84,6 +84,19 @@ pub trait Cgroup: Send + Sync + std::fmt::Debug {
     fn create(&self, limits: &Limits) -> Result<()>;
     /// The `cgroup.procs` files a process writes "0" to, to join the cgroup.
     fn procs_files(&self) -> Vec<PathBuf>;
+    /// Files a single-threaded process writes "0" to, to move its one thread in without the
+    /// global threadgroup lock: on cgroup v1, `tasks` (moving one's own thread alone skips
+    /// `cgroup_threadgroup_rwsem`, whose write side waits for an RCU grace period, several
+    /// ms). `None` where there is no such file (v2: `cgroup.threads` refuses domain cgroups).
+    fn thread_join_files(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
+    /// What a new single-threaded process writes "0" to, to join: the cheap files when the
+    /// hierarchy has them, else `cgroup.procs`.
+    fn join_files(&self) -> Vec<PathBuf> {
+        self.thread_join_files()
+            .unwrap_or_else(|| self.procs_files())
+    }
     /// The pids (as the host sees them) of every process in the cgroup.
     fn pids(&self) -> Result<Vec<i32>>;
     /// SIGKILLs every process in the cgroup, and waits until none is left.

@@ -109,19 +109,31 @@ impl V1 {
         Ok(())
     }
 
+    /// Each rule is one write to `devices.allow` or `devices.deny`, both opened once (the
+    /// kernel parses one rule per write; the 12 defaults were 36 syscalls).
     fn set_devices(&self, rules: &[(bool, String)]) -> Result<()> {
         let d = self.dir("devices");
-        write(&d, "devices.deny", "a")?;
-        for (allow, rule) in rules {
-            let file = if *allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write(&d, file, rule)?;
+        let open = |file: &str| {
+            let p = d.join(file);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map(|f| (f, p.clone()))
+                .map_err(|e| cg_err(&p, format_args!("open: {e}")))
+        };
+        let mut deny = open("devices.deny")?;
+        let mut allow = open("devices.allow")?;
+        let put = |(f, p): &mut (std::fs::File, PathBuf), rule: &str| {
+            use std::io::Write;
+            f.write_all(rule.as_bytes())
+                .map_err(|e| cg_err(p, format_args!("write {rule:?}: {e}")))
+        };
+        put(&mut deny, "a")?;
+        for (ok, rule) in rules {
+            put(if *ok { &mut allow } else { &mut deny }, rule)?;
         }
         for rule in DEVICE_ALLOW {
-            write(&d, "devices.allow", rule)?;
+            put(&mut allow, rule)?;
         }
         Ok(())
     }
@@ -158,6 +170,15 @@ impl Cgroup for V1 {
             .into_iter()
             .map(|(c, _)| self.dir(c).join("cgroup.procs"))
             .collect()
+    }
+
+    fn thread_join_files(&self) -> Option<Vec<PathBuf>> {
+        let files = self
+            .mounted()
+            .into_iter()
+            .map(|(c, _)| self.dir(c).join("tasks"))
+            .collect();
+        Some(files)
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

@@ -116,9 +116,11 @@ impl Container {
             .pidfd()?
             .ok_or_else(|| self.bad_state(Status::Stopped, "running"))?;
         let (status_r, status_w) = sys::pipe_cloexec().map_err(|e| Error::sys("pipe2", e))?;
+        // The exec child is single-threaded when it joins: on v1 it moves its thread alone,
+        // which skips an RCU grace period.
         let cgroup_procs = self
             .cgroup
-            .procs_files()
+            .join_files()
             .iter()
             .map(|p| open_fd(p, libc::O_WRONLY))
             .collect::<Result<Vec<_>>>()?;
@@ -169,6 +171,7 @@ impl Container {
             &mut plan,
             Some(process),
             self.record().seccomp.as_ref(),
+            self.seccomp_cache.as_deref(),
             caps::own_status_mask("CapBnd")?,
             caps::last_cap(),
             status_w.as_raw_fd(),

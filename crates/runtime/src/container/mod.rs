@@ -29,6 +29,8 @@ pub struct Container {
     dir: PathBuf,
     pub(crate) record: Record,
     cgroup: Box<dyn Cgroup>,
+    /// Where `exec` finds compiled seccomp filters ([`crate::Runtime::with_seccomp_cache`]).
+    pub(crate) seccomp_cache: Option<PathBuf>,
     /// Set when this process created the container.
     pub(crate) parent: Option<ParentSide>,
 }
@@ -53,6 +55,7 @@ impl Container {
             dir,
             record,
             cgroup,
+            seccomp_cache: None,
             parent: None,
         })
     }

@@ -33,7 +33,16 @@ impl Container {
         }
         // SAFETY: open returned a new fd that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        self.await_init(&fd)?;
+        if let Err(e) = self.await_init(&fd) {
+            // It may have failed a step after saying it was set up (the old root's
+            // detach): that error says more than its death.
+            if let Some(p) = &mut self.parent
+                && let Some(status) = p.status.take()
+            {
+                read_status(&status, &p.what)?;
+            }
+            return Err(e);
+        }
         let _ = std::fs::remove_file(&fifo);
         if let Some(p) = &mut self.parent
             && let Some(status) = p.status.take()

@@ -80,6 +80,31 @@ impl Container {
         self.record.save(&self.dir)?;
         Ok(exit)
     }
+
+    /// Waits for the exit, then deletes the container: for a caller that removes it at
+    /// once (`run`). The creator skips recording the exit in a state dir about to go (a
+    /// file replaced by rename, which ext4 flushes, then unlinked).
+    pub fn wait_and_delete(mut self) -> Result<ExitStatus> {
+        let exit = match &mut self.parent {
+            Some(p) if !p.reaped && self.record.exit.is_none() => {
+                let (code, signal) = reap(&p.pidfd)?;
+                p.reaped = true;
+                let exit = ExitStatus {
+                    code,
+                    signal,
+                    oom_killed: self.cgroup.oom_killed(),
+                };
+                self.record.exit = Some(exit);
+                Ok(exit)
+            }
+            _ => self.wait(),
+        };
+        // Removed even when the wait failed: nothing of it is left behind.
+        let deleted = self.delete(true);
+        let exit = exit?;
+        deleted?;
+        Ok(exit)
+    }
 }
 
 /// Waits until `p` (not necessarily our child) has exited.

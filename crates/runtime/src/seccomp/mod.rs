@@ -8,6 +8,7 @@
 //! in one place we can test.
 
 mod bpf;
+pub mod cache;
 mod docker;
 mod install;
 mod profile;

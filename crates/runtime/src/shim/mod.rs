@@ -77,6 +77,9 @@ pub(crate) struct Request {
     pub netns: Option<PathBuf>,
     pub init: bool,
     pub shim: ShimOptions,
+    /// [`crate::Runtime::with_seccomp_cache`]'s dir.
+    #[serde(default)]
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 fn shim_err(id: &str, message: impl Into<String>) -> Error {
