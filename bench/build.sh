@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 command -v buildah >/dev/null || { apt-get update -qq; apt-get install -y -qq buildah >/dev/null; }
-cargo build -q --release -p compose-cli
+cargo build --release -q -p compose-cli --bin compose -p compose-runtime --bin compose-runtime-shim
 OURS="$PWD/target/release/compose"
 work=$(mktemp -d)
 cleanup() {

@@ -68,7 +68,7 @@ median() {
 
 compose_bin() {
   if [[ -z "${COMPOSE_BIN:-}" ]]; then
-    cargo build --release -q -p compose-cli
+    cargo build --release -q -p compose-cli --bin compose -p compose-runtime --bin compose-runtime-shim
     COMPOSE_BIN=$PWD/target/release/compose
   fi
 }

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 SERVICES="${SERVICES:-10}"
 ROUNDS="${ROUNDS:-5}"
 if [ -z "${COMPOSE_BIN:-}" ]; then
-  cargo build --release -q -p compose-cli
+  cargo build --release -q -p compose-cli --bin compose -p compose-runtime --bin compose-runtime-shim
   COMPOSE_BIN=$PWD/target/release/compose
 fi
 tmp=$(mktemp -d)

@@ -36,7 +36,7 @@ ANCHOR_DEFAULT_DOWN_MAX="${ANCHOR_DEFAULT_DOWN_MAX:-10}"
 has() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 if [ -z "${COMPOSE_BIN:-}" ]; then
-  cargo build --release -q -p compose-cli
+  cargo build --release -q -p compose-cli --bin compose -p compose-runtime --bin compose-runtime-shim
   COMPOSE_BIN=$PWD/target/release/compose
 fi
 if [ -z "${DOCKER_COMPOSE:-}" ]; then
