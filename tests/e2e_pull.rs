@@ -161,3 +161,43 @@ fn pull_asks_a_credential_helper() {
     let asked = std::fs::read_to_string(helpers.join("docker-credential-testpass.asked")).unwrap();
     assert_eq!(asked.trim(), reg.host());
 }
+
+/// `compose pull` fetches and verifies (as `skopeo copy`); the layers are unpacked once,
+/// when `up` first creates containers on the image, however many at once.
+#[test]
+fn pull_defers_unpacking_to_the_first_create() {
+    let (_reg, image) = seeded();
+    let svc = |n: &str| {
+        format!(
+            "  {n}:\n    image: {image}\n    command: [\"sh\", \"-c\", \"echo {n}-up; {LOOP}\"]\n"
+        )
+    };
+    let yaml = format!("services:\n{}{}{}", svc("a"), svc("b"), svc("c"));
+    let s = Stack::new("pull-defer", &yaml);
+    let snapshots = || {
+        std::fs::read_dir(s.root().join("snapshots"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    // An empty store: busybox's names go, and with them its layers.
+    s.ok(&["image", "rm", "-f", "busybox", "compose-example/busybox"]);
+    s.ok(&["image", "prune"]);
+    assert_eq!(snapshots(), 0);
+    s.ok(&["pull", "-q"]);
+    let (listed, _) = s.ok(&["image", "ls"]);
+    assert!(listed.contains("lib/busybox"), "{listed}");
+    assert_eq!(snapshots(), 0, "pull stored the blobs only");
+    s.ok(&["up", "-d"]);
+    let layers = snapshots();
+    assert!(layers > 0, "made at the first create");
+    for n in ["a", "b", "c"] {
+        s.wait_for("output", || {
+            s.compose(&["logs", n]).stdout.contains(&format!("{n}-up"))
+        });
+    }
+    assert_eq!(snapshots(), layers);
+}

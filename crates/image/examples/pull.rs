@@ -1,8 +1,8 @@
 //! Pulls an image into a data root with the library's registry client, for speed checks of
-//! the deferred-unpack mode, which the CLI does not offer:
+//! both modes (`compose image pull` defers; `up` pulls eagerly):
 //! `cargo run --release -p compose-image --example pull -- ROOT REF [eager|deferred|deferred+use]`.
 //!
-//! `eager` is what `compose image pull` does; `deferred` stores verified blobs and the
+//! `eager` is what `up` does for an image it lacks; `deferred` stores verified blobs and the
 //! record only; `deferred+use` then makes the snapshots as a first container create would
 //! (`Store::ensure_snapshots`), so the whole cost of deferring shows. Prints the seconds of
 //! each step.

@@ -208,6 +208,9 @@ pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
         insecure_registries: args.insecure.clone(),
         // As a load: without root, files keep the caller's ownership.
         unpack: load_options().unpack,
+        // `pull` fetches and verifies, as `skopeo copy` does; the layers are unpacked when a
+        // container or a build first needs them (`up`'s own pulls unpack as they download).
+        defer_unpack: true,
         ..ClientOptions::default()
     };
     if let Some(user) = &args.username {

@@ -10,8 +10,8 @@
 //! same snapshot one wins and the other drops its copy; nothing incomplete ever has the name.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use super::{ImageRecord, LayerRecord, Result, Store, StoreError};
 use crate::unpack::{self, Compression, UnpackOptions};
@@ -52,7 +52,7 @@ impl Store {
                         else {
                             break;
                         };
-                        match self.unpack_one(rec, l, *parent, opts, sync) {
+                        match self.unpack_once(rec, l, *parent, opts, sync) {
                             Ok(true) => {
                                 made.fetch_add(1, Ordering::Relaxed);
                             }
@@ -70,6 +70,38 @@ impl Store {
             return Err(e);
         }
         Ok((dirs, made.into_inner()))
+    }
+
+    /// [`Store::unpack_one`], made once in this process: threads that need the same
+    /// snapshot at the same time (an `up` creating several containers on one image) wait for
+    /// the first instead of each unpacking it.
+    fn unpack_once(
+        &self,
+        rec: &ImageRecord,
+        l: &LayerRecord,
+        parent: Option<&str>,
+        opts: &UnpackOptions,
+        sync: bool,
+    ) -> Result<bool> {
+        static BUSY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+        static DONE: Condvar = Condvar::new();
+        let path = self.snapshot_path(&l.chain_id)?;
+        {
+            let mut busy = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+            while busy.contains(&path) {
+                busy = DONE.wait(busy).unwrap_or_else(|p| p.into_inner());
+            }
+            if path.is_dir() {
+                return Ok(false);
+            }
+            busy.push(path.clone());
+        }
+        let made = self.unpack_one(rec, l, parent, opts, sync);
+        BUSY.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|p| *p != path);
+        DONE.notify_all();
+        made
     }
 
     /// Unpacks one layer's snapshot from its blob; true when this call made it.
