@@ -3,7 +3,6 @@
 
 use compose_image::Reference;
 use compose_image::registry::{self, Client, NoProgress, RegistryError};
-use compose_image::store::LayerRecord;
 use compose_image::unpack::UnpackOptions;
 
 use super::*;
@@ -133,46 +132,6 @@ fn a_false_diff_id_is_refused_at_first_use() {
         "{e}"
     );
     assert_empty(&eager);
-}
-
-/// Pushes as `name` an image whose one layer holds `etc/a` = `text` but whose config claims
-/// `diff_id` for it. It cannot be loaded (its DiffID is false): it is stored by hand, with a
-/// stand-in snapshot, and pushed from there.
-fn push_forged(reg: &Registry, state: &Path, name: &str, text: &str, diff_id: &str) -> TestImage {
-    let honest = text_layer("etc/a", text, Comp::Gzip);
-    let mut claims = TestLayer::new(Vec::new(), Comp::Gzip, false);
-    claims.blob = honest.blob.clone();
-    claims.diff_id = diff_id.to_owned();
-    let img = TestImage::new(vec![claims], "amd64");
-    let src = open_store(state, &format!("forger-{}", sha256(name.as_bytes())));
-    let blobs = src.blobs();
-    let m = blobs.write_bytes(&img.manifest, "manifest").unwrap();
-    let c = blobs.write_bytes(&img.config, "config").unwrap();
-    let l = blobs.write_bytes(&img.layers[0].blob, "layer").unwrap();
-    let chain = img.layers[0].diff_id.clone();
-    std::fs::create_dir_all(src.snapshot_path(&chain).unwrap()).unwrap();
-    src.put_image(&compose_image::ImageRecord {
-        reference: name.to_owned(),
-        manifest_digest: m.digest,
-        manifest_size: m.size,
-        media_type: registry::OCI_MANIFEST.into(),
-        config_digest: c.digest,
-        config_size: c.size,
-        platform: Default::default(),
-        created: None,
-        size: 0,
-        layers: vec![LayerRecord {
-            digest: l.digest,
-            media_type: img.layers[0].media_type.clone(),
-            size: l.size,
-            diff_id: chain.clone(),
-            chain_id: chain,
-        }],
-    })
-    .unwrap();
-    let r = Reference::parse(name).unwrap();
-    registry::push(&src, &client(reg, state), name, &r, &NoProgress).unwrap();
-    img
 }
 
 /// A deferred pull reads no layer, except a new blob whose snapshot is there already: first

@@ -374,3 +374,56 @@ pub fn snapshot_file(
         .unwrap()
         .join(file)
 }
+
+/// Pushes as `name` an image whose one layer holds `etc/a` = `text` but whose config claims
+/// `diff_id` for it. It cannot be loaded (its DiffID is false): it is stored by hand, with a
+/// stand-in snapshot, and pushed from there.
+pub(crate) fn push_forged(
+    reg: &Registry,
+    state: &Path,
+    name: &str,
+    text: &str,
+    diff_id: &str,
+) -> TestImage {
+    let honest = text_layer("etc/a", text, Comp::Gzip);
+    let mut claims = TestLayer::new(Vec::new(), Comp::Gzip, false);
+    claims.blob = honest.blob.clone();
+    claims.diff_id = diff_id.to_owned();
+    let img = TestImage::new(vec![claims], "amd64");
+    let src = open_store(state, &format!("forger-{}", sha256(name.as_bytes())));
+    let blobs = src.blobs();
+    let m = blobs.write_bytes(&img.manifest, "manifest").unwrap();
+    let c = blobs.write_bytes(&img.config, "config").unwrap();
+    let l = blobs.write_bytes(&img.layers[0].blob, "layer").unwrap();
+    let chain = img.layers[0].diff_id.clone();
+    std::fs::create_dir_all(src.snapshot_path(&chain).unwrap()).unwrap();
+    src.put_image(&compose_image::ImageRecord {
+        reference: name.to_owned(),
+        manifest_digest: m.digest,
+        manifest_size: m.size,
+        media_type: compose_image::registry::OCI_MANIFEST.into(),
+        config_digest: c.digest,
+        config_size: c.size,
+        platform: Default::default(),
+        created: None,
+        size: 0,
+        layers: vec![compose_image::store::LayerRecord {
+            digest: l.digest,
+            media_type: img.layers[0].media_type.clone(),
+            size: l.size,
+            diff_id: chain.clone(),
+            chain_id: chain,
+        }],
+    })
+    .unwrap();
+    let r = compose_image::Reference::parse(name).unwrap();
+    compose_image::registry::push(
+        &src,
+        &client(reg, state),
+        name,
+        &r,
+        &compose_image::registry::NoProgress,
+    )
+    .unwrap();
+    img
+}
