@@ -483,6 +483,19 @@ impl Engine {
         volumes: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
+        self.remove_with(row, volumes, progress, None)
+    }
+
+    /// [`Engine::remove`]; with `later`, its veths are left to the networks' teardown
+    /// (see [`Engine::network_release`]) and its image hold to the caller, who drops them
+    /// all in one commit.
+    pub(crate) fn remove_with(
+        &self,
+        row: &ContainerRow,
+        volumes: bool,
+        progress: &dyn Progress,
+        later: Option<&std::sync::Mutex<crate::network::Batched>>,
+    ) -> Result<()> {
         emit(progress, Kind::Container, &row.name, "Removing");
         self.runner.delete(&row.id, &row.name)?;
         let rw = self.rw_dir(&row.id);
@@ -491,7 +504,7 @@ impl Engine {
         {
             return Err(Error::Other(format!("remove {}: {e}", rw.display())));
         }
-        self.network_release(row)?;
+        self.network_release(row, later)?;
         let log = self.log_path(&row.id);
         if let Err(e) = std::fs::remove_file(&log)
             && e.kind() != std::io::ErrorKind::NotFound
@@ -507,7 +520,13 @@ impl Engine {
             }
         }
         self.store.remove_container(&row.id)?;
-        if let Err(e) = self.images.release(&row.id) {
+        if let Some(later) = later {
+            later
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .holds
+                .push(row.id.clone());
+        } else if let Err(e) = self.images.release(&row.id) {
             // The snapshots stay until a later prune after a manual cleanup: never an error
             // that would leave the container half removed.
             tracing::warn!(container = %row.name, error = %e, "cannot release the image hold");

@@ -171,6 +171,7 @@ fn link_address(nl: &mut Netlink, index: u32) -> Result<Option<(std::net::Ipv4Ad
 
 fn finish(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
     let index = nl.require_link(&info.bridge)?;
+    nl.set_group(index, link_group(&info.bridge), &info.bridge)?;
     sysctl::enable_route_localnet(&info.bridge)?;
     nl.set_up(index, &info.bridge)?;
     if !info.internal {
@@ -178,6 +179,19 @@ fn finish(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
     }
     Ok(())
 }
+
+/// The link group of bridge `bridge` (kernel name) and of its containers' veths: a value
+/// from the bridge's name, with a fixed high byte so it stays clear of the small numbers
+/// people give groups by hand and is never 0 (every link's default). Two bridges may
+/// share one by chance; a teardown checks the group's members before deleting it whole.
+pub fn link_group(bridge: &str) -> u32 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(bridge.as_bytes());
+    LINK_GROUP_BASE | u32::from_be_bytes([0, d[0], d[1], d[2]])
+}
+
+/// The high byte of [`link_group`]'s values.
+pub const LINK_GROUP_BASE: u32 = 0x7c00_0000;
 
 /// Deletes the bridge `bridge` (kernel name). A missing bridge is fine: returns false.
 pub fn delete_bridge(bridge: &str) -> Result<bool> {

@@ -81,6 +81,7 @@ pub fn attach(spec: &EndpointSpec<'_>, ns: &NetnsRef) -> Result<Endpoint> {
             peer_name: spec.ifname,
             mtu: spec.network.mtu,
             peer_mac: Some(mac),
+            group: Some(crate::bridge::link_group(&spec.network.bridge)),
         },
         ns_fd.as_fd(),
     )?;

@@ -401,6 +401,79 @@ fn teardown_removes_everything_and_can_run_twice() -> Result<()> {
 }
 
 #[test]
+fn a_bridge_and_its_veths_share_the_bridges_link_group_and_go_in_one_request() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let (a, b) = (Netns::new()?, Netns::new()?);
+    let ea = p.attach(&net, &a, "eth0", true)?;
+    let eb = p.attach(&net, &b, "eth0", true)?;
+    let group = bridge::link_group(&net.bridge);
+    let mut nl = Netlink::open()?;
+    let links = nl.links()?;
+    for name in [&net.bridge, &ea.host_veth, &eb.host_veth] {
+        let l = links.iter().find(|l| &l.name == name).expect("link listed");
+        assert_eq!(l.group, group, "{name}");
+    }
+    // The group holds exactly these three: one request takes them all.
+    nl.delete_group(group)?;
+    for name in [&net.bridge, &ea.host_veth, &eb.host_veth] {
+        assert_eq!(nl.link_index(name)?, None, "{name}");
+    }
+    assert!(nl.delete_group(0).is_err());
+    teardown(&p.plan())?;
+    Ok(())
+}
+
+#[test]
+fn teardown_leaves_a_port_that_is_not_the_projects() -> Result<()> {
+    let mut p = Project::new();
+    let net = p.network("default", false)?;
+    let ns = Netns::new()?;
+    let ep = p.attach(&net, &ns, "eth0", true)?;
+    // Someone else's veth on the bridge, in the bridge's group even: the group must not be
+    // deleted whole, and this link must outlive the teardown.
+    let stranger = format!("xs{}", &p.name[p.name.len().saturating_sub(8)..]);
+    let group = bridge::link_group(&net.bridge).to_string();
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            &stranger,
+            "group",
+            &group,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{stranger}p"),
+        ],
+    )?;
+    let cleanup = Cleanup(stranger.clone());
+    run("ip", &["link", "set", &stranger, "master", &net.bridge])?;
+    teardown(&p.plan())?;
+    let mut nl = Netlink::open()?;
+    assert_eq!(nl.link_index(&net.bridge)?, None);
+    assert_eq!(nl.link_index(&ep.host_veth)?, None);
+    assert!(
+        nl.link_index(&stranger)?.is_some(),
+        "the stranger's veth was deleted"
+    );
+    drop(cleanup);
+    assert_eq!(nl.link_index(&stranger)?, None);
+    Ok(())
+}
+
+/// Deletes a link on drop.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = run("ip", &["link", "del", &self.0]);
+    }
+}
+
+#[test]
 fn teardown_after_a_partial_one_finishes_the_job() -> Result<()> {
     let mut p = Project::new();
     let net = p.network("default", false)?;

@@ -5,6 +5,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use compose_network::bridge::NetworkInfo;
 use compose_network::endpoint::{self, EndpointSpec};
@@ -352,25 +353,45 @@ impl Engine {
     }
 
     /// Gives back a removed container's network side: veths, tracked flows, addresses,
-    /// endpoint and port records, files.
-    pub(crate) fn network_release(&self, row: &ContainerRow) -> Result<()> {
+    /// endpoint and port records, files. With `later`, for a `down` that takes the networks
+    /// too: the veths, their flows and the firewall rules are left to the networks'
+    /// teardown (the veths of a bridge then go with it in one request, the flows in one
+    /// pass), and what was left is pushed to `later`; the records and files go now.
+    pub(crate) fn network_release(
+        &self,
+        row: &ContainerRow,
+        later: Option<&Mutex<Batched>>,
+    ) -> Result<()> {
         let held = self.store.addresses_of(&row.id)?;
-        for (network, _) in &held {
-            endpoint::detach(&row.id, network).map_err(|source| NetError::Network {
-                network: network.clone(),
-                source,
-            })?;
+        if let Some(later) = later {
+            let mut l = later
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            l.released
+                .extend(held.iter().map(|(network, address)| Released {
+                    container: row.id.clone(),
+                    network: network.clone(),
+                    address: *address,
+                }));
+        } else {
+            for (network, _) in &held {
+                endpoint::detach(&row.id, network).map_err(|source| NetError::Network {
+                    network: network.clone(),
+                    source,
+                })?;
+            }
+            let addrs: Vec<Ipv4Addr> = held.iter().map(|(_, a)| *a).collect();
+            if !addrs.is_empty() {
+                // Best effort: a flow left tracked only delays a reused address's first packet.
+                let _ = compose_network::conntrack::forget_flows(&addrs);
+            }
         }
-        let addrs: Vec<Ipv4Addr> = held.iter().map(|(_, a)| *a).collect();
-        if !addrs.is_empty() {
-            // Best effort: a flow left tracked only delays a reused address's first packet.
-            let _ = compose_network::conntrack::forget_flows(&addrs);
-        }
-        let published = self
-            .store
-            .published(&row.project)?
-            .iter()
-            .any(|r| r.container == row.id);
+        let published = later.is_none()
+            && self
+                .store
+                .published(&row.project)?
+                .iter()
+                .any(|r| r.container == row.id);
         self.store.release_network_state(&row.id)?;
         if published {
             // Its DNAT rules go with it, so the host port is free for others at once.
@@ -383,4 +404,47 @@ impl Engine {
             Err(e) => Err(Error::Other(format!("remove {}: {e}", dir.display()))),
         }
     }
+
+    /// Finishes releases that [`Engine::network_release`] left for a teardown that
+    /// is not coming (a container of the project could not be removed): each veth, the
+    /// flows, and the project's firewall rules without the released ports.
+    pub(crate) fn finish_released(&self, project: &str, released: &[Released]) -> Result<()> {
+        if released.is_empty() {
+            return Ok(());
+        }
+        let mut errors = crate::error::Errors::default();
+        for r in released {
+            errors.note(
+                endpoint::detach(&r.container, &r.network)
+                    .map(drop)
+                    .map_err(|source| {
+                        Error::from(NetError::Network {
+                            network: r.network.clone(),
+                            source,
+                        })
+                    }),
+            );
+        }
+        let addrs: Vec<Ipv4Addr> = released.iter().map(|r| r.address).collect();
+        let _ = compose_network::conntrack::forget_flows(&addrs);
+        errors.note(self.apply_firewall(project));
+        errors.into_result()
+    }
+}
+
+/// What a `down` does once for all its removed containers rather than once for each.
+#[derive(Debug, Default)]
+pub(crate) struct Batched {
+    /// Network places whose veths go with the networks' teardown.
+    pub released: Vec<Released>,
+    /// Containers whose image holds are dropped in one commit.
+    pub holds: Vec<String>,
+}
+
+/// A container's place on a network whose veth is still to be removed.
+#[derive(Debug, Clone)]
+pub(crate) struct Released {
+    pub container: String,
+    pub network: String,
+    pub address: Ipv4Addr,
 }

@@ -11,6 +11,7 @@
 pub(crate) mod endpoints;
 pub(crate) mod networks;
 pub(crate) mod ports;
+pub(crate) use endpoints::{Batched, Released};
 
 use compose_network::mode::NetworkMode;
 

@@ -91,12 +91,13 @@ impl Engine {
     pub(crate) fn teardown_networks(
         &self,
         p: &Project<'_>,
+        released: &[super::Released],
         errors: &mut Errors,
         progress: &dyn Progress,
     ) -> Result<()> {
         let nets = self.store.networks(p.name)?;
         let endpoints = self.store.endpoints(p.name)?;
-        let has_firewall = !nets.is_empty() || !endpoints.is_empty();
+        let has_firewall = !nets.is_empty() || !endpoints.is_empty() || !released.is_empty();
         if !has_firewall {
             return Ok(());
         }
@@ -109,8 +110,17 @@ impl Engine {
             endpoints: endpoints
                 .iter()
                 .map(|e| (e.container.clone(), e.network.clone()))
+                .chain(
+                    released
+                        .iter()
+                        .map(|r| (r.container.clone(), r.network.clone())),
+                )
                 .collect(),
-            addresses: endpoints.iter().map(|e| e.address).collect(),
+            addresses: endpoints
+                .iter()
+                .map(|e| e.address)
+                .chain(released.iter().map(|r| r.address))
+                .collect(),
             bridges: own.iter().map(|n| n.bridge.clone()).collect(),
         };
         match teardown(&plan) {

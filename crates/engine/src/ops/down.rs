@@ -48,9 +48,24 @@ impl Engine {
         let levels = stop_order(p, &rows, &[], opts.remove_orphans)?;
         errors.note(self.stop_levels(&levels, opts.timeout, progress));
         let all: Vec<&ContainerRow> = levels.iter().flatten().collect();
+        // Their veths go with the networks below, all in one request per bridge, rather
+        // than one by one here (each deletion waits out the kernel's grace periods).
+        let later = std::sync::Mutex::new(crate::network::Batched::default());
         errors.note(parallel_bounded(&all, |row| {
-            self.remove(row, opts.volumes, progress)
+            self.remove_with(row, opts.volumes, progress, Some(&later))
         }));
+        let crate::network::Batched {
+            released: later,
+            holds,
+        } = later
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let holds: Vec<&str> = holds.iter().map(String::as_str).collect();
+        if let Err(e) = self.images.release_all(&holds) {
+            // The snapshots stay until a later prune: never an error that would leave a
+            // container half removed.
+            tracing::warn!(error = %e, "cannot release the image holds");
+        }
         if opts.volumes {
             self.remove_volumes(p, &mut errors, progress)?;
         }
@@ -61,7 +76,7 @@ impl Engine {
         if self.store.containers(p.name)?.is_empty() {
             let torn = std::thread::scope(|s| {
                 let supervisor = s.spawn(|| crate::supervisor::stop(&self.root, p.name));
-                let torn = self.teardown_networks(p, &mut errors, progress);
+                let torn = self.teardown_networks(p, &later, &mut errors, progress);
                 match supervisor.join() {
                     Ok(r) => errors.note(r),
                     Err(_) => errors.note(Err::<(), _>(crate::error::Error::Other(
@@ -72,6 +87,7 @@ impl Engine {
             });
             torn?;
         } else {
+            errors.note(self.finish_released(p.name, &later));
             errors.note(crate::supervisor::poke(&self.root, p.name));
         }
         let left = self.store.containers(p.name)?.is_empty()

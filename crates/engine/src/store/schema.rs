@@ -110,8 +110,7 @@ pub fn open(path: &Path) -> Result<Connection> {
         move |source| StoreError::Db { path, op, source }
     };
     let mut conn = Connection::open(path).map_err(e("open"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(e("set busy timeout"))?;
+    compose_image::store::schema::wait_when_busy(&conn).map_err(e("set busy handler"))?;
     compose_image::store::schema::enable_wal(&conn).map_err(e("set WAL mode"))?;
     // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit is still
     // atomic and survives a crash of this process (the WAL is in the page cache), and only

@@ -322,3 +322,15 @@ pub(crate) fn release(conn: &Connection, holder: &str, path: &Path) -> Result<bo
         .map_err(db_err(path, "delete hold"))?;
     Ok(n > 0)
 }
+
+/// Drops the holds of every one of `holders` in one transaction (one commit, one sync).
+pub(crate) fn release_all(conn: &mut Connection, holders: &[&str], path: &Path) -> Result<()> {
+    let tx = conn
+        .transaction()
+        .map_err(db_err(path, "begin releasing holds"))?;
+    for holder in holders {
+        tx.execute("DELETE FROM holds WHERE holder = ?1", params![holder])
+            .map_err(db_err(path, "delete hold"))?;
+    }
+    tx.commit().map_err(db_err(path, "commit released holds"))
+}

@@ -190,6 +190,15 @@ impl Store {
         images::release(&self.conn(), holder, &self.db_path)
     }
 
+    /// [`Store::release`] for many holders at once: one commit (the store syncs each
+    /// commit), as a `down` of many containers wants.
+    pub fn release_all(&self, holders: &[&str]) -> Result<()> {
+        if holders.is_empty() {
+            return Ok(());
+        }
+        images::release_all(&mut self.conn(), holders, &self.db_path)
+    }
+
     /// Removes every blob and snapshot that no image record or hold uses, and temp files of dead
     /// processes. Holds the GC lock exclusively: loads wait, and wait for it.
     pub fn prune(&self) -> Result<PruneReport> {

@@ -63,8 +63,7 @@ pub fn open(path: &Path) -> Result<Connection> {
         move |source| StoreError::Db { path, op, source }
     };
     let mut conn = Connection::open(path).map_err(db_err("open"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(db_err("set busy timeout"))?;
+    wait_when_busy(&conn).map_err(db_err("set busy handler"))?;
     enable_wal(&conn).map_err(db_err("set WAL mode"))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(db_err("enable foreign keys"))?;
@@ -72,6 +71,23 @@ pub fn open(path: &Path) -> Result<Connection> {
         .map_err(db_err("set synchronous"))?;
     migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// Makes a busy database wait (up to about 30 s) in short steps: SQLite's own timeout
+/// sleeps 1, 2, 5, 10 ... up to 100 ms between tries, so a writer that holds the lock for
+/// a millisecond (the engine and image stores share one file; a `down` writes from many
+/// threads) made the others sleep several times that.
+pub fn wait_when_busy(conn: &Connection) -> rusqlite::Result<()> {
+    fn handler(tries: i32) -> bool {
+        // 0.1, 0.2 ... 2 ms, then 2 ms a try: 30 s is about 15,000 tries.
+        if tries > 15_000 {
+            return false;
+        }
+        let step = u64::try_from(tries.clamp(0, 19)).unwrap_or(0) + 1;
+        std::thread::sleep(std::time::Duration::from_micros(100 * step));
+        true
+    }
+    conn.busy_handler(Some(handler))
 }
 
 /// Puts the database in WAL mode, waiting out other processes that open it at the same time.
@@ -113,6 +129,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         let path = path.to_owned();
         move |source| StoreError::Db { path, op, source }
     };
+    // Up to date (every open but the first): no write transaction, so no commit and no
+    // sync of the log on every command.
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err("read schema version"))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
     // IMMEDIATE: two processes opening a fresh db migrate one after the other.
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -169,3 +169,17 @@ fn processes_opening_a_fresh_data_root_together_all_succeed() {
         });
     }
 }
+
+#[test]
+fn opening_an_up_to_date_store_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = open_store(tmp.path());
+    let wal = tmp.path().join("root").join("state.db-wal");
+    let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let before = len(&wal);
+    // While the first is open, its log stays: a second open that committed anything (the
+    // schema version, every time) would append to it and sync it.
+    let second = open_store(tmp.path());
+    assert_eq!(len(&wal), before, "a second open wrote to the log");
+    drop((first, second));
+}

@@ -23,6 +23,19 @@ pub struct VethSpec<'a> {
     pub peer_name: &'a str,
     pub mtu: Option<u32>,
     pub peer_mac: Option<[u8; 6]>,
+    /// The host side's link group (`ip link ... group N`): the bridge's, so that the bridge
+    /// and all its ports go in one deletion ([`Netlink::delete_group`]).
+    pub group: Option<u32>,
+}
+
+/// What a link dump says of one link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSummary {
+    pub index: u32,
+    pub name: String,
+    /// The index of the bridge (or other master) it is a port of.
+    pub master: Option<u32>,
+    pub group: u32,
 }
 
 impl Netlink {
@@ -86,6 +99,9 @@ impl Netlink {
         msg.attributes
             .push(LinkAttribute::IfName(spec.host_name.to_string()));
         msg.attributes.push(LinkAttribute::Controller(spec.bridge));
+        if let Some(group) = spec.group {
+            msg.attributes.push(LinkAttribute::Group(group));
+        }
         if let Some(mtu) = spec.mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -150,6 +166,52 @@ impl Netlink {
         }
     }
 
+    /// Every link of this namespace: index, name, master and group.
+    pub fn links(&mut self) -> Result<Vec<LinkSummary>> {
+        let msgs = self.dump(
+            "list links",
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        )?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(summary(l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Puts link `index` in link group `group`.
+    pub fn set_group(&mut self, index: u32, group: u32, what: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Group(group));
+        self.ack(
+            &format!("set the link group of {what}"),
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+        )
+    }
+
+    /// Deletes every link of group `group` in one request (`ip link del group N`): the
+    /// kernel unregisters them together, paying its grace periods once rather than once
+    /// per link. Group 0 (every link's default) is refused: that would mean every link.
+    pub fn delete_group(&mut self, group: u32) -> Result<()> {
+        if group == 0 {
+            return Err(NetlinkError::new(
+                "delete link group 0",
+                std::io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::Group(group));
+        self.ack(
+            &format!("delete link group {group}"),
+            RouteNetlinkMessage::DelLink(msg),
+            0,
+        )
+    }
+
     /// The index of `name`, or an error saying it is missing.
     pub fn require_link(&mut self, name: &str) -> Result<u32> {
         self.link_index(name)?.ok_or_else(|| {
@@ -159,6 +221,24 @@ impl Netlink {
             )
         })
     }
+}
+
+fn summary(l: LinkMessage) -> LinkSummary {
+    let mut out = LinkSummary {
+        index: l.header.index,
+        name: String::new(),
+        master: None,
+        group: 0,
+    };
+    for a in l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => out.name = n,
+            LinkAttribute::Controller(m) if m != 0 => out.master = Some(m),
+            LinkAttribute::Group(g) => out.group = g,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A stable, locally administered unicast MAC for the bridge `name`.

@@ -16,7 +16,7 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
-pub use link::VethSpec;
+pub use link::{LinkSummary, VethSpec};
 pub use netns::NetnsRef;
 
 /// A netlink request that failed: what we were doing, and the kernel's answer.
