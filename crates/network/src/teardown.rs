@@ -25,17 +25,24 @@ pub struct TeardownPlan {
 
 /// Removes the endpoints (and the flows conntrack tracks for their addresses), the project's
 /// nftables table and iptables accepts, and the bridges. `Ok(())` only when everything is
-/// gone. The three parts touch disjoint objects, and each mostly waits (for `nft` and
-/// `iptables` to run, for the kernel's grace periods on a link's removal), so they go side
-/// by side.
+/// gone. The four parts touch disjoint objects, and each mostly waits (for `nft` and
+/// `iptables` to run, for the kernel's grace periods on a link's removal, for conntrack's
+/// walk of its table), so they go side by side. The flows are of containers that are gone:
+/// nothing makes them again while the links go.
 pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
-    let (links, table, accepts) = std::thread::scope(|s| {
+    let (links, table, accepts, flows) = std::thread::scope(|s| {
         let table = s.spawn(|| firewall::remove(&plan.project));
         let accepts = s.spawn(|| firewall::forward_revoke(&plan.project));
+        let flows = s.spawn(|| crate::conntrack::forget_flows(&plan.addresses));
         let links = remove_links(plan);
-        (links, table.join(), accepts.join())
+        (links, table.join(), accepts.join(), flows.join())
     });
     let mut errors = links;
+    match flows {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => errors.push(e.into()),
+        Err(_) => errors.push(panicked("forgetting the tracked flows")),
+    }
     match table {
         Ok(Ok(())) => {}
         Ok(Err(e)) => errors.push(e.into()),
@@ -49,7 +56,7 @@ pub fn teardown(plan: &TeardownPlan) -> Result<(), TeardownErrors> {
     TeardownErrors(errors).into_result()
 }
 
-/// The endpoints, their flows, then the bridges: every failure. A bridge whose link group
+/// The endpoints, then the bridges: every failure. A bridge whose link group
 /// holds nothing but it and the plan's own veths goes with them in one request (the
 /// kernel's grace periods paid once, not once per veth); anything else one by one.
 fn remove_links(plan: &TeardownPlan) -> Vec<Error> {
@@ -91,9 +98,6 @@ fn remove_links(plan: &TeardownPlan) -> Vec<Error> {
         if let Err(e) = endpoint::detach(container, network) {
             errors.push(e);
         }
-    }
-    if let Err(e) = crate::conntrack::forget_flows(&plan.addresses) {
-        errors.push(e.into());
     }
     for bridge in plan.bridges.iter().filter(|b| !gone.contains(*b)) {
         if let Err(e) = nl.delete_link(bridge) {

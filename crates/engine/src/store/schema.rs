@@ -112,6 +112,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path).map_err(e("open"))?;
     compose_image::store::schema::wait_when_busy(&conn).map_err(e("set busy handler"))?;
     compose_image::store::schema::enable_wal(&conn).map_err(e("set WAL mode"))?;
+    compose_image::store::schema::keep_log_on_close(&conn).map_err(e("keep the log on close"))?;
     // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit is still
     // atomic and survives a crash of this process (the WAL is in the page cache), and only
     // a power loss may drop the last commits, and with them, a reboot has already dropped
