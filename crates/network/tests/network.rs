@@ -474,6 +474,42 @@ impl Drop for Cleanup {
 }
 
 #[test]
+fn a_table_is_deleted_over_netlink_and_a_missing_one_is_reported() -> Result<()> {
+    use compose_network::firewall::nfnl::{FAMILY_INET, delete_table};
+    let name = unique("nfx").replace('-', "_");
+    run("nft", &["add", "table", "inet", &name])?;
+    run(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            &name,
+            "c",
+            "{ type filter hook forward priority 0; }",
+        ],
+    )?;
+    let listed = || -> Result<bool> {
+        let out = run("nft", &["list", "tables", "inet"])?;
+        Ok(out
+            .lines()
+            .any(|l| l.trim() == format!("table inet {name}")))
+    };
+    assert!(listed()?);
+    let deleted = delete_table(FAMILY_INET, &name);
+    if listed()? {
+        let _ = run("nft", &["delete", "table", "inet", &name]);
+    }
+    assert!(deleted?, "the table was not reported deleted");
+    assert!(!listed()?, "the table is still loaded");
+    assert!(
+        !delete_table(FAMILY_INET, &name)?,
+        "a missing table reported deleted"
+    );
+    Ok(())
+}
+
+#[test]
 fn teardown_after_a_partial_one_finishes_the_job() -> Result<()> {
     let mut p = Project::new();
     let net = p.network("default", false)?;

@@ -47,9 +47,14 @@ pub fn apply(spec: &FirewallSpec) -> Result<(), FirewallError> {
     super::forward_allow(&spec.project, &bridges)
 }
 
-/// Deletes the project's table; a missing table is fine (the transaction creates it first).
+/// Deletes the project's table; a missing table is fine. Over netlink (see
+/// [`super::nfnl`]); should that fail, with the `nft` tool, whose transaction creates the
+/// table first so that a missing one is no error.
 pub fn remove(project: &str) -> Result<(), FirewallError> {
     let t = table_name(project);
+    if super::nfnl::delete_table(super::nfnl::FAMILY_INET, &t).is_ok() {
+        return Ok(());
+    }
     let text = format!("table inet {t}\ndelete table inet {t}\n");
     nft(&["-f", "-"], Some(&text), &format!("delete table {t}")).map(drop)
 }

@@ -19,6 +19,7 @@
 
 mod apply;
 mod iptables;
+pub mod nfnl;
 mod published;
 mod render;
 
