@@ -276,6 +276,40 @@ fn joins_a_given_network_namespace() {
     assert_ne!(f2.read_out("ns").trim(), host_ns.to_string_lossy());
 }
 
+/// A fresh network namespace (made on a helper thread while create works, joined by the
+/// init): its own, with nothing but `lo`, the creating thread still in the host's, and no
+/// fd of the creating process left holding it once the container is gone.
+#[test]
+fn a_fresh_network_namespace_is_the_containers_alone() {
+    let f = Fixture::new("freshnet");
+    let host_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let spec = f.spec("readlink /proc/self/ns/net > /out/ns; ls /sys/class/net > /out/links");
+    let mut g = f.create(&spec).unwrap();
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        host_ns,
+        "the creating thread left the host's network namespace"
+    );
+    g.c().start().unwrap();
+    assert_eq!(g.c().wait().unwrap().code, 0);
+    drop(g);
+    let ns = f.read_out("ns").trim().to_string();
+    assert!(ns.starts_with("net:["), "{ns}");
+    assert_ne!(ns, host_ns.to_string_lossy());
+    assert_eq!(
+        f.read_out("links").split_whitespace().collect::<Vec<_>>(),
+        ["lo"]
+    );
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        assert_ne!(
+            target.to_string_lossy(),
+            ns,
+            "an fd still holds the namespace"
+        );
+    }
+}
+
 #[test]
 fn a_failed_step_names_itself_and_leaves_nothing() {
     let f = Fixture::new("badopt");
