@@ -18,7 +18,6 @@ mod container;
 pub mod error;
 mod init;
 pub mod logs;
-mod netns;
 mod plan;
 pub mod pty;
 pub mod seccomp;
@@ -88,10 +87,6 @@ impl Runtime {
         opts: &CreateOptions,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
-        // Made meanwhile on a helper thread (the shim's own create makes its own).
-        let pending_netns = (opts.shim.is_none() && netns::wanted(spec, opts.netns.is_some()))
-            .then(netns::Pending::start)
-            .flatten();
         container::make_dir(&dir, id)?;
         if let Some(shim_opts) = &opts.shim {
             let req = shim::Request {
@@ -115,7 +110,6 @@ impl Runtime {
             terminal: false,
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
-            pending_netns,
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }

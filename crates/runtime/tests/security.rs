@@ -276,9 +276,9 @@ fn joins_a_given_network_namespace() {
     assert_ne!(f2.read_out("ns").trim(), host_ns.to_string_lossy());
 }
 
-/// A fresh network namespace (made on a helper thread while create works, joined by the
-/// init): its own, with nothing but `lo`, the creating thread still in the host's, and no
-/// fd of the creating process left holding it once the container is gone.
+/// A fresh network namespace (the init unshares it itself, beside the parent's cgroup
+/// setup, rather than in the clone): its own, with nothing but `lo`, the creating thread
+/// still in the host's, and no fd of the creating process holding it afterwards.
 #[test]
 fn a_fresh_network_namespace_is_the_containers_alone() {
     let f = Fixture::new("freshnet");

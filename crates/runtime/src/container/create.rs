@@ -127,9 +127,6 @@ pub(crate) struct Target<'a> {
     pub init: bool,
     /// Where compiled seccomp filters are kept; `None`: compiled each time.
     pub seccomp_cache: Option<&'a Path>,
-    /// The fresh network namespace, being made on a helper thread; `None`: the clone
-    /// makes it (or the spec joins one, or has none).
-    pub pending_netns: Option<crate::netns::Pending>,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -148,7 +145,6 @@ pub(crate) fn create(
         terminal,
         init,
         seccomp_cache,
-        pending_netns,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -196,11 +192,7 @@ pub(crate) fn create(
         Vec::new()
     };
     let (status_r, status_w) = pipe()?;
-    let netns = match pending_netns {
-        // Joined here, before the clone: no other thread may live at a raw clone3.
-        Some(p) => Some(p.finish()?),
-        None => netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?,
-    };
+    let netns = netns.map(|p| open_fd(p, libc::O_RDONLY)).transpose()?;
     let maps = userns
         .then(|| crate::userns::maps(spec.linux().as_ref()))
         .transpose()?;
