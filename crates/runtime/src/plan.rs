@@ -310,6 +310,10 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     {
         plan.push("remounting / read-only", Step::RootReadOnly);
     }
+    // Here, after the set-up report, while the parent gets to `start`: not in the setup
+    // it waits for. Before anything of the process's (the exec keeps ignored signals: a
+    // Rust parent ignores SIGPIPE) and before the reaper forks.
+    plan.push("resetting signal dispositions and mask", Step::ResetSignals);
     let fifo = cstr(format!("/proc/self/fd/{}", input.fifo.as_raw_fd()))?;
     plan.fds.push(input.fifo);
     plan.push(
@@ -858,7 +862,7 @@ mod tests {
     /// A fresh network namespace is the init's own first act, not the clone's (which
     /// would make the parent wait ~0.5 ms for it); one given is joined, none made.
     #[test]
-    fn a_fresh_netns_is_unshared_by_the_init_not_cloned() -> Result<()> {
+    fn a_fresh_netns_is_unshared_by_the_init_and_signals_reset_after_setup() -> Result<()> {
         let spec = crate::spec::docker_default(&["true"])?;
         let plan = plan_for(&spec, None)?;
         assert_eq!(plan.clone_flags & libc::CLONE_NEWNET as u64, 0);
@@ -870,6 +874,16 @@ mod tests {
                 .count()
         };
         assert_eq!(unshares(&plan), 1);
+        // The signal reset waits for the window between the set-up report and start.
+        let at = |want: fn(&Step) -> bool| plan.steps.iter().position(want);
+        let ready = at(|s| matches!(s, Step::Ready));
+        let reset = at(|s| matches!(s, Step::ResetSignals));
+        let wait = at(|s| matches!(s, Step::WaitStart { .. }));
+        assert!(
+            ready < reset && reset < wait,
+            "{ready:?} {reset:?} {wait:?}"
+        );
+        assert!(ready.is_some());
         let joined = plan_for(&spec, Some(null()))?;
         assert_eq!(joined.clone_flags & libc::CLONE_NEWNET as u64, 0);
         assert_eq!(unshares(&joined), 0);

@@ -310,6 +310,57 @@ fn a_fresh_network_namespace_is_the_containers_alone() {
     }
 }
 
+/// Nothing of the creating process's signal state reaches the process: a signal it
+/// ignores (the exec would keep that; 32 too, which glibc's own wrappers will not touch)
+/// or blocks is default and unblocked inside.
+#[test]
+fn the_process_starts_with_default_signals_and_an_empty_mask() {
+    let f = Fixture::new("signals");
+    // The kernel's struct sigaction: SIG_IGN (1), no flags, no restorer, an empty mask.
+    let ign: [usize; 4] = [1, 0, 0, 0];
+    for sig in [libc::SIGHUP, 32] {
+        // SAFETY: this test's own process (nextest runs each test alone); a valid
+        // struct, a null old-action pointer, the kernel's 8-byte sigset size.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                ign.as_ptr(),
+                std::ptr::null_mut::<usize>(),
+                8usize,
+            )
+        };
+        assert_eq!(r, 0, "ignoring {sig}");
+    }
+    // SAFETY: as above; a valid, initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    // Read from the host once it runs: a plain `sleep`, no shell making choices of its own.
+    let mut spec = f.spec("");
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_args(Some(vec!["sleep".into(), "100".into()]));
+    let mut g = f.create(&spec).unwrap();
+    g.c().start().unwrap();
+    let pid = g.c().pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let _ = g.c().kill(libc::SIGKILL);
+    let sig: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("SigIgn") || l.starts_with("SigBlk"))
+        .collect();
+    assert_eq!(sig.len(), 2, "{status}");
+    for line in sig {
+        let mask = line.split_whitespace().nth(1).unwrap_or("?");
+        assert!(mask.bytes().all(|b| b == b'0'), "{line}");
+    }
+}
+
 #[test]
 fn a_failed_step_names_itself_and_leaves_nothing() {
     let f = Fixture::new("badopt");
