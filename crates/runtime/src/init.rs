@@ -63,6 +63,8 @@ pub enum Step {
     },
     /// Enters the namespace `fd` refers to.
     SetNs(RawFd, c_int),
+    /// Opens the namespace file at this host path and enters it (`setns`).
+    SetNsAt(CString, c_int),
     /// `unshare(flags)`.
     Unshare(c_int),
     /// Every signal's disposition to the default and the mask emptied. Where a plan has
@@ -288,6 +290,14 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
         // SAFETY: setns/unshare take plain integers.
         Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
         // SAFETY: as above.
+        Step::SetNsAt(path, ns) => {
+            // SAFETY: path is NUL-terminated; the fd is closed below.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
+            // SAFETY: setns with the fd just opened.
+            let r = cvt(unsafe { libc::setns(fd, *ns) }).map(drop);
+            close(fd);
+            r
+        }
         Step::Unshare(flags) => cvt(unsafe { libc::unshare(*flags) }).map(drop),
         Step::MakeRootPrivate => {
             let flags = libc::MS_REC | libc::MS_PRIVATE;

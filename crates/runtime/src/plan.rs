@@ -90,6 +90,10 @@ pub struct Input<'a> {
     pub join_cgroups: Vec<CString>,
     /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
     pub seccomp_cache: Option<&'a Path>,
+    /// For a fresh network namespace: where the parent will have put the one it makes
+    /// after the clone (`/proc/PID/fd/N`), saying so by a byte on `sync`. `None`: the init
+    /// unshares its own (in a user namespace, which must own it).
+    pub parent_netns: Option<CString>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -216,10 +220,9 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
         plan.fds.push(fd);
     }
-    if fresh_netns {
-        // A new network namespace costs ~0.5 ms (loopback, per-net state). Made by clone3
-        // it would hold up the parent, whose cgroup setup runs beside the init's; made
-        // here it overlaps that. After the user namespace's maps, so that one owns it.
+    let parent_netns = input.parent_netns.filter(|_| fresh_netns);
+    if fresh_netns && parent_netns.is_none() {
+        // After the user namespace's maps, so that the namespace belongs to it.
         plan.push(
             "making the network namespace (unshare CLONE_NEWNET)",
             Step::Unshare(libc::CLONE_NEWNET),
@@ -230,7 +233,11 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         Step::MakeRootPrivate,
     );
     root_mount(&mut plan, input.rootfs, input.dir)?;
+    let first_mount = plan.steps.len();
     let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
+    if let Some(path) = parent_netns {
+        join_parent_netns(&mut plan, first_mount, sync, path);
+    }
     if dev_tmpfs {
         devices(&mut plan, userns)?;
     }
@@ -338,6 +345,38 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         plan.what.insert(at, what);
     }
     Ok(plan)
+}
+
+/// A new network namespace costs ~0.5 ms (loopback, per-net state): made by clone3 (or
+/// first thing in the init) it would be on the path everything waits for. The parent makes
+/// it after the clone, while the init mounts; the init joins it just before the first
+/// sysfs mount (sysfs shows the mounter's network namespace), or after its mounts.
+fn join_parent_netns(plan: &mut Plan, first_mount: usize, sync: RawFd, path: CString) {
+    let is_sysfs = |s: &Step| {
+        matches!(s, Step::Mount { source: Source::Fs { fstype, .. }, .. }
+            if fstype.as_bytes() == b"sysfs")
+    };
+    let at = plan.steps[first_mount..]
+        .iter()
+        .position(is_sysfs)
+        .map_or(plan.steps.len(), |i| first_mount + i);
+    let steps = [
+        (
+            "waiting for the network namespace the runtime makes",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        ),
+        (
+            "joining the network namespace the runtime made",
+            Step::SetNsAt(path, libc::CLONE_NEWNET),
+        ),
+    ];
+    for (i, (what, step)) in steps.into_iter().enumerate() {
+        plan.steps.insert(at + i, step);
+        plan.what.insert(at + i, what.to_string());
+    }
 }
 
 /// The spec's sysctls, written from the host's `/proc/sys` while that is still visible:
@@ -841,6 +880,10 @@ mod tests {
     }
 
     fn plan_for(spec: &Spec, netns: Option<OwnedFd>) -> Result<Plan> {
+        plan_with(spec, netns, None)
+    }
+
+    fn plan_with(spec: &Spec, netns: Option<OwnedFd>, parent: Option<CString>) -> Result<Plan> {
         let dir = std::env::temp_dir();
         build(Input {
             spec,
@@ -856,11 +899,13 @@ mod tests {
             sync: null(),
             join_cgroups: Vec::new(),
             seccomp_cache: None,
+            parent_netns: parent,
         })
     }
 
-    /// A fresh network namespace is the init's own first act, not the clone's (which
-    /// would make the parent wait ~0.5 ms for it); one given is joined, none made.
+    /// A fresh network namespace is not the clone's (which would make the parent wait
+    /// ~0.5 ms for it): without one from the parent the init unshares its own; one given
+    /// is joined, none made.
     #[test]
     fn a_fresh_netns_is_unshared_by_the_init_and_signals_reset_after_setup() -> Result<()> {
         let spec = crate::spec::docker_default(&["true"])?;
@@ -887,6 +932,47 @@ mod tests {
         let joined = plan_for(&spec, Some(null()))?;
         assert_eq!(joined.clone_flags & libc::CLONE_NEWNET as u64, 0);
         assert_eq!(unshares(&joined), 0);
+        Ok(())
+    }
+
+    /// With the parent making the fresh namespace, the init makes none: it waits for the
+    /// parent's word and joins it right before it mounts sysfs, after its other mounts
+    /// (crun's default order), so that those overlap the parent's work.
+    #[test]
+    fn a_parent_made_netns_is_joined_right_before_sysfs() -> Result<()> {
+        let mut spec = crate::spec::docker_default(&["true"])?;
+        // crun's order: sysfs after the /dev mounts.
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        let sys = mounts
+            .iter()
+            .position(|m| m.typ().as_deref() == Some("sysfs"));
+        let sys = mounts.remove(sys.ok_or_else(|| Error::Invalid("no sysfs".into()))?);
+        mounts.push(sys);
+        spec.set_mounts(Some(mounts));
+        let plan = plan_with(&spec, None, Some(cstr("/proc/1/fd/9")?))?;
+        assert_eq!(plan.clone_flags & libc::CLONE_NEWNET as u64, 0);
+        let at = |want: &dyn Fn(&Step) -> bool| plan.steps.iter().position(want);
+        assert_eq!(
+            at(&|s| matches!(s, Step::Unshare(f) if f & libc::CLONE_NEWNET != 0)),
+            None
+        );
+        let join = at(&|s| matches!(s, Step::SetNsAt(p, _) if p.as_bytes() == b"/proc/1/fd/9"))
+            .ok_or_else(|| Error::Invalid("no join".into()))?;
+        assert!(matches!(
+            plan.steps[join - 1],
+            Step::WaitParent { root: false, .. }
+        ));
+        assert!(matches!(&plan.steps[join + 1],
+            Step::Mount { source: Source::Fs { fstype, .. }, .. } if fstype.as_bytes() == b"sysfs"));
+        let mounts_before = plan.steps[..join]
+            .iter()
+            .filter(|s| matches!(s, Step::Mount { .. }))
+            .count();
+        assert!(
+            mounts_before >= 4,
+            "{mounts_before} mounts overlap the parent's work"
+        );
+        assert_eq!(plan.what.len(), plan.steps.len());
         Ok(())
     }
 }
