@@ -289,7 +289,6 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
         }
         // SAFETY: setns/unshare take plain integers.
         Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
-        // SAFETY: as above.
         Step::SetNsAt(path, ns) => {
             // SAFETY: path is NUL-terminated; the fd is closed below.
             let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
@@ -298,6 +297,7 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             close(fd);
             r
         }
+        // SAFETY: unshare takes a plain integer.
         Step::Unshare(flags) => cvt(unsafe { libc::unshare(*flags) }).map(drop),
         Step::MakeRootPrivate => {
             let flags = libc::MS_REC | libc::MS_PRIVATE;
