@@ -173,7 +173,7 @@ fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 
 fn read(dir: &Path, file: &str) -> Result<String> {
     let p = dir.join(file);
-    std::fs::read_to_string(&p).map_err(|e| cg_err(&p, format_args!("read: {e}")))
+    crate::sys::read_small(&p).map_err(|e| cg_err(&p, format_args!("read: {e}")))
 }
 
 fn read_pids(dir: &Path) -> Result<Vec<i32>> {
