@@ -233,15 +233,20 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         Step::MakeRootPrivate,
     );
     root_mount(&mut plan, input.rootfs, input.dir)?;
-    let first_mount = plan.steps.len();
-    let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
-    if let Some(path) = parent_netns {
-        join_parent_netns(&mut plan, first_mount, sync, path);
-    }
+    let mut sys_mounts = Vec::new();
+    let defer = parent_netns.is_some().then_some(&mut sys_mounts);
+    let dev_tmpfs = mounts(
+        &mut plan,
+        spec.mounts().as_deref().unwrap_or_default(),
+        defer,
+    )?;
     if dev_tmpfs {
         devices(&mut plan, userns)?;
     }
     spec_devices(&mut plan, linux, userns)?;
+    if let Some(path) = parent_netns {
+        join_parent_netns(&mut plan, sync, path, sys_mounts);
+    }
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
@@ -349,33 +354,23 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
 
 /// A new network namespace costs ~0.5 ms (loopback, per-net state): made by clone3 (or
 /// first thing in the init) it would be on the path everything waits for. The parent makes
-/// it after the clone, while the init mounts; the init joins it just before the first
-/// sysfs mount (sysfs shows the mounter's network namespace), or after its mounts.
-fn join_parent_netns(plan: &mut Plan, first_mount: usize, sync: RawFd, path: CString) {
-    let is_sysfs = |s: &Step| {
-        matches!(s, Step::Mount { source: Source::Fs { fstype, .. }, .. }
-            if fstype.as_bytes() == b"sysfs")
-    };
-    let at = plan.steps[first_mount..]
-        .iter()
-        .position(is_sysfs)
-        .map_or(plan.steps.len(), |i| first_mount + i);
-    let steps = [
-        (
-            "waiting for the network namespace the runtime makes",
-            Step::WaitParent {
-                fd: sync,
-                root: false,
-            },
-        ),
-        (
-            "joining the network namespace the runtime made",
-            Step::SetNsAt(path, libc::CLONE_NEWNET),
-        ),
-    ];
-    for (i, (what, step)) in steps.into_iter().enumerate() {
-        plan.steps.insert(at + i, step);
-        plan.what.insert(at + i, what.to_string());
+/// it after the clone, while the init does its other mounts and device nodes; the init
+/// joins it then, and mounts sysfs and the rest under /sys (sysfs shows the mounter's
+/// network namespace) after.
+fn join_parent_netns(plan: &mut Plan, sync: RawFd, path: CString, sys: Vec<(String, Step)>) {
+    plan.push(
+        "waiting for the network namespace the runtime makes",
+        Step::WaitParent {
+            fd: sync,
+            root: false,
+        },
+    );
+    plan.push(
+        "joining the network namespace the runtime made",
+        Step::SetNsAt(path, libc::CLONE_NEWNET),
+    );
+    for (what, step) in sys {
+        plan.push(what, step);
     }
 }
 
@@ -474,7 +469,13 @@ pub fn split_options(options: &[String]) -> Result<(u64, bool, FsOptions)> {
 }
 
 /// The spec's mounts; true when `/dev` is a tmpfs we must populate.
-fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
+/// The spec's mounts, in order; with `defer_sys`, those on `/sys` and below go there
+/// instead (kept in their order: they share no path with the others).
+fn mounts(
+    plan: &mut Plan,
+    mounts: &[Mount],
+    mut defer_sys: Option<&mut Vec<(String, Step)>>,
+) -> Result<bool> {
     let mut dev_tmpfs = false;
     for m in mounts {
         let dest = m.destination().to_string_lossy().into_owned();
@@ -517,14 +518,16 @@ fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
             dev_tmpfs = true;
         }
         let what = format!("mounting {typ} {} on {dest}", opts.join(","));
-        plan.push(
-            what,
-            Step::Mount {
-                target: target(&dest)?,
-                source,
-                dir,
-            },
-        );
+        let step = Step::Mount {
+            target: target(&dest)?,
+            source,
+            dir,
+        };
+        let under_sys = Path::new(&dest).starts_with("/sys");
+        match defer_sys.as_deref_mut() {
+            Some(later) if under_sys => later.push((what, step)),
+            _ => plan.push(what, step),
+        }
     }
     Ok(dev_tmpfs)
 }
@@ -936,19 +939,12 @@ mod tests {
     }
 
     /// With the parent making the fresh namespace, the init makes none: it waits for the
-    /// parent's word and joins it right before it mounts sysfs, after its other mounts
-    /// (crun's default order), so that those overlap the parent's work.
+    /// parent's word and joins it after its other mounts and device nodes, right before
+    /// it mounts sysfs (wherever the spec has /sys: those under it go last), so that as
+    /// much as can overlaps the parent's work.
     #[test]
-    fn a_parent_made_netns_is_joined_right_before_sysfs() -> Result<()> {
-        let mut spec = crate::spec::docker_default(&["true"])?;
-        // crun's order: sysfs after the /dev mounts.
-        let mut mounts = spec.mounts().clone().unwrap_or_default();
-        let sys = mounts
-            .iter()
-            .position(|m| m.typ().as_deref() == Some("sysfs"));
-        let sys = mounts.remove(sys.ok_or_else(|| Error::Invalid("no sysfs".into()))?);
-        mounts.push(sys);
-        spec.set_mounts(Some(mounts));
+    fn a_parent_made_netns_is_joined_after_the_other_mounts_before_sysfs() -> Result<()> {
+        let spec = crate::spec::docker_default(&["true"])?;
         let plan = plan_with(&spec, None, Some(cstr("/proc/1/fd/9")?))?;
         assert_eq!(plan.clone_flags & libc::CLONE_NEWNET as u64, 0);
         let at = |want: &dyn Fn(&Step) -> bool| plan.steps.iter().position(want);
@@ -964,15 +960,24 @@ mod tests {
         ));
         assert!(matches!(&plan.steps[join + 1],
             Step::Mount { source: Source::Fs { fstype, .. }, .. } if fstype.as_bytes() == b"sysfs"));
-        let mounts_before = plan.steps[..join]
-            .iter()
-            .filter(|s| matches!(s, Step::Mount { .. }))
-            .count();
-        assert!(
-            mounts_before >= 4,
-            "{mounts_before} mounts overlap the parent's work"
-        );
+        let devices = at(&|s| matches!(s, Step::Devices { .. }));
+        assert!(devices.is_some_and(|d| d < join), "device nodes first");
+        let what = |i: usize| plan.what[i].as_str();
+        let before: Vec<&str> = (0..join)
+            .map(what)
+            .filter(|w| w.starts_with("mounting"))
+            .collect();
+        for dest in ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"] {
+            assert!(
+                before.iter().any(|w| w.ends_with(&format!(" on {dest}"))),
+                "{dest}: {before:?}"
+            );
+        }
+        assert!(!before.iter().any(|w| w.contains(" on /sys")), "{before:?}");
         assert_eq!(plan.what.len(), plan.steps.len());
+        // Without the parent's namespace: the init's own, no wait.
+        let plain = plan_for(&spec, None)?;
+        assert!(!plain.steps.iter().any(|s| matches!(s, Step::SetNsAt(..))));
         Ok(())
     }
 }
