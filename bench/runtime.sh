@@ -25,7 +25,9 @@ if [ -z "${OURS:-}" ]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# compose-oci keeps its cgroup parent across runs (as crun and runc do theirs): removed
+# at the end when empty.
+trap 'rm -rf "$tmp"; rmdir /sys/fs/cgroup/*/compose-oci 2>/dev/null || true' EXIT
 mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs"/{proc,dev,sys,tmp,etc}
 cp /bin/busybox "$tmp/bundle/rootfs/bin/busybox"
 ln -s busybox "$tmp/bundle/rootfs/bin/true"

@@ -104,6 +104,11 @@ impl Drop for Fixture {
             .arg(self.tmp.path().join("runc-root"))
             .args(["delete", "--force", &self.id])
             .output();
+        // compose-oci keeps its cgroup parent across containers; the last test's fixture
+        // removes it (a busy one, still used by another test, stays for that one's).
+        if let Ok(h) = compose_runtime::cgroups::detect() {
+            compose_runtime::cgroups::remove_parent(h, "compose-oci");
+        }
     }
 }
 

@@ -81,6 +81,10 @@ fn podman_runs_a_container_with_compose_oci() {
     assert_eq!(String::from_utf8_lossy(&left.stdout), "");
     let _ = podman(&["rmi", "-a", "-f"]).output();
     remove_conmon_cgroups();
+    // compose-oci keeps its cgroup parent across containers: gone once none is left.
+    if let Ok(h) = compose_runtime::cgroups::detect() {
+        compose_runtime::cgroups::remove_parent(h, "compose-oci");
+    }
 }
 
 /// conmon puts itself in `libpod_parent/conmon` of each cgroup controller and podman leaves

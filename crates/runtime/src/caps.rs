@@ -122,7 +122,7 @@ pub fn names_of(mask: u64) -> Vec<String> {
 
 /// One line of `/proc/self/status` as a hex mask (`CapBnd`, `CapEff`...).
 pub fn own_status_mask(field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|source| Error::Io {
+    let status = crate::sys::read_small("/proc/self/status").map_err(|source| Error::Io {
         what: "read".into(),
         path: "/proc/self/status".into(),
         source,
@@ -136,7 +136,7 @@ pub fn own_status_mask(field: &str) -> Result<u64> {
 
 /// The highest capability number this kernel knows.
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    crate::sys::read_small("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40)

@@ -63,8 +63,14 @@ pub enum Step {
     },
     /// Enters the namespace `fd` refers to.
     SetNs(RawFd, c_int),
+    /// Opens the namespace file at this host path and enters it (`setns`).
+    SetNsAt(CString, c_int),
     /// `unshare(flags)`.
     Unshare(c_int),
+    /// Every signal's disposition to the default and the mask emptied. Where a plan has
+    /// this step, it replaces the reset at the init's start: placed while the init would
+    /// otherwise wait for `start`, its ~64 syscalls leave the setup's critical path.
+    ResetSignals,
     /// `/` made recursively private, so nothing we mount propagates to the host.
     MakeRootPrivate,
     /// Mounts the rootfs at the host path `at` and opens it as the root for later steps.
@@ -184,7 +190,9 @@ pub struct Child<'a> {
 
 /// Runs every step, then execs; never returns.
 pub fn run(child: &Child<'_>) -> ! {
-    reset_signals();
+    if !child.steps.iter().any(|s| matches!(s, Step::ResetSignals)) {
+        reset_signals();
+    }
     let mut root: RawFd = -1;
     for (i, step) in child.steps.iter().enumerate() {
         if let Err(e) = run_step(step, &mut root, child.status_fd) {
@@ -211,20 +219,51 @@ fn report(fd: RawFd, step: u32, e: Errno) {
 }
 
 /// Signal dispositions and mask come from the parent's thread: a Rust binary ignores
-/// SIGPIPE, which an exec would keep. Reset all of them.
+/// SIGPIPE, and whatever started us may ignore or block others; an exec keeps both. Reset
+/// all 64 with the raw syscalls: glibc's wrappers refuse (signal) or skip (sigprocmask)
+/// the two it keeps for itself, 32 and 33, which an ignoring parent passes on too.
 fn reset_signals() {
-    for sig in 1..=libc::SIGRTMAX() {
+    /// The kernel's `struct sigaction` (x86_64, and arm64 with its SA_RESTORER): all zero
+    /// is SIG_DFL, no flags, an empty mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: signal(2) with SIG_DFL is async-signal-safe.
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
+            // SAFETY: rt_sigaction with a valid struct and a null old-action pointer;
+            // the size is the kernel's sigset (8 bytes).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &raw const dfl,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
         }
     }
-    // SAFETY: an empty set, initialised by sigemptyset before use.
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask with a valid 8-byte set and a null old-set pointer.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &raw const empty,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
 }
 
 fn cvt(r: c_int) -> SysResult<c_int> {
@@ -250,7 +289,15 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
         }
         // SAFETY: setns/unshare take plain integers.
         Step::SetNs(fd, ns) => cvt(unsafe { libc::setns(*fd, *ns) }).map(|_| close(*fd)),
-        // SAFETY: as above.
+        Step::SetNsAt(path, ns) => {
+            // SAFETY: path is NUL-terminated; the fd is closed below.
+            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
+            // SAFETY: setns with the fd just opened.
+            let r = cvt(unsafe { libc::setns(fd, *ns) }).map(drop);
+            close(fd);
+            r
+        }
+        // SAFETY: unshare takes a plain integer.
         Step::Unshare(flags) => cvt(unsafe { libc::unshare(*flags) }).map(drop),
         Step::MakeRootPrivate => {
             let flags = libc::MS_REC | libc::MS_PRIVATE;
@@ -402,6 +449,10 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
         Step::Dup2 { from, to } => cvt(unsafe { libc::dup2(*from, *to) }).map(drop),
         Step::ForkSibling => fork_sibling(status_fd),
         Step::Reaper => reaper(status_fd),
+        Step::ResetSignals => {
+            reset_signals();
+            Ok(())
+        }
         Step::Terminal => {
             // SAFETY: setsid and ioctl with integer arguments.
             cvt(unsafe { libc::setsid() })?;

@@ -18,6 +18,7 @@ mod container;
 pub mod error;
 mod init;
 pub mod logs;
+mod netns;
 mod plan;
 pub mod pty;
 pub mod seccomp;

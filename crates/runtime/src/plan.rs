@@ -90,6 +90,10 @@ pub struct Input<'a> {
     pub join_cgroups: Vec<CString>,
     /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
     pub seccomp_cache: Option<&'a Path>,
+    /// For a fresh network namespace: where the parent will have put the one it makes
+    /// after the clone (`/proc/PID/fd/N`), saying so by a byte on `sync`. `None`: the init
+    /// unshares its own (in a user namespace, which must own it).
+    pub parent_netns: Option<CString>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -141,6 +145,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .unwrap_or_default();
     let mut cgroup_ns = false;
     let mut joins_netns = input.netns.is_some();
+    let mut fresh_netns = false;
     for ns in &namespaces {
         let flag = match ns.typ() {
             LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
@@ -148,7 +153,9 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
             LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
             LinuxNamespaceType::Network if input.netns.is_none() && ns.path().is_none() => {
-                libc::CLONE_NEWNET
+                // Not in the clone: the init unshares it itself (`fresh_netns` below).
+                fresh_netns = true;
+                0
             }
             LinuxNamespaceType::Network => {
                 joins_netns = true;
@@ -213,16 +220,33 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
         plan.fds.push(fd);
     }
+    let parent_netns = input.parent_netns.filter(|_| fresh_netns);
+    if fresh_netns && parent_netns.is_none() {
+        // After the user namespace's maps, so that the namespace belongs to it.
+        plan.push(
+            "making the network namespace (unshare CLONE_NEWNET)",
+            Step::Unshare(libc::CLONE_NEWNET),
+        );
+    }
     plan.push(
         "making / private (mount MS_REC|MS_PRIVATE)",
         Step::MakeRootPrivate,
     );
     root_mount(&mut plan, input.rootfs, input.dir)?;
-    let dev_tmpfs = mounts(&mut plan, spec.mounts().as_deref().unwrap_or_default())?;
+    let mut sys_mounts = Vec::new();
+    let defer = parent_netns.is_some().then_some(&mut sys_mounts);
+    let dev_tmpfs = mounts(
+        &mut plan,
+        spec.mounts().as_deref().unwrap_or_default(),
+        defer,
+    )?;
     if dev_tmpfs {
         devices(&mut plan, userns)?;
     }
     spec_devices(&mut plan, linux, userns)?;
+    if let Some(path) = parent_netns {
+        join_parent_netns(&mut plan, sync, path, sys_mounts);
+    }
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
@@ -283,7 +307,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             Step::Unshare(libc::CLONE_NEWCGROUP),
         );
     }
-    sysctls(&mut plan, linux, joins_netns)?;
+    sysctls(&mut plan, linux, joins_netns || fresh_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
     plan.push("telling the runtime the container is set up", Step::Ready);
     plan.push(
@@ -298,6 +322,10 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     {
         plan.push("remounting / read-only", Step::RootReadOnly);
     }
+    // Here, after the set-up report, while the parent gets to `start`: not in the setup
+    // it waits for. Before anything of the process's (the exec keeps ignored signals: a
+    // Rust parent ignores SIGPIPE) and before the reaper forks.
+    plan.push("resetting signal dispositions and mask", Step::ResetSignals);
     let fifo = cstr(format!("/proc/self/fd/{}", input.fifo.as_raw_fd()))?;
     plan.fds.push(input.fifo);
     plan.push(
@@ -322,6 +350,28 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         plan.what.insert(at, what);
     }
     Ok(plan)
+}
+
+/// A new network namespace costs ~0.5 ms (loopback, per-net state): made by clone3 (or
+/// first thing in the init) it would be on the path everything waits for. The parent makes
+/// it after the clone, while the init does its other mounts and device nodes; the init
+/// joins it then, and mounts sysfs and the rest under /sys (sysfs shows the mounter's
+/// network namespace) after.
+fn join_parent_netns(plan: &mut Plan, sync: RawFd, path: CString, sys: Vec<(String, Step)>) {
+    plan.push(
+        "waiting for the network namespace the runtime makes",
+        Step::WaitParent {
+            fd: sync,
+            root: false,
+        },
+    );
+    plan.push(
+        "joining the network namespace the runtime made",
+        Step::SetNsAt(path, libc::CLONE_NEWNET),
+    );
+    for (what, step) in sys {
+        plan.push(what, step);
+    }
 }
 
 /// The spec's sysctls, written from the host's `/proc/sys` while that is still visible:
@@ -419,7 +469,13 @@ pub fn split_options(options: &[String]) -> Result<(u64, bool, FsOptions)> {
 }
 
 /// The spec's mounts; true when `/dev` is a tmpfs we must populate.
-fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
+/// The spec's mounts, in order; with `defer_sys`, those on `/sys` and below go there
+/// instead (kept in their order: they share no path with the others).
+fn mounts(
+    plan: &mut Plan,
+    mounts: &[Mount],
+    mut defer_sys: Option<&mut Vec<(String, Step)>>,
+) -> Result<bool> {
     let mut dev_tmpfs = false;
     for m in mounts {
         let dest = m.destination().to_string_lossy().into_owned();
@@ -462,14 +518,16 @@ fn mounts(plan: &mut Plan, mounts: &[Mount]) -> Result<bool> {
             dev_tmpfs = true;
         }
         let what = format!("mounting {typ} {} on {dest}", opts.join(","));
-        plan.push(
-            what,
-            Step::Mount {
-                target: target(&dest)?,
-                source,
-                dir,
-            },
-        );
+        let step = Step::Mount {
+            target: target(&dest)?,
+            source,
+            dir,
+        };
+        let under_sys = Path::new(&dest).starts_with("/sys");
+        match defer_sys.as_deref_mut() {
+            Some(later) if under_sys => later.push((what, step)),
+            _ => plan.push(what, step),
+        }
     }
     Ok(dev_tmpfs)
 }
@@ -817,6 +875,109 @@ mod tests {
         assert!(rec);
         assert_eq!(data.len(), 3);
         assert_eq!(data[2], (cstr("newinstance")?, None));
+        Ok(())
+    }
+
+    fn null() -> OwnedFd {
+        std::fs::File::open("/dev/null").expect("/dev/null").into()
+    }
+
+    fn plan_for(spec: &Spec, netns: Option<OwnedFd>) -> Result<Plan> {
+        plan_with(spec, netns, None)
+    }
+
+    fn plan_with(spec: &Spec, netns: Option<OwnedFd>, parent: Option<CString>) -> Result<Plan> {
+        let dir = std::env::temp_dir();
+        build(Input {
+            spec,
+            rootfs: &Rootfs::Dir(dir.clone()),
+            dir: &dir,
+            netns,
+            fifo: null(),
+            status_fd: 2,
+            host_bounding: u64::MAX,
+            last_cap: 40,
+            terminal: false,
+            init: false,
+            sync: null(),
+            join_cgroups: Vec::new(),
+            seccomp_cache: None,
+            parent_netns: parent,
+        })
+    }
+
+    /// A fresh network namespace is not the clone's (which would make the parent wait
+    /// ~0.5 ms for it): without one from the parent the init unshares its own; one given
+    /// is joined, none made.
+    #[test]
+    fn a_fresh_netns_is_unshared_by_the_init_and_signals_reset_after_setup() -> Result<()> {
+        let spec = crate::spec::docker_default(&["true"])?;
+        let plan = plan_for(&spec, None)?;
+        assert_eq!(plan.clone_flags & libc::CLONE_NEWNET as u64, 0);
+        assert_ne!(plan.clone_flags & libc::CLONE_NEWPID as u64, 0);
+        let unshares = |p: &Plan| {
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::Unshare(f) if f & libc::CLONE_NEWNET != 0))
+                .count()
+        };
+        assert_eq!(unshares(&plan), 1);
+        // The signal reset waits for the window between the set-up report and start.
+        let at = |want: fn(&Step) -> bool| plan.steps.iter().position(want);
+        let ready = at(|s| matches!(s, Step::Ready));
+        let reset = at(|s| matches!(s, Step::ResetSignals));
+        let wait = at(|s| matches!(s, Step::WaitStart { .. }));
+        assert!(
+            ready < reset && reset < wait,
+            "{ready:?} {reset:?} {wait:?}"
+        );
+        assert!(ready.is_some());
+        let joined = plan_for(&spec, Some(null()))?;
+        assert_eq!(joined.clone_flags & libc::CLONE_NEWNET as u64, 0);
+        assert_eq!(unshares(&joined), 0);
+        Ok(())
+    }
+
+    /// With the parent making the fresh namespace, the init makes none: it waits for the
+    /// parent's word and joins it after its other mounts and device nodes, right before
+    /// it mounts sysfs (wherever the spec has /sys: those under it go last), so that as
+    /// much as can overlaps the parent's work.
+    #[test]
+    fn a_parent_made_netns_is_joined_after_the_other_mounts_before_sysfs() -> Result<()> {
+        let spec = crate::spec::docker_default(&["true"])?;
+        let plan = plan_with(&spec, None, Some(cstr("/proc/1/fd/9")?))?;
+        assert_eq!(plan.clone_flags & libc::CLONE_NEWNET as u64, 0);
+        let at = |want: &dyn Fn(&Step) -> bool| plan.steps.iter().position(want);
+        assert_eq!(
+            at(&|s| matches!(s, Step::Unshare(f) if f & libc::CLONE_NEWNET != 0)),
+            None
+        );
+        let join = at(&|s| matches!(s, Step::SetNsAt(p, _) if p.as_bytes() == b"/proc/1/fd/9"))
+            .ok_or_else(|| Error::Invalid("no join".into()))?;
+        assert!(matches!(
+            plan.steps[join - 1],
+            Step::WaitParent { root: false, .. }
+        ));
+        assert!(matches!(&plan.steps[join + 1],
+            Step::Mount { source: Source::Fs { fstype, .. }, .. } if fstype.as_bytes() == b"sysfs"));
+        let devices = at(&|s| matches!(s, Step::Devices { .. }));
+        assert!(devices.is_some_and(|d| d < join), "device nodes first");
+        let what = |i: usize| plan.what[i].as_str();
+        let before: Vec<&str> = (0..join)
+            .map(what)
+            .filter(|w| w.starts_with("mounting"))
+            .collect();
+        for dest in ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"] {
+            assert!(
+                before.iter().any(|w| w.ends_with(&format!(" on {dest}"))),
+                "{dest}: {before:?}"
+            );
+        }
+        assert!(!before.iter().any(|w| w.contains(" on /sys")), "{before:?}");
+        assert_eq!(plan.what.len(), plan.steps.len());
+        // Without the parent's namespace: the init's own, no wait.
+        let plain = plan_for(&spec, None)?;
+        assert!(!plain.steps.iter().any(|s| matches!(s, Step::SetNsAt(..))));
         Ok(())
     }
 }

@@ -133,14 +133,14 @@ impl Record {
 /// This boot's id.
 pub fn boot_id() -> Result<String> {
     let p = "/proc/sys/kernel/random/boot_id";
-    std::fs::read_to_string(p)
+    crate::sys::read_small(p)
         .map(|s| s.trim().to_string())
         .map_err(|e| Error::io("read", p, e))
 }
 
 /// The start time and state letter of a process, from `/proc/PID/stat`.
 pub fn proc_start(pid: i32) -> Option<(u64, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::sys::read_small(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     let mut fields = rest.split_whitespace();

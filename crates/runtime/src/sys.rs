@@ -399,3 +399,43 @@ pub fn fork_raw() -> SysResult<libc::pid_t> {
     };
     check(r).map(|pid| pid as libc::pid_t)
 }
+
+/// Reads a small file (a /proc or cgroupfs one) whole: open, reads into one 4 KiB buffer,
+/// close. `fs::read_to_string` also stats it and, for the size 0 these files report,
+/// probes with reads of 32, 64, 128... bytes: a dozen syscalls for one line.
+pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = f.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod read_small_tests {
+    use super::read_small;
+
+    /// Whole files, one line or longer than its 4 KiB buffer, as `fs::read_to_string`
+    /// gives them; a missing one is an error.
+    #[test]
+    fn reads_whole_files_of_any_size() -> std::io::Result<()> {
+        let status = read_small("/proc/self/status")?;
+        assert!(status.contains("\nCapBnd:"), "{status}");
+        assert!(status.ends_with('\n'));
+        let dir = tempfile::tempdir()?;
+        let big: String = (0..2000).map(|i| format!("{i}\n")).collect();
+        assert!(big.len() > 8192);
+        let p = dir.path().join("big");
+        std::fs::write(&p, &big)?;
+        assert_eq!(read_small(&p)?, big);
+        assert!(read_small(dir.path().join("missing")).is_err());
+        Ok(())
+    }
+}

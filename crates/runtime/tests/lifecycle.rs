@@ -192,3 +192,112 @@ fn wait_and_delete_reports_the_exit_and_leaves_nothing() -> TestResult {
     }
     Ok(())
 }
+
+/// Removes a test's own cgroup parent at the end, even when the test fails.
+struct ParentGuard(compose_runtime::cgroups::Hierarchy, String);
+
+impl Drop for ParentGuard {
+    fn drop(&mut self) {
+        compose_runtime::cgroups::remove_parent(self.0, &self.1);
+    }
+}
+
+/// The runtime's cgroup parent outlives its containers (no mkdir and rmdir of it per
+/// run): after a container is deleted the parent is still there, the same cgroup (same
+/// inode) when the next container comes and goes, and only the container's own cgroup
+/// is gone.
+#[test]
+fn the_cgroup_parent_is_kept_across_containers() -> TestResult {
+    use std::os::unix::fs::MetadataExt;
+    let f = Fixture::new("keep");
+    let parent = common::unique("compose-test-keep");
+    let rt = compose_runtime::Runtime::new(f.tmp.path().join("state-keep"), &parent)?;
+    let _cleanup = ParentGuard(rt.hierarchy(), parent.clone());
+    let top = match rt.hierarchy() {
+        compose_runtime::cgroups::Hierarchy::V1 => "/sys/fs/cgroup/pids",
+        compose_runtime::cgroups::Hierarchy::V2 => "/sys/fs/cgroup",
+    };
+    let parent_dir = std::path::Path::new(top).join(&parent);
+    let rootfs = compose_runtime::Rootfs::Dir(f.rootfs());
+    let mut inode = None;
+    for round in 0..2 {
+        let id = format!("{}-{round}", f.id);
+        let c = rt.create(&id, &f.spec("true"), &rootfs, &Default::default())?;
+        let mut g = common::Guard(Some(c));
+        g.c().start()?;
+        let c = g.0.take().unwrap();
+        assert_eq!(c.wait_and_delete()?.code, 0);
+        assert!(!parent_dir.join(&id).exists(), "{id}'s cgroup is left");
+        let meta = std::fs::metadata(&parent_dir)?;
+        assert_eq!(*inode.get_or_insert(meta.ino()), meta.ino(), "made again");
+    }
+    drop(_cleanup);
+    assert!(
+        !parent_dir.exists(),
+        "remove_parent left {}",
+        parent_dir.display()
+    );
+    Ok(())
+}
+
+/// A host process of the test's, killed and reaped even when the test fails.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A delete of a container whose cgroup still holds a process once its init is gone
+/// (here a host process moved in, outside the container's pid namespace) kills it and
+/// removes the cgroup: the one-rmdir path falls back to reading and killing.
+#[test]
+fn delete_kills_what_is_left_in_the_cgroup() -> TestResult {
+    let f = Fixture::new("leftover");
+    let mut g = f.create(&f.spec("true"))?;
+    let mut intruder = Reaped(
+        std::process::Command::new("/bin/busybox")
+            .args(["sleep", "100"])
+            .spawn()?,
+    );
+    let pid = intruder.0.id();
+    let files: Vec<std::path::PathBuf> = match f.rt.hierarchy() {
+        compose_runtime::cgroups::Hierarchy::V1 => ["pids", "freezer", "memory"]
+            .iter()
+            .map(|c| {
+                format!(
+                    "/sys/fs/cgroup/{c}/{}/{}/cgroup.procs",
+                    common::CGROUP_PARENT,
+                    f.id
+                )
+                .into()
+            })
+            .collect(),
+        compose_runtime::cgroups::Hierarchy::V2 => vec![
+            format!(
+                "/sys/fs/cgroup/{}/{}/cgroup.procs",
+                common::CGROUP_PARENT,
+                f.id
+            )
+            .into(),
+        ],
+    };
+    for p in &files {
+        std::fs::write(p, pid.to_string())?;
+    }
+    g.c().start()?;
+    let c = g.0.take().unwrap();
+    let st = c.wait_and_delete();
+    let reaped = intruder.0.wait()?;
+    assert_eq!(st?.code, 0);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&reaped),
+        Some(libc::SIGKILL)
+    );
+    for p in &files {
+        assert!(!p.parent().unwrap().exists(), "{}", p.display());
+    }
+    Ok(())
+}

@@ -276,6 +276,91 @@ fn joins_a_given_network_namespace() {
     assert_ne!(f2.read_out("ns").trim(), host_ns.to_string_lossy());
 }
 
+/// A fresh network namespace (the init unshares it itself, beside the parent's cgroup
+/// setup, rather than in the clone): its own, with nothing but `lo`, the creating thread
+/// still in the host's, and no fd of the creating process holding it afterwards.
+#[test]
+fn a_fresh_network_namespace_is_the_containers_alone() {
+    let f = Fixture::new("freshnet");
+    let host_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let spec = f.spec("readlink /proc/self/ns/net > /out/ns; ls /sys/class/net > /out/links");
+    let mut g = f.create(&spec).unwrap();
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        host_ns,
+        "the creating thread left the host's network namespace"
+    );
+    g.c().start().unwrap();
+    assert_eq!(g.c().wait().unwrap().code, 0);
+    drop(g);
+    let ns = f.read_out("ns").trim().to_string();
+    assert!(ns.starts_with("net:["), "{ns}");
+    assert_ne!(ns, host_ns.to_string_lossy());
+    assert_eq!(
+        f.read_out("links").split_whitespace().collect::<Vec<_>>(),
+        ["lo"]
+    );
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        assert_ne!(
+            target.to_string_lossy(),
+            ns,
+            "an fd still holds the namespace"
+        );
+    }
+}
+
+/// Nothing of the creating process's signal state reaches the process: a signal it
+/// ignores (the exec would keep that; 32 too, which glibc's own wrappers will not touch)
+/// or blocks is default and unblocked inside.
+#[test]
+fn the_process_starts_with_default_signals_and_an_empty_mask() {
+    let f = Fixture::new("signals");
+    // The kernel's struct sigaction: SIG_IGN (1), no flags, no restorer, an empty mask.
+    let ign: [usize; 4] = [1, 0, 0, 0];
+    for sig in [libc::SIGHUP, 32] {
+        // SAFETY: this test's own process (nextest runs each test alone); a valid
+        // struct, a null old-action pointer, the kernel's 8-byte sigset size.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                ign.as_ptr(),
+                std::ptr::null_mut::<usize>(),
+                8usize,
+            )
+        };
+        assert_eq!(r, 0, "ignoring {sig}");
+    }
+    // SAFETY: as above; a valid, initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    // Read from the host once it runs: a plain `sleep`, no shell making choices of its own.
+    let mut spec = f.spec("");
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_args(Some(vec!["sleep".into(), "100".into()]));
+    let mut g = f.create(&spec).unwrap();
+    g.c().start().unwrap();
+    let pid = g.c().pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let _ = g.c().kill(libc::SIGKILL);
+    let sig: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("SigIgn") || l.starts_with("SigBlk"))
+        .collect();
+    assert_eq!(sig.len(), 2, "{status}");
+    for line in sig {
+        let mask = line.split_whitespace().nth(1).unwrap_or("?");
+        assert!(mask.bytes().all(|b| b == b'0'), "{line}");
+    }
+}
+
 #[test]
 fn a_failed_step_names_itself_and_leaves_nothing() {
     let f = Fixture::new("badopt");

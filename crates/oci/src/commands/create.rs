@@ -8,6 +8,13 @@ use crate::cli::CreateArgs;
 use crate::meta::Meta;
 
 pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<Container> {
+    let (c, meta) = create_unrecorded(rt, a)?;
+    record(c, &meta, a)
+}
+
+/// The container made, its meta not yet saved: `run` saves it after `start`, while the
+/// process runs, rather than in the init's way between its setup and its exec.
+pub fn create_unrecorded(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<(Container, Meta)> {
     if a.console_socket.is_some() {
         anyhow::bail!(
             "--console-socket: terminals are not supported yet (process.terminal must be false)"
@@ -29,6 +36,11 @@ pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<Container> {
             .into_iter()
             .collect(),
     };
+    Ok((c, meta))
+}
+
+/// Saves the container's meta and pid file; on failure it is deleted.
+pub fn record(c: Container, meta: &Meta, a: &CreateArgs) -> anyhow::Result<Container> {
     let saved = meta.save(c.dir()).and_then(|()| write_pid_file(a, c.pid()));
     if let Err(e) = saved {
         // Not half-made: the container goes if we cannot say where it is.

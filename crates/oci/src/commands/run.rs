@@ -23,11 +23,13 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<u8> {
     } else {
         Some(block_forwarded())
     };
-    let mut c = super::create::create(rt, &a.create)?;
+    let (mut c, meta) = super::create::create_unrecorded(rt, &a.create)?;
     if let Err(e) = c.start() {
         let _ = c.delete(true);
         return Err(e.into());
     }
+    // After the start: written while the process runs, not between its setup and exec.
+    let c = super::create::record(c, &meta, &a.create)?;
     if a.detach {
         return Ok(0);
     }

@@ -107,8 +107,13 @@ pub trait Cgroup: Send + Sync + std::fmt::Debug {
     fn is_frozen(&self) -> bool;
     /// Whether the OOM killer has killed a process of this cgroup.
     fn oom_killed(&self) -> bool;
-    /// Removes the cgroup (it must be empty), and its parent if nothing else uses it.
+    /// Removes the cgroup (it must be empty), waiting a while for exiting processes to
+    /// leave. Its parent stays (as crun's and runc's do): the next container would only
+    /// make it again, a mkdir and an rmdir per hierarchy on every run.
     fn remove(&self) -> Result<()>;
+    /// One rmdir per hierarchy, no waiting: `Ok(false)` when a cgroup still holds a process
+    /// (EBUSY), so that a delete reads and kills only when something is left.
+    fn try_remove(&self) -> Result<bool>;
 }
 
 /// Which cgroup hierarchy this host has.
@@ -168,7 +173,7 @@ fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 
 fn read(dir: &Path, file: &str) -> Result<String> {
     let p = dir.join(file);
-    std::fs::read_to_string(&p).map_err(|e| cg_err(&p, format_args!("read: {e}")))
+    crate::sys::read_small(&p).map_err(|e| cg_err(&p, format_args!("read: {e}")))
 }
 
 fn read_pids(dir: &Path) -> Result<Vec<i32>> {
@@ -209,15 +214,39 @@ fn rmdir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Removes the now-empty parent cgroups up to (not including) `top`; a parent still in use
-/// by another container stays.
-fn rmdir_parents(dir: &Path, top: &Path) {
-    let mut p = dir.parent();
-    while let Some(d) = p {
-        if d == top || !d.starts_with(top) || std::fs::remove_dir(d).is_err() {
-            break;
+/// One rmdir: `Ok(false)` if the cgroup still holds a process, `Ok(true)` once it is gone.
+fn rmdir_once(dir: &Path) -> Result<bool> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(false),
+        Err(e) => Err(cg_err(dir, format_args!("rmdir: {e}"))),
+    }
+}
+
+/// Removes the cgroup parent `parent` (and its own empty parents) in every hierarchy,
+/// when no container uses it any more; a busy or missing one is left as it is. Containers
+/// leave their parent in place for the next one: this is for whoever owns the parent
+/// (a test's, say) to clean up at the end.
+pub fn remove_parent(h: Hierarchy, parent: &str) {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() || parent.split('/').any(|c| c == ".." || c == ".") {
+        return;
+    }
+    let tops: Vec<PathBuf> = match h {
+        Hierarchy::V2 => vec![PathBuf::from(ROOT)],
+        Hierarchy::V1 => v1::CONTROLLERS
+            .iter()
+            .map(|c| Path::new(ROOT).join(c))
+            .collect(),
+    };
+    for top in tops {
+        let mut d = top.join(parent);
+        while d != top && d.starts_with(&top) && std::fs::remove_dir(&d).is_ok() {
+            if !d.pop() {
+                break;
+            }
         }
-        p = d.parent();
     }
 }
 

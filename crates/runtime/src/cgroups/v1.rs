@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    Cgroup, Limits, cg_err, kill_pids, mkdir_p, read, read_pids, rmdir, rmdir_parents, write,
+    Cgroup, Limits, cg_err, kill_pids, mkdir_p, read, read_pids, rmdir, rmdir_once, write,
 };
 use crate::error::Result;
 
-const CONTROLLERS: [&str; 8] = [
+pub(super) const CONTROLLERS: [&str; 8] = [
     "memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio",
 ];
 
@@ -34,6 +34,8 @@ pub struct V1 {
     root: PathBuf,
     /// `<parent>/<id>`.
     rel: PathBuf,
+    /// The mounted controllers, looked up once (a statx each) rather than per verb.
+    mounted: std::sync::OnceLock<Vec<(&'static str, PathBuf)>>,
 }
 
 impl V1 {
@@ -41,16 +43,19 @@ impl V1 {
         V1 {
             root: root.to_path_buf(),
             rel: Path::new(parent).join(id),
+            mounted: std::sync::OnceLock::new(),
         }
     }
 
     /// The mounted controllers: `(name, hierarchy root)`.
-    fn mounted(&self) -> Vec<(&'static str, PathBuf)> {
-        CONTROLLERS
-            .iter()
-            .map(|c| (*c, self.root.join(c)))
-            .filter(|(_, p)| p.join("cgroup.procs").exists())
-            .collect()
+    fn mounted(&self) -> &[(&'static str, PathBuf)] {
+        self.mounted.get_or_init(|| {
+            CONTROLLERS
+                .iter()
+                .map(|c| (*c, self.root.join(c)))
+                .filter(|(_, p)| p.join("cgroup.procs").exists())
+                .collect()
+        })
     }
 
     fn dir(&self, controller: &str) -> PathBuf {
@@ -155,11 +160,11 @@ impl Cgroup for V1 {
     fn create(&self, limits: &Limits) -> Result<()> {
         for (c, top) in self.mounted() {
             mkdir_p(&top.join(&self.rel))?;
-            if c == "cpuset" {
-                self.init_cpuset(&top)?;
+            if *c == "cpuset" {
+                self.init_cpuset(top)?;
             }
         }
-        if self.dir("devices").exists() {
+        if self.mounted().iter().any(|(c, _)| *c == "devices") {
             self.set_devices(&limits.devices)?;
         }
         self.apply(limits)
@@ -167,7 +172,7 @@ impl Cgroup for V1 {
 
     fn procs_files(&self) -> Vec<PathBuf> {
         self.mounted()
-            .into_iter()
+            .iter()
             .map(|(c, _)| self.dir(c).join("cgroup.procs"))
             .collect()
     }
@@ -175,7 +180,7 @@ impl Cgroup for V1 {
     fn thread_join_files(&self) -> Option<Vec<PathBuf>> {
         let files = self
             .mounted()
-            .into_iter()
+            .iter()
             .map(|(c, _)| self.dir(c).join("tasks"))
             .collect();
         Some(files)
@@ -241,12 +246,18 @@ impl Cgroup for V1 {
     fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for (_, top) in self.mounted() {
-            let d = top.join(&self.rel);
-            if let Err(e) = rmdir(&d) {
+            if let Err(e) = rmdir(&top.join(&self.rel)) {
                 first_err.get_or_insert(e);
             }
-            rmdir_parents(&d, &top);
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn try_remove(&self) -> Result<bool> {
+        let mut gone = true;
+        for (_, top) in self.mounted() {
+            gone &= rmdir_once(&top.join(&self.rel))?;
+        }
+        Ok(gone)
     }
 }

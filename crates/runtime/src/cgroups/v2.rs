@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    Cgroup, Limits, cg_err, kill_pids, mkdir_p, read, read_pids, rmdir, rmdir_parents, write,
+    Cgroup, Limits, cg_err, kill_pids, mkdir_p, read, read_pids, rmdir, rmdir_once, write,
 };
 use crate::error::Result;
 
@@ -173,9 +173,11 @@ impl Cgroup for V2 {
     }
 
     fn remove(&self) -> Result<()> {
-        rmdir(&self.dir)?;
-        rmdir_parents(&self.dir, &self.root);
-        Ok(())
+        rmdir(&self.dir)
+    }
+
+    fn try_remove(&self) -> Result<bool> {
+        rmdir_once(&self.dir)
     }
 }
 

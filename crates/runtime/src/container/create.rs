@@ -200,6 +200,11 @@ pub(crate) fn create(
         fifo_for_userns_root(&fifo_path, spec)?;
     }
     let (sync_r, sync_w) = pipe()?;
+    // A fresh network namespace is made by us after the clone (see `netns`), not by it.
+    let netns_slot = (netns.is_none() && !userns && crate::netns::wants_fresh(spec))
+        .then(crate::netns::Slot::reserve)
+        .transpose()?;
+    let parent_netns = netns_slot.as_ref().map(|s| s.path()).transpose()?;
     let plan = plan::build(Input {
         spec,
         rootfs,
@@ -214,6 +219,7 @@ pub(crate) fn create(
         sync: sync_r,
         join_cgroups,
         seccomp_cache,
+        parent_netns,
     })?;
 
     // SAFETY: the child only runs init::run, which walks the prepared steps with raw
@@ -243,7 +249,13 @@ pub(crate) fn create(
     let make = cgroup_procs
         .is_empty()
         .then_some((cgroup.as_ref(), &limits));
-    let joined = set_up_init(pid, maps.as_ref(), make, &cgroup_procs, &sync_w);
+    let init = InitSide {
+        pid,
+        maps: maps.as_ref(),
+        netns: netns_slot.as_ref(),
+        sync: &sync_w,
+    };
+    let joined = set_up_init(&init, make, &cgroup_procs);
     drop(sync_w);
     if let Err(e) = joined {
         // The init may have failed first (then it is gone, and we could not move it): its
@@ -291,32 +303,44 @@ pub(crate) fn create(
     })
 }
 
-/// The parent's part of the init's setup, while the init does its own: the user
-/// namespace's id maps; then either the container's cgroups made (`make`: on cgroup v1
-/// the init moves its own, only thread in through `tasks`, which takes no global lock),
-/// or its move into them through `cgroup.procs` (in a user namespace, where the init is no
+/// The init being set up, as its parent sees it.
+struct InitSide<'a> {
+    pid: i32,
+    maps: Option<&'a crate::userns::Maps>,
+    /// Where the fresh network namespace goes, when we make it.
+    netns: Option<&'a crate::netns::Slot>,
+    sync: &'a OwnedFd,
+}
+
+/// The parent's part of the init's setup, while the init does its own, each said done by
+/// a byte on `sync` in this order: the user namespace's id maps; the fresh network
+/// namespace; then either the container's cgroups made (`make`: on cgroup v1 the init
+/// moves its own, only thread in through `tasks`, which takes no global lock), or its
+/// move into them through `cgroup.procs` (in a user namespace, where the init is no
 /// longer the host's root, and on v2; that waits for an RCU grace period, several ms,
 /// overlapped with the init's mounts). It is in its cgroups before `create` returns.
 fn set_up_init(
-    pid: i32,
-    maps: Option<&crate::userns::Maps>,
+    init: &InitSide<'_>,
     make: Option<(&dyn Cgroup, &Limits)>,
     cgroup_procs: &[OwnedFd],
-    sync: &OwnedFd,
 ) -> Result<()> {
     let tell = |what: &str| {
-        sys::write_all(sync.as_raw_fd(), b"1").map_err(|e| Error::sys(what.to_string(), e))
+        sys::write_all(init.sync.as_raw_fd(), b"1").map_err(|e| Error::sys(what.to_string(), e))
     };
-    if let Some(maps) = maps {
-        crate::userns::write(pid, maps)?;
+    if let Some(maps) = init.maps {
+        crate::userns::write(init.pid, maps)?;
         tell("telling the init its id maps are written")?;
+    }
+    if let Some(slot) = init.netns {
+        slot.fill()?;
+        tell("telling the init its network namespace is made")?;
     }
     if let Some((cgroup, limits)) = make {
         // The init moves itself once they exist (`Step::JoinCgroupAt`).
         cgroup.create(limits)?;
         return tell("telling the init its cgroups are made");
     }
-    join_cgroups(cgroup_procs, pid)?;
+    join_cgroups(cgroup_procs, init.pid)?;
     tell("telling the init it is in its cgroups")
 }
 

@@ -22,9 +22,14 @@ impl Container {
             // Let it record the exit and let go of the container's stdio first.
             super::wait::wait_proc(shim)?;
         }
-        let mut first = self.cgroup.kill_all().err();
-        if let Err(e) = self.cgroup.remove() {
-            first.get_or_insert(e);
+        // Usually the init took everything with it: one rmdir per hierarchy, no reads.
+        // Only a cgroup still holding a process (EBUSY) is read, killed and waited for.
+        let mut first = None;
+        if !matches!(self.cgroup.try_remove(), Ok(true)) {
+            first = self.cgroup.kill_all().err();
+            if let Err(e) = self.cgroup.remove() {
+                first.get_or_insert(e);
+            }
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             first.get_or_insert(crate::error::Error::io("remove", &self.dir, e));

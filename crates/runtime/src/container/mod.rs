@@ -81,8 +81,7 @@ impl Container {
 
     /// Where the container is in its life, checked against the live process.
     pub fn status(&self) -> Status {
-        let parent_reaped = self.parent.as_ref().is_some_and(|p| p.reaped);
-        if parent_reaped || !self.record.is_alive() {
+        if !self.init_alive() {
             Status::Stopped
         } else if self.dir.join(create::FIFO).exists() {
             Status::Created
@@ -90,6 +89,20 @@ impl Container {
             Status::Paused
         } else {
             Status::Running
+        }
+    }
+
+    /// Whether the init still runs. The creating process asks its pidfd (one poll): an
+    /// unreaped child's pid cannot be reused, and the pidfd turns readable at its exit.
+    /// Any other process checks the recorded boot and start time against `/proc`.
+    fn init_alive(&self) -> bool {
+        match &self.parent {
+            Some(p) if p.reaped => false,
+            Some(p) if self.record.exit.is_none() => match sys::poll_in(p.pidfd.as_raw_fd(), 0) {
+                Ok(exited) => !exited,
+                Err(_) => self.record.is_alive(),
+            },
+            _ => self.record.is_alive(),
         }
     }
 

@@ -11,7 +11,8 @@ use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The cgroup parent of every test container; removed when the last one goes.
+/// The cgroup parent of every test container; kept by the runtime across containers,
+/// removed by each fixture's drop once no test's container is left in it.
 pub const CGROUP_PARENT: &str = "compose-test";
 
 pub struct Fixture {
@@ -108,6 +109,14 @@ impl Fixture {
         let mut g = self.create(spec).unwrap();
         g.c().start().unwrap();
         g.c().wait().unwrap()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Best effort: another test's container may still use it (then the last one's
+        // fixture removes it).
+        compose_runtime::cgroups::remove_parent(self.rt.hierarchy(), CGROUP_PARENT);
     }
 }
 
