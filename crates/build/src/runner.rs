@@ -22,6 +22,14 @@ pub struct RuntimeRunner {
     pub log_dir: PathBuf,
 }
 
+/// A build's steps are done: the cgroup parent they ran under goes when no other build's
+/// step is under it.
+impl Drop for RuntimeRunner {
+    fn drop(&mut self) {
+        self.runtime.remove_idle_cgroup_parent();
+    }
+}
+
 static STEP: AtomicU64 = AtomicU64::new(0);
 
 impl RunStep for RuntimeRunner {

@@ -71,6 +71,14 @@ impl Runtime {
         self
     }
 
+    /// Removes the cgroup parent when no container is under it any more (a busy one stays).
+    /// Containers leave it for the next one; whoever is done with the runtime calls this,
+    /// so that nothing of ours is left in the cgroup tree. A create racing with it makes
+    /// the parent again.
+    pub fn remove_idle_cgroup_parent(&self) {
+        cgroups::remove_parent(self.hierarchy, &self.cgroup_parent);
+    }
+
     /// The cgroup hierarchy detected on this host.
     pub fn hierarchy(&self) -> cgroups::Hierarchy {
         self.hierarchy

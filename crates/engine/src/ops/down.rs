@@ -95,6 +95,8 @@ impl Engine {
             && self.store.networks(p.name)?.is_empty();
         if left {
             errors.note(self.store.remove_project(p.name));
+            // The containers' cgroup parent, when no container of any project is under it.
+            self.runner.runtime().remove_idle_cgroup_parent();
         }
         errors.into_result()
     }
