@@ -225,12 +225,13 @@ EOF
 # --- timing -----------------------------------------------------------------------------
 ms() { echo $(($(date +%s%N) / 1000000)); }
 timed() { local t0 t1; t0=$(ms); "$@"; t1=$(ms); echo $((t1 - t0)); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# (An empty list prints "-": grep finding nothing must not end the script under pipefail.)
+median() { tr ' ' '\n' | { grep . || true; } | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A RESULT
 
 # RSS (kB) of the processes whose command line matches PATTERN: "count total max".
 rss() {
-  ps -eo rss=,args= | grep -E -- "$1" | grep -v -E 'grep|ps -eo' |
+  ps -eo rss=,args= | { grep -E -- "$1" || true; } | { grep -v -E 'grep|ps -eo' || true; } |
     awk '{n++; t+=$1; if ($1>m) m=$1} END {printf "%d %d %d", n, t, m}'
 }
 declare -A MEM
