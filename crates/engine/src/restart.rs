@@ -240,24 +240,12 @@ impl Engine {
     /// before the signal, so the supervisor seeing the exit already knows.
     pub(crate) fn mark_user_stopped(&self, id: &str) -> Result<()> {
         let mark = self.stopped_mark(id);
-        let made = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&mark);
-        match made {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = mark.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
-                }
-                std::fs::File::create(&mark)
-                    .map(drop)
-                    .map_err(|e| Error::Other(format!("write {}: {e}", mark.display())))
-            }
-            Err(e) => Err(Error::Other(format!("write {}: {e}", mark.display()))),
-        }
+        let made = mark
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(&mark));
+        made.map(drop)
+            .map_err(|e| Error::Other(format!("write {}: {e}", mark.display())))
     }
 
     /// The user starts the container: the policy applies again, counting from zero.

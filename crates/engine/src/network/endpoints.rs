@@ -362,29 +362,23 @@ impl Engine {
         row: &ContainerRow,
         later: Option<&Mutex<Batched>>,
     ) -> Result<()> {
-        let held = self.store.addresses_of(&row.id)?;
-        if let Some(later) = later {
-            let mut l = later
+        let released: Vec<Released> = self
+            .store
+            .addresses_of(&row.id)?
+            .into_iter()
+            .map(|(network, address)| Released {
+                container: row.id.clone(),
+                network,
+                address,
+            })
+            .collect();
+        match later {
+            Some(later) => later
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            l.released
-                .extend(held.iter().map(|(network, address)| Released {
-                    container: row.id.clone(),
-                    network: network.clone(),
-                    address: *address,
-                }));
-        } else {
-            for (network, _) in &held {
-                endpoint::detach(&row.id, network).map_err(|source| NetError::Network {
-                    network: network.clone(),
-                    source,
-                })?;
-            }
-            let addrs: Vec<Ipv4Addr> = held.iter().map(|(_, a)| *a).collect();
-            if !addrs.is_empty() {
-                // Best effort: a flow left tracked only delays a reused address's first packet.
-                let _ = compose_network::conntrack::forget_flows(&addrs);
-            }
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .released
+                .extend(released),
+            None => self.unplug(&released)?,
         }
         let published = later.is_none()
             && self
@@ -413,6 +407,18 @@ impl Engine {
             return Ok(());
         }
         let mut errors = crate::error::Errors::default();
+        errors.note(self.unplug(released));
+        errors.note(self.apply_firewall(project));
+        errors.into_result()
+    }
+
+    /// Deletes the veths of `released` (every one, reporting each failure) and forgets
+    /// their addresses' tracked flows.
+    fn unplug(&self, released: &[Released]) -> Result<()> {
+        if released.is_empty() {
+            return Ok(());
+        }
+        let mut errors = crate::error::Errors::default();
         for r in released {
             errors.note(
                 endpoint::detach(&r.container, &r.network)
@@ -426,8 +432,8 @@ impl Engine {
             );
         }
         let addrs: Vec<Ipv4Addr> = released.iter().map(|r| r.address).collect();
+        // Best effort: a flow left tracked only delays a reused address's first packet.
         let _ = compose_network::conntrack::forget_flows(&addrs);
-        errors.note(self.apply_firewall(project));
         errors.into_result()
     }
 }
