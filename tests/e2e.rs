@@ -6,7 +6,7 @@
 
 mod engine;
 
-use engine::{LOOP, Stack, alive, cgroup_dirs, entries, line_of, mounts_under};
+use engine::{LOOP, Stack, alive, cgroup_dirs, container_dirs, entries, line_of, mounts_under};
 
 fn three_tier(init_exit: i32) -> String {
     format!(
@@ -259,7 +259,7 @@ volumes:
         "{:?}",
         mounts_under(&s.root())
     );
-    assert!(entries(&s.root().join("containers")).is_empty());
+    assert!(container_dirs(&s.root()).is_empty());
     assert!(entries(&s.root().join("logs")).is_empty());
     assert!(entries(&s.root().join("volumes")).is_empty());
     assert!(s.ids().is_empty());
@@ -313,7 +313,7 @@ fn a_missing_image_is_one_clear_error_and_down_still_cleans() {
     );
     s.ok(&["down", "-v"]);
     assert!(s.ids().is_empty());
-    assert!(entries(&s.root().join("containers")).is_empty());
+    assert!(container_dirs(&s.root()).is_empty());
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn without_a_compose_file_p_name_still_lists_and_takes_down() {
     s.ok(&["down", "-v", "-t", "1"]);
     assert!(s.ids().is_empty());
     assert!(entries(&s.root().join("volumes")).is_empty());
-    assert!(entries(&s.root().join("containers")).is_empty());
+    assert!(container_dirs(&s.root()).is_empty());
 }
 
 #[test]

@@ -404,7 +404,7 @@ fn run_gives_the_command_s_exit_code_and_rm_leaves_nothing() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     let (ids, _) = s.ok(&["ps", "-a", "-q"]);
     assert_eq!(ids.lines().count(), 1, "ps lists no one-off container");
-    let dirs = engine::entries(&s.root().join("containers"));
+    let dirs = engine::container_dirs(&s.root());
     assert_eq!(dirs.len(), 2, "db's and the kept one-off's: {dirs:?}");
     // -d: the name is printed; it runs under a shim, its exit recorded.
     let (name, _) = s.ok(&["run", "-d", "app", "sh", "-c", "exit 6"]);
@@ -418,7 +418,7 @@ fn run_gives_the_command_s_exit_code_and_rm_leaves_nothing() {
         "{name}"
     );
     s.ok(&["down", "-t", "1"]);
-    assert!(engine::entries(&s.root().join("containers")).is_empty());
+    assert!(engine::container_dirs(&s.root()).is_empty());
     assert!(engine::entries(&s.root().join("rw")).is_empty());
 }
 

@@ -264,6 +264,22 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The containers' state dirs under state root `root`: the entries of its `containers`
+/// dir but `.spare`, where the runtime keeps emptied dirs for the next containers (each
+/// checked to be empty: no container state hides there).
+pub fn container_dirs(root: &Path) -> Vec<String> {
+    let dir = root.join("containers");
+    let spare = dir.join(".spare");
+    for s in entries(&spare) {
+        let inside = entries(&spare.join(&s));
+        assert!(inside.is_empty(), "spare dir {s} holds {inside:?}");
+    }
+    entries(&dir)
+        .into_iter()
+        .filter(|e| e != ".spare")
+        .collect()
+}
+
 /// The index of the first line of `text` containing `needle`.
 pub fn line_of(text: &str, needle: &str) -> usize {
     text.lines()

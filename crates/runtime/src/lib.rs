@@ -24,6 +24,7 @@ pub mod pty;
 pub mod seccomp;
 pub mod shim;
 pub mod signal;
+mod spare;
 pub mod spec;
 pub mod state;
 mod sys;
@@ -96,7 +97,7 @@ impl Runtime {
         opts: &CreateOptions,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
-        container::make_dir(&dir, id)?;
+        spare::make(&dir, id)?;
         if let Some(shim_opts) = &opts.shim {
             let req = shim::Request {
                 id: id.to_string(),

@@ -102,18 +102,7 @@ impl Drop for Undo<'_> {
         if let Err(err) = self.cgroup.kill_all().and_then(|()| self.cgroup.remove()) {
             tracing::warn!(?err, "cleaning up the cgroup of a failed create");
         }
-        let _ = std::fs::remove_dir_all(self.dir);
-    }
-}
-
-/// Makes the container's state dir; an existing one is another container of that id.
-pub(crate) fn make_dir(dir: &Path, id: &str) -> Result<()> {
-    match std::fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(Error::Exists(id.to_string()))
-        }
-        Err(e) => Err(Error::io("mkdir", dir, e)),
+        let _ = crate::spare::remove(self.dir);
     }
 }
 

@@ -31,7 +31,7 @@ impl Container {
                 first.get_or_insert(e);
             }
         }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+        if let Err(e) = crate::spare::remove(&self.dir) {
             first.get_or_insert(crate::error::Error::io("remove", &self.dir, e));
         }
         first.map_or(Ok(()), Err)
