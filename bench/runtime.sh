@@ -8,7 +8,7 @@
 # unmounted (crun 1.8 refuses hybrid hosts otherwise); runc 1.1 would run without that.
 #
 #   bash bench/runtime.sh            # RUNS=50
-#   OURS=path/to/compose-oci RUNS=200 bash bench/runtime.sh
+#   OURS=path/to/compose-oci RUNS=200 bash bench/runtime.sh   # without OURS: cargo oci-release
 #   BASE=path/to/older/compose-oci bash bench/runtime.sh   # adds it as "base": before/after
 #   OURS=target/release/compose-oci BASE=... RUNS=200      # a given release build, no cargo
 set -euo pipefail
@@ -20,7 +20,8 @@ for tool in runc crun; do
 done
 [ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null
 if [ -z "${OURS:-}" ]; then
-  cargo build --release -q -p compose-oci
+  # Static, not position-independent: the `oci-release` alias in .cargo/config.toml.
+  cargo -q oci-release
   OURS=$PWD/target/release/compose-oci
 fi
 

@@ -9,7 +9,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 
-const OURS: &str = env!("CARGO_BIN_EXE_compose-oci");
+/// The compose-oci under test: `COMPOSE_OCI_BIN` when set (CI points it at the static
+/// build that `bench/runtime.sh` times), else the one cargo built for these tests.
+fn ours() -> String {
+    std::env::var("COMPOSE_OCI_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_compose-oci").to_string())
+}
 
 fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -65,7 +70,7 @@ impl Fixture {
 
     /// `compose-oci --root R ARGS...`
     fn ours(&self, args: &[&str]) -> Output {
-        Command::new(OURS)
+        Command::new(ours())
             .arg("--root")
             .arg(self.root())
             .args(args)
@@ -77,7 +82,7 @@ impl Fixture {
     /// inherits our stdio, so we give it files, not pipes that would stay open.
     fn ours_detached(&self, args: &[&str]) -> (std::process::ExitStatus, String) {
         let err = self.tmp.path().join("stderr");
-        let status = Command::new(OURS)
+        let status = Command::new(ours())
             .arg("--root")
             .arg(self.root())
             .args(args)
@@ -252,7 +257,7 @@ fn what_is_not_supported_is_refused_clearly() {
     assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
     f.edit(|c| c["process"]["terminal"] = json!(true));
     let log = f.tmp.path().join("log.json");
-    let out = Command::new(OURS)
+    let out = Command::new(ours())
         .arg("--root")
         .arg(f.root())
         .arg("--log")
@@ -426,7 +431,7 @@ fn run_forwards_signals_to_the_container() {
         c["root"]["readonly"] = json!(false);
     });
     let b = f.bundle();
-    let mut child = Command::new(OURS)
+    let mut child = Command::new(ours())
         .arg("--root")
         .arg(f.root())
         .args(["run", "--bundle", b.to_str().unwrap(), &f.id])

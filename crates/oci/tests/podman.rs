@@ -5,7 +5,12 @@
 
 use std::process::Command;
 
-const OURS: &str = env!("CARGO_BIN_EXE_compose-oci");
+/// The compose-oci under test: `COMPOSE_OCI_BIN` when set (CI points it at the static
+/// build that `bench/runtime.sh` times), else the one cargo built for these tests.
+fn ours() -> String {
+    std::env::var("COMPOSE_OCI_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_compose-oci").to_string())
+}
 
 #[test]
 fn podman_runs_a_container_with_compose_oci() {
@@ -34,7 +39,7 @@ fn podman_runs_a_container_with_compose_oci() {
             .arg(tmp.path().join("run"))
             .arg("--tmpdir")
             .arg(tmp.path().join("tmp"))
-            .args(["--storage-driver", "vfs", "--runtime", OURS])
+            .args(["--storage-driver", "vfs", "--runtime", &ours()])
             .args(args);
         c
     };
