@@ -165,6 +165,7 @@ impl Runner {
                 stdin: c.stdin,
             }),
             init: c.init,
+            start_at_once: false,
         };
         self.rt
             .create(c.id, c.spec, &rootfs, &opts)
@@ -185,6 +186,7 @@ impl Runner {
             netns: c.netns.clone(),
             shim: None,
             init: c.init,
+            start_at_once: false,
         };
         self.rt
             .create(c.id, c.spec, &rootfs, &opts)

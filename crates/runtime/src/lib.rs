@@ -96,6 +96,11 @@ impl Runtime {
         rootfs: &Rootfs,
         opts: &CreateOptions,
     ) -> Result<Container> {
+        if opts.start_at_once && opts.shim.is_some() {
+            return Err(Error::Invalid(
+                "start_at_once is for a container without a shim".into(),
+            ));
+        }
         let dir = self.dir(id)?;
         spare::make(&dir, id)?;
         if let Some(shim_opts) = &opts.shim {
@@ -120,6 +125,7 @@ impl Runtime {
             terminal: false,
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
+            start_at_once: opts.start_at_once,
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }
@@ -147,6 +153,7 @@ impl Runtime {
             netns: req.netns,
             shim: Some(req.shim),
             init: req.init,
+            start_at_once: false,
         };
         self.create(id, &req.spec, &req.rootfs, &opts)
     }

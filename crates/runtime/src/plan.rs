@@ -68,8 +68,9 @@ pub struct Input<'a> {
     pub dir: &'a Path,
     /// An existing network namespace to join instead of a new one.
     pub netns: Option<OwnedFd>,
-    /// The exec fifo, opened O_PATH.
-    pub fifo: OwnedFd,
+    /// The exec fifo, opened O_PATH; `None`: the process starts once set up, without
+    /// waiting for `start` ([`crate::CreateOptions::start_at_once`]).
+    pub fifo: Option<OwnedFd>,
     /// The write end of the status pipe.
     pub status_fd: RawFd,
     /// The host's capability bounding set and last cap.
@@ -187,7 +188,8 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     let mut keep: Vec<u32> = input
         .netns
         .iter()
-        .chain([&input.fifo, &input.sync])
+        .chain(input.fifo.iter())
+        .chain([&input.sync])
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
         .collect();
@@ -326,12 +328,14 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     // it waits for. Before anything of the process's (the exec keeps ignored signals: a
     // Rust parent ignores SIGPIPE) and before the reaper forks.
     plan.push("resetting signal dispositions and mask", Step::ResetSignals);
-    let fifo = cstr(format!("/proc/self/fd/{}", input.fifo.as_raw_fd()))?;
-    plan.fds.push(input.fifo);
-    plan.push(
-        "waiting for start on the exec fifo",
-        Step::WaitStart { fifo },
-    );
+    if let Some(fd) = input.fifo {
+        let fifo = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        plan.fds.push(fd);
+        plan.push(
+            "waiting for start on the exec fifo",
+            Step::WaitStart { fifo },
+        );
+    }
     process(
         &mut plan,
         spec.process().as_ref(),
@@ -893,7 +897,7 @@ mod tests {
             rootfs: &Rootfs::Dir(dir.clone()),
             dir: &dir,
             netns,
-            fifo: null(),
+            fifo: Some(null()),
             status_fd: 2,
             host_bounding: u64::MAX,
             last_cap: 40,

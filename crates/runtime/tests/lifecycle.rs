@@ -115,6 +115,46 @@ fn missing_binary_fails_start() -> TestResult {
     Ok(())
 }
 
+/// With `start_at_once` (`run`), the process goes on once set up: no exec fifo is made,
+/// the creator's `start` only waits for the exec (and reports its failure), and a second
+/// `start` is refused.
+#[test]
+fn start_at_once_needs_no_exec_fifo() -> TestResult {
+    let f = Fixture::new("atonce");
+    let opts = compose_runtime::CreateOptions {
+        start_at_once: true,
+        ..Default::default()
+    };
+    let rootfs = compose_runtime::Rootfs::Dir(f.rootfs());
+    let spec = f.spec("touch /out/ran; exit 4");
+    let c = f.rt.create(&f.id, &spec, &rootfs, &opts)?;
+    let mut g = common::Guard(Some(c));
+    assert!(
+        !g.c().dir().join("exec.fifo").exists(),
+        "an exec fifo was made"
+    );
+    // It runs without a start (the fifo would have held it until one).
+    wait_for(|| f.out().join("ran").exists());
+    g.c().start()?;
+    assert!(matches!(g.c().start(), Err(Error::BadState { .. })));
+    assert_eq!(g.c().wait()?.code, 4);
+    drop(g);
+
+    let f = Fixture::new("atonce-nobin");
+    let rootfs = compose_runtime::Rootfs::Dir(f.rootfs());
+    let mut spec = f.spec("");
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_args(Some(vec!["no-such-cmd".into()]));
+    let c = f.rt.create(&f.id, &spec, &rootfs, &opts)?;
+    let mut g = common::Guard(Some(c));
+    let err = g.c().start().unwrap_err().to_string();
+    assert!(err.contains("exec \"no-such-cmd\""), "{err}");
+    assert_eq!(g.c().wait()?.code, 127);
+    Ok(())
+}
+
 #[test]
 fn create_fails_cleanly_on_a_bad_rootfs() {
     let f = Fixture::new("badroot");

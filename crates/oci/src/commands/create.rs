@@ -8,21 +8,31 @@ use crate::cli::CreateArgs;
 use crate::meta::Meta;
 
 pub fn create(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<Container> {
-    let (c, meta) = create_unrecorded(rt, a)?;
+    let (c, meta) = create_unrecorded(rt, a, false)?;
     record(c, &meta, a)
 }
 
 /// The container made, its meta not yet saved: `run` saves it after `start`, while the
-/// process runs, rather than in the init's way between its setup and its exec.
-pub fn create_unrecorded(rt: &Runtime, a: &CreateArgs) -> anyhow::Result<(Container, Meta)> {
+/// process runs, rather than in the init's way between its setup and its exec. With
+/// `at_once` (`run`), the process starts as soon as the container is set up: no exec fifo
+/// to make, open and remove ([`compose_runtime::CreateOptions::start_at_once`]).
+pub fn create_unrecorded(
+    rt: &Runtime,
+    a: &CreateArgs,
+    at_once: bool,
+) -> anyhow::Result<(Container, Meta)> {
     if a.console_socket.is_some() {
         anyhow::bail!(
             "--console-socket: terminals are not supported yet (process.terminal must be false)"
         );
     }
     let bundle = Bundle::load(&a.bundle)?;
+    let opts = compose_runtime::CreateOptions {
+        start_at_once: at_once,
+        ..bundle.opts.clone()
+    };
     let c = rt
-        .create(&a.id, &bundle.spec, &bundle.runtime_rootfs(), &bundle.opts)
+        .create(&a.id, &bundle.spec, &bundle.runtime_rootfs(), &opts)
         .with_context(|| format!("create {}", a.id))?;
     let meta = Meta {
         bundle: bundle.dir.clone(),

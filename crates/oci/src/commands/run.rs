@@ -23,7 +23,7 @@ pub fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<u8> {
     } else {
         Some(block_forwarded())
     };
-    let (mut c, meta) = super::create::create_unrecorded(rt, &a.create)?;
+    let (mut c, meta) = super::create::create_unrecorded(rt, &a.create, true)?;
     if let Err(e) = c.start() {
         let _ = c.delete(true);
         return Err(e.into());

@@ -30,6 +30,11 @@ pub struct CreateOptions {
     /// Run a small reaper as the container's PID 1 (as `docker run --init`): it forwards
     /// signals to the process and reaps the zombies orphans leave.
     pub init: bool,
+    /// Let the process start as soon as the container is set up, as `run` does: no exec
+    /// fifo is made and the init does not wait for one. [`Container::start`] then only
+    /// waits for the exec and reports its failure. Not with a shim.
+    #[serde(default)]
+    pub start_at_once: bool,
 }
 
 /// How the shim runs the container.
@@ -116,6 +121,8 @@ pub(crate) struct Target<'a> {
     pub init: bool,
     /// Where compiled seccomp filters are kept; `None`: compiled each time.
     pub seccomp_cache: Option<&'a Path>,
+    /// [`CreateOptions::start_at_once`].
+    pub start_at_once: bool,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -134,6 +141,7 @@ pub(crate) fn create(
         terminal,
         init,
         seccomp_cache,
+        start_at_once,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -165,7 +173,9 @@ pub(crate) fn create(
         return Err(Error::Invalid(msg));
     }
     let fifo_path = dir.join(FIFO);
-    mkfifo(&fifo_path)?;
+    if !start_at_once {
+        mkfifo(&fifo_path)?;
+    }
     let join_cgroups = self_join
         .unwrap_or_default()
         .iter()
@@ -185,7 +195,7 @@ pub(crate) fn create(
     let maps = userns
         .then(|| crate::userns::maps(spec.linux().as_ref()))
         .transpose()?;
-    if maps.is_some() {
+    if maps.is_some() && !start_at_once {
         fifo_for_userns_root(&fifo_path, spec)?;
     }
     let (sync_r, sync_w) = pipe()?;
@@ -199,7 +209,9 @@ pub(crate) fn create(
         rootfs,
         dir: &dir,
         netns,
-        fifo: open_fd(&fifo_path, libc::O_PATH)?,
+        fifo: (!start_at_once)
+            .then(|| open_fd(&fifo_path, libc::O_PATH))
+            .transpose()?,
         status_fd: status_w.as_raw_fd(),
         host_bounding: caps::own_status_mask("CapBnd")?,
         last_cap: caps::last_cap(),
@@ -288,6 +300,7 @@ pub(crate) fn create(
             status: Some(status_r),
             what,
             reaped: false,
+            at_once: start_at_once,
         }),
     })
 }

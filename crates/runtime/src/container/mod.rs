@@ -44,6 +44,8 @@ pub(crate) struct ParentSide {
     /// A description of each step of the init, for its error records.
     pub(crate) what: Vec<String>,
     pub(crate) reaped: bool,
+    /// Made with [`CreateOptions::start_at_once`] and not yet waited for by `start`.
+    pub(crate) at_once: bool,
 }
 
 impl Container {

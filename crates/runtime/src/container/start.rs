@@ -13,6 +13,15 @@ impl Container {
     /// runs the container, also waits for the exec and reports its failure (e.g. a missing
     /// binary or a cwd outside the root).
     pub fn start(&mut self) -> Result<()> {
+        if let Some(p) = &mut self.parent
+            && std::mem::take(&mut p.at_once)
+        {
+            // It goes on by itself: only its exec (or the failure of a step) is left.
+            if let Some(status) = p.status.take() {
+                read_status(&status, &p.what)?;
+            }
+            return Ok(());
+        }
         let status = self.status();
         if status != Status::Created {
             return Err(self.bad_state(status, "created"));

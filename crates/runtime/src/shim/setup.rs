@@ -123,6 +123,7 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         terminal: req.shim.terminal,
         init: req.init,
         seccomp_cache: req.seccomp_cache.as_deref(),
+        start_at_once: false,
     };
     let r = container::create(target, &req.spec, &req.rootfs, req.netns.as_deref());
     // Our own stdio goes back to /dev/null: only the container holds its ends now.
