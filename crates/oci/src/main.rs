@@ -10,10 +10,18 @@ mod time;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::parse_from(std::env::args_os().skip(1)) {
+        Ok(cli::Parsed::Run(cli)) => cli,
+        Ok(cli::Parsed::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(cli::UsageError(msg)) => {
+            eprintln!("compose-oci: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let logger = log::Logger::new(cli.log.clone(), cli.log_format);
     match commands::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
