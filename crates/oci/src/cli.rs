@@ -212,9 +212,8 @@ fn help(verb: Option<&str>) -> String {
          -V, --version         print the version\n\nCommands:\n",
     );
     for (_, text) in VERBS {
-        s.push_str("  ");
-        s.push_str(text);
-        s.push('\n');
+        let (usage, what) = text.split_once('\n').unwrap_or((text, ""));
+        s.push_str(&format!("  {usage}\n    {}\n", what.trim()));
     }
     s
 }
