@@ -51,8 +51,9 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
-    /// Opens the cgroup file at this host path and writes "0" to it: joins that cgroup.
-    JoinCgroupAt(CString),
+    /// Opens the cgroup file at this path below the host's cgroup root (an O_PATH fd) and
+    /// writes "0" to it: joins that cgroup.
+    JoinCgroupAt(RawFd, CString),
     /// Blocks until the parent writes a byte on this pipe: it has written the user
     /// namespace's id maps, or moved us into the container's cgroups. With `root`, then
     /// becomes the user namespace's root (0 must be mapped, as runc requires): files we
@@ -280,9 +281,10 @@ fn close(fd: RawFd) {
 fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
     match step {
         Step::JoinCgroup(fd) => sys::write_all(*fd, b"0").map(|()| close(*fd)),
-        Step::JoinCgroupAt(path) => {
-            // SAFETY: path is NUL-terminated.
-            let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+        Step::JoinCgroupAt(root, path) => {
+            let flags = libc::O_WRONLY | libc::O_CLOEXEC;
+            // SAFETY: path is NUL-terminated; root is an open directory fd.
+            let fd = cvt(unsafe { libc::openat(*root, path.as_ptr(), flags) })?;
             let r = sys::write_all(fd, b"0");
             close(fd);
             r

@@ -87,8 +87,11 @@ pub struct Input<'a> {
     pub sync: OwnedFd,
     /// Cgroup files the init writes "0" to, to move itself into the container's cgroups
     /// ([`crate::cgroups::Cgroup::thread_join_files`]) once the parent says on `sync`
-    /// that it has made them; empty when the parent moves it.
+    /// that it has made them, relative to `cgroup_root`; empty when the parent moves it.
     pub join_cgroups: Vec<CString>,
+    /// The host's cgroup root (`/sys/fs/cgroup`), opened O_PATH: the init reaches its
+    /// cgroup files from it after its pivot has hidden the host's paths.
+    pub cgroup_root: Option<OwnedFd>,
     /// Where compiled seccomp filters are kept ([`crate::seccomp::cache`]); `None`: compile.
     pub seccomp_cache: Option<&'a Path>,
     /// For a fresh network namespace: where the parent will have put the one it makes
@@ -189,6 +192,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .netns
         .iter()
         .chain(input.fifo.iter())
+        .chain(input.cgroup_root.iter())
         .chain([&input.sync])
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
@@ -281,18 +285,8 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
     }
     if self_joins {
-        // The parent made the cgroups meanwhile; joined before the pivot hides their files.
-        plan.push(
-            "waiting for the container's cgroups to be made",
-            Step::WaitParent {
-                fd: sync,
-                root: false,
-            },
-        );
-        for path in input.join_cgroups {
-            let what = format!("joining the container's cgroup ({path:?} <- 0)");
-            plan.push(what, Step::JoinCgroupAt(path));
-        }
+        // Waited for after the pivot and the old root's detach (below), which overlap
+        // the parent's making of the cgroups.
     } else if cgroup_ns {
         // Rooted where the init is: in its own cgroup, once the parent has moved it.
         plan.push(
@@ -303,7 +297,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             },
         );
     }
-    if cgroup_ns {
+    if cgroup_ns && !self_joins {
         plan.push(
             "unshare(CLONE_NEWCGROUP)",
             Step::Unshare(libc::CLONE_NEWCGROUP),
@@ -311,11 +305,42 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
     sysctls(&mut plan, linux, joins_netns || fresh_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
-    plan.push("telling the runtime the container is set up", Step::Ready);
-    plan.push(
-        "detaching the old root (umount2 MNT_DETACH)",
-        Step::DetachOldRoot,
-    );
+    let detach = || {
+        (
+            "detaching the old root (umount2 MNT_DETACH)",
+            Step::DetachOldRoot,
+        )
+    };
+    if let Some(root) = input.cgroup_root.filter(|_| self_joins) {
+        // The old root's detach waits for an RCU grace period: here, while the parent
+        // still makes the cgroups, rather than after. The cgroup files are then reached
+        // from the host's cgroup root, opened by the parent.
+        let (what, step) = detach();
+        plan.push(what, step);
+        plan.push(
+            "waiting for the container's cgroups to be made",
+            Step::WaitParent {
+                fd: sync,
+                root: false,
+            },
+        );
+        for path in input.join_cgroups {
+            let what = format!("joining the container's cgroup ({path:?} <- 0)");
+            plan.push(what, Step::JoinCgroupAt(root.as_raw_fd(), path));
+        }
+        plan.fds.push(root);
+        if cgroup_ns {
+            plan.push(
+                "unshare(CLONE_NEWCGROUP)",
+                Step::Unshare(libc::CLONE_NEWCGROUP),
+            );
+        }
+        plan.push("telling the runtime the container is set up", Step::Ready);
+    } else {
+        plan.push("telling the runtime the container is set up", Step::Ready);
+        let (what, step) = detach();
+        plan.push(what, step);
+    }
     if spec
         .root()
         .as_ref()
@@ -905,6 +930,7 @@ mod tests {
             init: false,
             sync: null(),
             join_cgroups: Vec::new(),
+            cgroup_root: None,
             seccomp_cache: None,
             parent_netns: parent,
         })
@@ -939,6 +965,56 @@ mod tests {
         let joined = plan_for(&spec, Some(null()))?;
         assert_eq!(joined.clone_flags & libc::CLONE_NEWNET as u64, 0);
         assert_eq!(unshares(&joined), 0);
+        Ok(())
+    }
+
+    /// Where the init moves itself into its cgroups, it pivots and detaches the old root
+    /// first (that detach waits for an RCU grace period, overlapped with the parent making
+    /// the cgroups), then waits for the parent's word and joins them from the host's cgroup
+    /// root fd it kept, and only then says it is set up.
+    #[test]
+    fn the_old_root_is_detached_before_the_wait_for_the_cgroups() -> Result<()> {
+        let spec = crate::spec::docker_default(&["true"])?;
+        let dir = std::env::temp_dir();
+        let root = std::fs::File::open("/").map_err(|e| Error::io("open", "/", e))?;
+        let root_fd = root.as_raw_fd();
+        let plan = build(Input {
+            spec: &spec,
+            rootfs: &Rootfs::Dir(dir.clone()),
+            dir: &dir,
+            netns: None,
+            fifo: None,
+            status_fd: 2,
+            host_bounding: u64::MAX,
+            last_cap: 40,
+            terminal: false,
+            init: false,
+            sync: null(),
+            join_cgroups: vec![cstr("memory/x/tasks")?, cstr("pids/x/tasks")?],
+            cgroup_root: Some(OwnedFd::from(root)),
+            seccomp_cache: None,
+            parent_netns: None,
+        })?;
+        let at = |want: &dyn Fn(&Step) -> bool| plan.steps.iter().position(want);
+        let pivot = at(&|s| matches!(s, Step::PivotRoot));
+        let detach = at(&|s| matches!(s, Step::DetachOldRoot));
+        let joins: Vec<usize> = (0..plan.steps.len())
+            .filter(|&i| matches!(&plan.steps[i], Step::JoinCgroupAt(fd, _) if *fd == root_fd))
+            .collect();
+        let ready = at(&|s| matches!(s, Step::Ready));
+        assert_eq!(joins.len(), 2, "{:?}", plan.what);
+        assert!(pivot < detach && detach < Some(joins[0]), "{:?}", plan.what);
+        assert!(matches!(
+            plan.steps[joins[0] - 1],
+            Step::WaitParent { root: false, .. }
+        ));
+        assert!(Some(joins[1]) < ready, "{:?}", plan.what);
+        // The root fd outlives the clone (kept by the first close) and is closed with
+        // the rest before the process's chdir.
+        let Step::CloseFds(keep) = &plan.steps[0] else {
+            return Err(Error::Invalid("no CloseFds first".into()));
+        };
+        assert!(keep.contains(&(root_fd as u32)));
         Ok(())
     }
 

@@ -16,7 +16,7 @@ pub use usage::{Usage, usage};
 pub use v1::V1;
 pub use v2::V2;
 
-const ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const ROOT: &str = "/sys/fs/cgroup";
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// The limits a container's cgroup gets, from the spec's `linux.resources`.

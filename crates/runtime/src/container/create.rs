@@ -176,11 +176,20 @@ pub(crate) fn create(
     if !start_at_once {
         mkfifo(&fifo_path)?;
     }
+    // Relative to the cgroup root the init keeps open past its pivot.
     let join_cgroups = self_join
         .unwrap_or_default()
         .iter()
-        .map(|p| plan::cstr(p.as_os_str().as_encoded_bytes()))
+        .map(|p| {
+            let rel = p.strip_prefix(cgroups::ROOT).map_err(|_| {
+                Error::Invalid(format!("{} is not under {}", p.display(), cgroups::ROOT))
+            })?;
+            plan::cstr(rel.as_os_str().as_encoded_bytes())
+        })
         .collect::<Result<Vec<_>>>()?;
+    let cgroup_root = (!join_cgroups.is_empty())
+        .then(|| open_fd(Path::new(cgroups::ROOT), libc::O_PATH | libc::O_DIRECTORY))
+        .transpose()?;
     let cgroup_procs = if join_cgroups.is_empty() {
         cgroup
             .procs_files()
@@ -219,6 +228,7 @@ pub(crate) fn create(
         init,
         sync: sync_r,
         join_cgroups,
+        cgroup_root,
         seccomp_cache,
         parent_netns,
     })?;
