@@ -166,6 +166,7 @@ impl Runner {
             }),
             init: c.init,
             start_at_once: false,
+            console_socket: None,
         };
         self.rt
             .create(c.id, c.spec, &rootfs, &opts)
@@ -187,6 +188,7 @@ impl Runner {
             shim: None,
             init: c.init,
             start_at_once: false,
+            console_socket: None,
         };
         self.rt
             .create(c.id, c.spec, &rootfs, &opts)

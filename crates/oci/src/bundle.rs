@@ -11,6 +11,8 @@ pub struct Bundle {
     pub spec: Spec,
     pub rootfs: PathBuf,
     pub opts: CreateOptions,
+    /// `process.terminal`: the process wants a terminal (made with `--console-socket`).
+    pub terminal: bool,
 }
 
 impl Bundle {
@@ -39,11 +41,17 @@ impl Bundle {
             netns: network_path(&spec),
             ..CreateOptions::default()
         };
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
         Ok(Bundle {
             dir,
             spec,
             rootfs,
             opts,
+            terminal,
         })
     }
 
@@ -54,14 +62,6 @@ impl Bundle {
 
 /// What this runtime can't do yet, said up front rather than half-done.
 fn refuse_unsupported(spec: &Spec, config: &Path) -> anyhow::Result<()> {
-    let process = spec.process().as_ref();
-    if process.and_then(|p| p.terminal()).unwrap_or(false) {
-        bail!(
-            "{}: process.terminal is true: terminals (--console-socket) are not supported \
-             yet; set it to false",
-            config.display()
-        );
-    }
     if let Some(h) = spec.hooks() {
         let any = [
             h.prestart(),

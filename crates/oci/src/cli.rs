@@ -189,7 +189,7 @@ const VERBS: &[(&str, &str)] = &[
     ),
     (
         "exec",
-        "exec [--process F | -e K=V... --cwd DIR --user UID[:GID]] [--detach] [--pid-file F] ID [COMMAND ARG...]\n  Run a process in a running container.",
+        "exec [--process F | -e K=V... --cwd DIR --user UID[:GID]] [--tty --console-socket S] [--detach] [--pid-file F] ID [COMMAND ARG...]\n  Run a process in a running container.",
     ),
     (
         "list",

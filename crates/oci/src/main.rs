@@ -16,7 +16,6 @@ mod log;
 mod meta;
 mod time;
 
-
 /// The C entry point (see the module's doc); unit tests keep the test harness's own.
 #[cfg(not(test))]
 #[unsafe(no_mangle)]

@@ -254,7 +254,11 @@ fn what_is_not_supported_is_refused_clearly() {
         stderr(&out)
     );
     let out = f.ours(&["exec", "--tty", &f.id, "ls"]);
-    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs --console-socket"),
+        "{}",
+        stderr(&out)
+    );
     f.edit(|c| c["process"]["terminal"] = json!(true));
     let log = f.tmp.path().join("log.json");
     let out = Command::new(ours())
@@ -453,4 +457,145 @@ fn run_forwards_signals_to_the_container() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3));
     assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
+}
+
+/// Receives one fd sent with SCM_RIGHTS on the next connection to `listener`.
+fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut name = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr().cast(),
+        iov_len: name.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: zeroed is a valid msghdr; its buffers are set below and outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg's buffers are valid for their lengths.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: the kernel filled the control buffer; the first header holds the fd.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null(), "no fd was sent");
+        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    }
+}
+
+/// `process.terminal` with `--console-socket`, as conmon drives runc: the master of a pty
+/// made in the container's own /dev/pts comes over the socket; the process has the slave
+/// as stdio and controlling terminal, and sees the size set on the master.
+#[test]
+fn a_terminal_s_master_goes_to_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let f = Fixture::new("tty", &["sh", "-c", "tty; stty size; echo done"]);
+    f.edit(|c| c["process"]["terminal"] = json!(true));
+    let sock = f.tmp.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let b = f.bundle();
+    let (status, err) = f.ours_detached(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &f.id,
+    ]);
+    assert!(status.success(), "{err}");
+    let master = receiver.join().unwrap();
+    let ws = libc::winsize {
+        ws_row: 33,
+        ws_col: 77,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    assert_eq!(r, 0);
+    let out = f.ours(&["start", &f.id]);
+    assert!(out.status.success(), "{out:?}");
+    // Read until the process's exit closes the slave (EIO).
+    let mut file = std::fs::File::from(master);
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = file.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("33 77"), "{text:?}");
+    assert!(text.contains("done"), "{text:?}");
+}
+
+/// `exec --tty --console-socket`: the exec'd process gets a pty of the container's own
+/// /dev/pts, whose master comes over the socket.
+#[test]
+fn exec_with_a_terminal_sends_its_master() {
+    use std::io::Read;
+    let f = Fixture::new("exec-tty", &["sleep", "60"]);
+    let b = f.bundle();
+    let (status, err) =
+        f.ours_detached(&["run", "--detach", "--bundle", b.to_str().unwrap(), &f.id]);
+    assert!(status.success(), "{err}");
+    let sock = f.tmp.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let out = f.ours(&[
+        "exec",
+        "--tty",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &f.id,
+        "sh",
+        "-c",
+        "tty; test -t 1 && echo stdout-is-a-tty",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut file = std::fs::File::from(receiver.join().unwrap());
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = file.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.contains("stdout-is-a-tty"), "{text:?}");
+}
+
+/// A terminal without a console socket, or a console socket without a terminal, is
+/// refused with a word on what to give.
+#[test]
+fn terminal_and_console_socket_go_together() {
+    let f = Fixture::new("tty-mismatch", &["true"]);
+    let b = f.bundle();
+    let sock = f.tmp.path().join("console.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let (status, err) = f.ours_detached(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &f.id,
+    ]);
+    assert!(!status.success());
+    assert!(err.contains("process.terminal is false"), "{err}");
+    f.edit(|c| c["process"]["terminal"] = json!(true));
+    let (status, err) = f.ours_detached(&["create", "--bundle", b.to_str().unwrap(), &f.id]);
+    assert!(!status.success());
+    assert!(err.contains("give --console-socket"), "{err}");
 }

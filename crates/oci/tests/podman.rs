@@ -82,6 +82,29 @@ fn podman_runs_a_container_with_compose_oci() {
     );
     // podman's seccomp profile went through our compiler.
     assert_eq!(stdout, "hello\nSeccomp:\t2\n");
+    // -t: conmon hands us its console socket; the process gets a terminal of its own
+    // container's /dev/pts, whose output conmon relays (with CR LF line ends).
+    let out = podman(&[
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        "localhost/compose-oci-test:1",
+        "sh",
+        "-c",
+        "tty; test -t 0 && echo stdin-is-a-tty",
+    ])
+    .stdin(std::process::Stdio::null())
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "/dev/pts/0\r\nstdin-is-a-tty\r\n");
     let left = podman(&["ps", "-aq"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&left.stdout), "");
     let _ = podman(&["rmi", "-a", "-f"]).output();

@@ -51,6 +51,10 @@ pub enum Source {
 pub enum Step {
     /// Writes "0" to a cgroup.procs file the parent opened: joins that cgroup.
     JoinCgroup(RawFd),
+    /// A new pty in the container's own devpts (its `/dev/ptmx`, after the pivot): the
+    /// slave becomes stdin, stdout and stderr, and the master goes over this connected
+    /// console socket (`SCM_RIGHTS`), as runc and crun do for `--console-socket`.
+    Console(RawFd),
     /// Opens the cgroup file at this path below the host's cgroup root (an O_PATH fd) and
     /// writes "0" to it: joins that cgroup.
     JoinCgroupAt(RawFd, CString),
@@ -271,6 +275,69 @@ fn cvt(r: c_int) -> SysResult<c_int> {
     if r < 0 { Err(Errno::last()) } else { Ok(r) }
 }
 
+/// [`Step::Console`]: raw syscalls, no allocation.
+fn console(socket: RawFd) -> SysResult<()> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated path; the fd is closed below.
+    let master = cvt(unsafe { libc::open(c"/dev/ptmx".as_ptr(), flags) })?;
+    let r = console_with(socket, master);
+    close(master);
+    close(socket);
+    r
+}
+
+fn console_with(socket: RawFd, master: RawFd) -> SysResult<()> {
+    let unlock: c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int.
+    cvt(unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &unlock) })?;
+    // SAFETY: TIOCGPTPEER opens the slave of this master (no path to look up).
+    let slave =
+        cvt(unsafe { libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) })?;
+    for fd in 0..3 {
+        // SAFETY: dup2 of an open fd onto a stdio number.
+        if let Err(e) = cvt(unsafe { libc::dup2(slave, fd) }) {
+            close(slave);
+            return Err(e);
+        }
+    }
+    if slave > 2 {
+        close(slave);
+    }
+    send_fd(socket, master)
+}
+
+/// Sends `fd` over the Unix socket `socket` with a short name as the message (runc sends
+/// the master's name; readers take the fd).
+fn send_fd(socket: RawFd, fd: RawFd) -> SysResult<()> {
+    let name = b"/dev/ptmx";
+    let mut iov = libc::iovec {
+        iov_base: name.as_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    // Room for one cmsghdr and one int, 8-byte aligned.
+    let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+    debug_assert!(space <= std::mem::size_of_val(&control));
+    // SAFETY: zeroed is a valid msghdr; the fields are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg has a control buffer of `space` bytes, enough for one fd: the first
+    // header is in it and its data holds one int.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
+    }
+    // SAFETY: msg and everything it points to are valid for the call.
+    cvt(unsafe { libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) as c_int }).map(drop)
+}
+
 fn close(fd: RawFd) {
     if fd >= 0 {
         // SAFETY: closing an fd this child opened and owns.
@@ -455,6 +522,7 @@ fn run_step(step: &Step, root: &mut RawFd, status_fd: RawFd) -> SysResult<()> {
             reset_signals();
             Ok(())
         }
+        Step::Console(socket) => console(*socket),
         Step::Terminal => {
             // SAFETY: setsid and ioctl with integer arguments.
             cvt(unsafe { libc::setsid() })?;

@@ -96,9 +96,9 @@ impl Runtime {
         rootfs: &Rootfs,
         opts: &CreateOptions,
     ) -> Result<Container> {
-        if opts.start_at_once && opts.shim.is_some() {
+        if (opts.start_at_once || opts.console_socket.is_some()) && opts.shim.is_some() {
             return Err(Error::Invalid(
-                "start_at_once is for a container without a shim".into(),
+                "start_at_once and console_socket are for a container without a shim".into(),
             ));
         }
         let dir = self.dir(id)?;
@@ -126,6 +126,7 @@ impl Runtime {
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
             start_at_once: opts.start_at_once,
+            console_socket: opts.console_socket.as_deref(),
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }
@@ -154,6 +155,7 @@ impl Runtime {
             shim: Some(req.shim),
             init: req.init,
             start_at_once: false,
+            console_socket: None,
         };
         self.create(id, &req.spec, &req.rootfs, &opts)
     }

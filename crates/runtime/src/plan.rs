@@ -89,6 +89,10 @@ pub struct Input<'a> {
     /// ([`crate::cgroups::Cgroup::thread_join_files`]) once the parent says on `sync`
     /// that it has made them, relative to `cgroup_root`; empty when the parent moves it.
     pub join_cgroups: Vec<CString>,
+    /// A connected console socket: the init makes a pty in the container's devpts after
+    /// its pivot, takes the slave as its stdio and controlling terminal, and sends the
+    /// master over it ([`crate::CreateOptions::console_socket`]).
+    pub console: Option<OwnedFd>,
     /// The host's cgroup root (`/sys/fs/cgroup`), opened O_PATH: the init reaches its
     /// cgroup files from it after its pivot has hidden the host's paths.
     pub cgroup_root: Option<OwnedFd>,
@@ -193,6 +197,7 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         .iter()
         .chain(input.fifo.iter())
         .chain(input.cgroup_root.iter())
+        .chain(input.console.iter())
         .chain([&input.sync])
         .map(|fd| fd.as_raw_fd() as u32)
         .chain(std::iter::once(input.status_fd as u32))
@@ -305,18 +310,34 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
     }
     sysctls(&mut plan, linux, joins_netns || fresh_netns)?;
     plan.push("pivot_root into the rootfs", Step::PivotRoot);
-    let detach = || {
-        (
+    let detach = |plan: &mut Plan| {
+        plan.push(
             "detaching the old root (umount2 MNT_DETACH)",
             Step::DetachOldRoot,
-        )
+        );
+    };
+    // With a console, the pty is made in the container's /dev/pts once the old root is
+    // gone, and sent before the init says it is set up (callers wait for both).
+    let console = |plan: &mut Plan, socket: OwnedFd| {
+        plan.push(
+            "making the console: a pty in the container's /dev/pts, its master sent to the \
+             console socket",
+            Step::Console(socket.as_raw_fd()),
+        );
+        plan.fds.push(socket);
+        plan.push(
+            "making the console the controlling terminal (setsid, TIOCSCTTY)",
+            Step::Terminal,
+        );
     };
     if let Some(root) = input.cgroup_root.filter(|_| self_joins) {
         // The old root's detach waits for an RCU grace period: here, while the parent
         // still makes the cgroups, rather than after. The cgroup files are then reached
         // from the host's cgroup root, opened by the parent.
-        let (what, step) = detach();
-        plan.push(what, step);
+        detach(&mut plan);
+        if let Some(socket) = input.console {
+            console(&mut plan, socket);
+        }
         plan.push(
             "waiting for the container's cgroups to be made",
             Step::WaitParent {
@@ -336,10 +357,13 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
             );
         }
         plan.push("telling the runtime the container is set up", Step::Ready);
+    } else if let Some(socket) = input.console {
+        detach(&mut plan);
+        console(&mut plan, socket);
+        plan.push("telling the runtime the container is set up", Step::Ready);
     } else {
         plan.push("telling the runtime the container is set up", Step::Ready);
-        let (what, step) = detach();
-        plan.push(what, step);
+        detach(&mut plan);
     }
     if spec
         .root()
@@ -931,6 +955,7 @@ mod tests {
             sync: null(),
             join_cgroups: Vec::new(),
             cgroup_root: None,
+            console: None,
             seccomp_cache: None,
             parent_netns: parent,
         })
@@ -992,6 +1017,7 @@ mod tests {
             sync: null(),
             join_cgroups: vec![cstr("memory/x/tasks")?, cstr("pids/x/tasks")?],
             cgroup_root: Some(OwnedFd::from(root)),
+            console: None,
             seccomp_cache: None,
             parent_netns: None,
         })?;

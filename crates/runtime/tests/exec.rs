@@ -73,6 +73,7 @@ fn exec_with_a_tty() -> TestResult {
         stdout: Some(slave.as_fd()),
         stderr: Some(slave.as_fd()),
         tty: true,
+        console: None,
     };
     let p = g.c().spawn_exec(
         &process("[ -t 0 ] && [ -t 1 ] && echo a-tty; exit 3"),

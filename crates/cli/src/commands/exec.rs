@@ -96,6 +96,7 @@ pub fn run(global: &Global, args: &ExecArgs) -> anyhow::Result<ExitCode> {
             stdout: Some(null.as_fd()),
             stderr: Some(null.as_fd()),
             tty: false,
+            console: None,
         };
         engine.spawn_exec(&row, &process, stdio)?;
         return Ok(ExitCode::SUCCESS);
@@ -117,6 +118,7 @@ pub fn run(global: &Global, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         stdout: Some(slave.as_fd()),
         stderr: Some(slave.as_fd()),
         tty: true,
+        console: None,
     };
     let p = engine.spawn_exec(&row, &process, stdio)?;
     drop(slave);

@@ -237,6 +237,7 @@ impl Engine {
             stdout: Some(writer.as_fd()),
             stderr: Some(writer.as_fd()),
             tty: false,
+            console: None,
         };
         let child = self.spawn_exec(row, &process, stdio)?;
         drop(writer);

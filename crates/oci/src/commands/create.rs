@@ -21,14 +21,23 @@ pub fn create_unrecorded(
     a: &CreateArgs,
     at_once: bool,
 ) -> anyhow::Result<(Container, Meta)> {
-    if a.console_socket.is_some() {
-        anyhow::bail!(
-            "--console-socket: terminals are not supported yet (process.terminal must be false)"
-        );
-    }
     let bundle = Bundle::load(&a.bundle)?;
+    // As runc: a terminal needs a console socket to hand its master to, and a console
+    // socket is for a terminal.
+    match (bundle.terminal, &a.console_socket) {
+        (true, None) => anyhow::bail!(
+            "{}: process.terminal is true: give --console-socket, where the terminal's \
+             master is sent",
+            a.bundle.join("config.json").display()
+        ),
+        (false, Some(_)) => anyhow::bail!(
+            "--console-socket is for a process with a terminal (process.terminal is false)"
+        ),
+        _ => {}
+    }
     let opts = compose_runtime::CreateOptions {
         start_at_once: at_once,
+        console_socket: a.console_socket.clone(),
         ..bundle.opts.clone()
     };
     let c = rt

@@ -9,9 +9,9 @@ use oci_spec::runtime::{Process, ProcessBuilder, UserBuilder};
 use crate::cli::ExecArgs;
 
 pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<u8> {
-    if a.tty || a.console_socket.is_some() {
+    if a.tty && a.console_socket.is_none() {
         bail!(
-            "exec {}: terminals (--tty, --console-socket) are not supported yet",
+            "exec {}: a terminal (--tty) needs --console-socket, where its master is sent",
             a.id
         );
     }
@@ -20,16 +20,34 @@ pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<u8> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let p: Process = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not an OCI process", path.display()))?;
-            if p.terminal().unwrap_or(false) {
-                bail!("exec {}: process.terminal is not supported yet", a.id);
-            }
-            p
+            serde_json::from_str::<Process>(&text)
+                .with_context(|| format!("{}: not an OCI process", path.display()))?
         }
         None => from_args(a)?,
     };
-    let running = c.spawn_exec(&process, ExecStdio::default())?;
+    // As runc: a terminal (--tty, or the process's `terminal`) is made in the container
+    // and its master sent to --console-socket, which is for a terminal only.
+    let terminal = a.tty || process.terminal().unwrap_or(false);
+    let console = match (terminal, &a.console_socket) {
+        (true, Some(path)) => Some(
+            std::os::unix::net::UnixStream::connect(path)
+                .with_context(|| format!("console socket {}", path.display()))?,
+        ),
+        (true, None) => bail!(
+            "exec {}: a terminal needs --console-socket, where its master is sent",
+            a.id
+        ),
+        (false, Some(_)) => bail!(
+            "exec {}: --console-socket is for a process with a terminal (--tty)",
+            a.id
+        ),
+        (false, None) => None,
+    };
+    let stdio = ExecStdio {
+        console: console.as_ref().map(std::os::fd::AsFd::as_fd),
+        ..ExecStdio::default()
+    };
+    let running = c.spawn_exec(&process, stdio)?;
     if let Some(f) = &a.pid_file {
         std::fs::write(f, running.pid().to_string())
             .with_context(|| format!("writing {}", f.display()))?;

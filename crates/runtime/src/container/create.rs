@@ -35,6 +35,11 @@ pub struct CreateOptions {
     /// waits for the exec and reports its failure. Not with a shim.
     #[serde(default)]
     pub start_at_once: bool,
+    /// A Unix socket (runc's and crun's `--console-socket`) to send the master of the
+    /// process's terminal to: the init makes a pty in the container's own `/dev/pts` and
+    /// takes its slave as stdio and controlling terminal. Not with a shim.
+    #[serde(default)]
+    pub console_socket: Option<PathBuf>,
 }
 
 /// How the shim runs the container.
@@ -123,6 +128,8 @@ pub(crate) struct Target<'a> {
     pub seccomp_cache: Option<&'a Path>,
     /// [`CreateOptions::start_at_once`].
     pub start_at_once: bool,
+    /// [`CreateOptions::console_socket`].
+    pub console_socket: Option<&'a Path>,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -142,6 +149,7 @@ pub(crate) fn create(
         init,
         seccomp_cache,
         start_at_once,
+        console_socket,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -229,6 +237,7 @@ pub(crate) fn create(
         sync: sync_r,
         join_cgroups,
         cgroup_root,
+        console: console_socket.map(connect_console).transpose()?,
         seccomp_cache,
         parent_netns,
     })?;
@@ -313,6 +322,13 @@ pub(crate) fn create(
             at_once: start_at_once,
         }),
     })
+}
+
+/// The console socket, connected: the init sends the pty's master on it.
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| Error::io("connect to the console socket", path, e))?;
+    Ok(OwnedFd::from(stream))
 }
 
 /// The init being set up, as its parent sees it.

@@ -48,6 +48,10 @@ pub struct ExecStdio<'a> {
     /// Stdin is a pty slave (from [`crate::pty::open`]; the caller keeps the master):
     /// make it the process's controlling terminal.
     pub tty: bool,
+    /// A connected console socket (runc's `exec --console-socket`): the process gets a
+    /// new pty of the container's own `/dev/pts` as stdio and controlling terminal, and
+    /// its master goes over the socket.
+    pub console: Option<BorrowedFd<'a>>,
 }
 
 /// A process started by [`Container::spawn_exec`].
@@ -136,6 +140,7 @@ impl Container {
             .chain(dups.iter().map(|(fd, _)| fd))
             .chain([&target, &status_w])
             .map(|fd| fd.as_raw_fd() as u32)
+            .chain(stdio.console.map(|fd| fd.as_raw_fd() as u32))
             .collect();
         keep.sort_unstable();
         plan.push("closing the caller's other fds", Step::CloseFds(keep));
@@ -161,7 +166,15 @@ impl Container {
             };
             plan.push(format!("setting up fd {to}"), step);
         }
-        if stdio.tty {
+        if let Some(socket) = stdio.console {
+            // In the container's mount namespace now: its /dev/ptmx.
+            plan.push(
+                "making the console: a pty in the container's /dev/pts, its master sent to \
+                 the console socket",
+                Step::Console(socket.as_raw_fd()),
+            );
+        }
+        if stdio.tty || stdio.console.is_some() {
             plan.push(
                 "making stdin the controlling terminal (setsid, TIOCSCTTY)",
                 Step::Terminal,

@@ -124,6 +124,7 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         init: req.init,
         seccomp_cache: req.seccomp_cache.as_deref(),
         start_at_once: false,
+        console_socket: None,
     };
     let r = container::create(target, &req.spec, &req.rootfs, req.netns.as_deref());
     // Our own stdio goes back to /dev/null: only the container holds its ends now.
