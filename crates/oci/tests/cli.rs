@@ -488,12 +488,26 @@ fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::Owned
     }
 }
 
+/// What a pty's master reads until the last slave closes (EIO).
+fn read_until_hangup(master: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    let mut file = std::fs::File::from(master);
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = file.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 /// `process.terminal` with `--console-socket`, as conmon drives runc: the master of a pty
 /// made in the container's own /dev/pts comes over the socket; the process has the slave
 /// as stdio and controlling terminal, and sees the size set on the master.
 #[test]
 fn a_terminal_s_master_goes_to_the_console_socket() {
-    use std::io::Read;
     use std::os::fd::AsRawFd;
     let f = Fixture::new("tty", &["sh", "-c", "tty; stty size; echo done"]);
     f.edit(|c| c["process"]["terminal"] = json!(true));
@@ -522,17 +536,7 @@ fn a_terminal_s_master_goes_to_the_console_socket() {
     assert_eq!(r, 0);
     let out = f.ours(&["start", &f.id]);
     assert!(out.status.success(), "{out:?}");
-    // Read until the process's exit closes the slave (EIO).
-    let mut file = std::fs::File::from(master);
-    let mut text = Vec::new();
-    let mut buf = [0u8; 1024];
-    while let Ok(n) = file.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        text.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&text);
+    let text = read_until_hangup(master);
     assert!(text.contains("/dev/pts/0"), "{text:?}");
     assert!(text.contains("33 77"), "{text:?}");
     assert!(text.contains("done"), "{text:?}");
@@ -542,7 +546,6 @@ fn a_terminal_s_master_goes_to_the_console_socket() {
 /// /dev/pts, whose master comes over the socket.
 #[test]
 fn exec_with_a_terminal_sends_its_master() {
-    use std::io::Read;
     let f = Fixture::new("exec-tty", &["sleep", "60"]);
     let b = f.bundle();
     let (status, err) =
@@ -562,16 +565,7 @@ fn exec_with_a_terminal_sends_its_master() {
         "tty; test -t 1 && echo stdout-is-a-tty",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut file = std::fs::File::from(receiver.join().unwrap());
-    let mut text = Vec::new();
-    let mut buf = [0u8; 1024];
-    while let Ok(n) = file.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        text.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&text);
+    let text = read_until_hangup(receiver.join().unwrap());
     assert!(text.contains("/dev/pts/"), "{text:?}");
     assert!(text.contains("stdout-is-a-tty"), "{text:?}");
 }

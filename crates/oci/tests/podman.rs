@@ -62,48 +62,37 @@ fn podman_runs_a_container_with_compose_oci() {
     .output()
     .expect("podman is needed (apt-get install podman)");
     assert!(import.status.success(), "{import:?}");
-    let out = podman(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "localhost/compose-oci-test:1",
-        "sh",
-        "-c",
-        "echo hello; grep Seccomp: /proc/self/status",
-    ])
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // `podman run --rm [-t] --network none IMAGE sh -c SCRIPT`: its stdout.
+    let run = |tty: bool, script: &str| {
+        let mut args = vec!["run", "--rm"];
+        if tty {
+            args.push("-t");
+        }
+        args.extend([
+            "--network",
+            "none",
+            "localhost/compose-oci-test:1",
+            "sh",
+            "-c",
+            script,
+        ]);
+        let out = podman(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     // podman's seccomp profile went through our compiler.
+    let stdout = run(false, "echo hello; grep Seccomp: /proc/self/status");
     assert_eq!(stdout, "hello\nSeccomp:\t2\n");
     // -t: conmon hands us its console socket; the process gets a terminal of its own
     // container's /dev/pts, whose output conmon relays (with CR LF line ends).
-    let out = podman(&[
-        "run",
-        "--rm",
-        "-t",
-        "--network",
-        "none",
-        "localhost/compose-oci-test:1",
-        "sh",
-        "-c",
-        "tty; test -t 0 && echo stdin-is-a-tty",
-    ])
-    .stdin(std::process::Stdio::null())
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run(true, "tty; test -t 0 && echo stdin-is-a-tty");
     assert_eq!(stdout, "/dev/pts/0\r\nstdin-is-a-tty\r\n");
     let left = podman(&["ps", "-aq"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&left.stdout), "");

@@ -940,12 +940,22 @@ mod tests {
     }
 
     fn plan_with(spec: &Spec, netns: Option<OwnedFd>, parent: Option<CString>) -> Result<Plan> {
+        build_with(spec, |i| {
+            i.netns = netns;
+            i.parent_netns = parent;
+        })
+    }
+
+    /// The plan of `spec` from a plain input (a dir rootfs, an exec fifo, no netns, ...)
+    /// that `edit` changes first.
+    fn build_with(spec: &Spec, edit: impl FnOnce(&mut Input<'_>)) -> Result<Plan> {
         let dir = std::env::temp_dir();
-        build(Input {
+        let rootfs = Rootfs::Dir(dir.clone());
+        let mut input = Input {
             spec,
-            rootfs: &Rootfs::Dir(dir.clone()),
+            rootfs: &rootfs,
             dir: &dir,
-            netns,
+            netns: None,
             fifo: Some(null()),
             status_fd: 2,
             host_bounding: u64::MAX,
@@ -957,8 +967,10 @@ mod tests {
             cgroup_root: None,
             console: None,
             seccomp_cache: None,
-            parent_netns: parent,
-        })
+            parent_netns: None,
+        };
+        edit(&mut input);
+        build(input)
     }
 
     /// A fresh network namespace is not the clone's (which would make the parent wait
@@ -1000,26 +1012,13 @@ mod tests {
     #[test]
     fn the_old_root_is_detached_before_the_wait_for_the_cgroups() -> Result<()> {
         let spec = crate::spec::docker_default(&["true"])?;
-        let dir = std::env::temp_dir();
         let root = std::fs::File::open("/").map_err(|e| Error::io("open", "/", e))?;
         let root_fd = root.as_raw_fd();
-        let plan = build(Input {
-            spec: &spec,
-            rootfs: &Rootfs::Dir(dir.clone()),
-            dir: &dir,
-            netns: None,
-            fifo: None,
-            status_fd: 2,
-            host_bounding: u64::MAX,
-            last_cap: 40,
-            terminal: false,
-            init: false,
-            sync: null(),
-            join_cgroups: vec![cstr("memory/x/tasks")?, cstr("pids/x/tasks")?],
-            cgroup_root: Some(OwnedFd::from(root)),
-            console: None,
-            seccomp_cache: None,
-            parent_netns: None,
+        let joins = vec![cstr("memory/x/tasks")?, cstr("pids/x/tasks")?];
+        let plan = build_with(&spec, |i| {
+            i.fifo = None;
+            i.join_cgroups = joins;
+            i.cgroup_root = Some(OwnedFd::from(root));
         })?;
         let at = |want: &dyn Fn(&Step) -> bool| plan.steps.iter().position(want);
         let pivot = at(&|s| matches!(s, Step::PivotRoot));
