@@ -287,6 +287,18 @@ fn console(socket: RawFd) -> SysResult<()> {
 }
 
 fn console_with(socket: RawFd, master: RawFd) -> SysResult<()> {
+    // Only the pty multiplexer (char 5:2) will do: whatever else a rootfs put at
+    // /dev/ptmx is refused before any ioctl on it.
+    // SAFETY: zeroed is a valid stat, filled by fstat before it is read.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of an open fd into a valid buffer.
+    cvt(unsafe { libc::fstat(master, &mut st) })?;
+    let is_ptmx = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 5
+        && libc::minor(st.st_rdev) == 2;
+    if !is_ptmx {
+        return Err(Errno(libc::ENOTTY));
+    }
     let unlock: c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int.
     cvt(unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &unlock) })?;

@@ -126,7 +126,11 @@ impl Runtime {
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
             start_at_once: opts.start_at_once,
-            console_socket: opts.console_socket.as_deref(),
+            console: opts
+                .console_socket
+                .as_deref()
+                .map(container::connect_console)
+                .transpose()?,
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }

@@ -317,7 +317,8 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
     };
     // With a console, the pty is made in the container's /dev/pts once the old root is
-    // gone, and sent before the init says it is set up (callers wait for both).
+    // gone (and the init is in its cgroups), and sent before the init says it is set up
+    // (callers wait for both).
     let console = |plan: &mut Plan, socket: OwnedFd| {
         plan.push(
             "making the console: a pty in the container's /dev/pts, its master sent to the \
@@ -335,9 +336,6 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         // still makes the cgroups, rather than after. The cgroup files are then reached
         // from the host's cgroup root, opened by the parent.
         detach(&mut plan);
-        if let Some(socket) = input.console {
-            console(&mut plan, socket);
-        }
         plan.push(
             "waiting for the container's cgroups to be made",
             Step::WaitParent {
@@ -355,6 +353,10 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
                 "unshare(CLONE_NEWCGROUP)",
                 Step::Unshare(libc::CLONE_NEWCGROUP),
             );
+        }
+        // In its cgroups by now: the devices cgroup is the init's as it opens /dev/ptmx.
+        if let Some(socket) = input.console {
+            console(&mut plan, socket);
         }
         plan.push("telling the runtime the container is set up", Step::Ready);
     } else if let Some(socket) = input.console {

@@ -43,6 +43,54 @@ pub fn open() -> Result<(OwnedFd, OwnedFd)> {
     Ok((master, slave))
 }
 
+/// A connected pair of Unix stream sockets (close-on-exec): one end for the init to send
+/// its terminal's master on ([`crate::CreateOptions::console_socket`]'s protocol), the other
+/// for [`recv_fd`].
+pub fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    // SAFETY: fds is a valid 2-int buffer.
+    if unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(Error::sys("socketpair", Errno::last()));
+    }
+    // SAFETY: socketpair returned two new fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Receives one fd sent with `SCM_RIGHTS` on `socket` (the master a container's init made).
+pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let mut name = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr().cast(),
+        iov_len: name.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: zeroed is a valid msghdr; its buffers are set below and outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg's buffers are valid for their lengths.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(Error::sys("recvmsg (the terminal's master)", Errno::last()));
+    }
+    // SAFETY: the kernel filled msg's control buffer up to msg_controllen; the first
+    // header, if any, is read within it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(Error::Invalid("no terminal master was sent".into()));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// A terminal's window size: rows and columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WinSize {

@@ -128,8 +128,9 @@ pub(crate) struct Target<'a> {
     pub seccomp_cache: Option<&'a Path>,
     /// [`CreateOptions::start_at_once`].
     pub start_at_once: bool,
-    /// [`CreateOptions::console_socket`].
-    pub console_socket: Option<&'a Path>,
+    /// A connected socket the init sends its terminal's master to (see
+    /// [`CreateOptions::console_socket`]; the shim's own socketpair for a shim's terminal).
+    pub console: Option<OwnedFd>,
 }
 
 /// Creates the container in its (already made) state dir, its init a child of this
@@ -149,7 +150,7 @@ pub(crate) fn create(
         init,
         seccomp_cache,
         start_at_once,
-        console_socket,
+        console,
     } = t;
     let cgroup = cgroups::for_container(h, cgroup_parent, id)?;
     let mut undo = Undo {
@@ -237,7 +238,7 @@ pub(crate) fn create(
         sync: sync_r,
         join_cgroups,
         cgroup_root,
-        console: console_socket.map(connect_console).transpose()?,
+        console,
         seccomp_cache,
         parent_netns,
     })?;
@@ -325,7 +326,7 @@ pub(crate) fn create(
 }
 
 /// The console socket, connected: the init sends the pty's master on it.
-fn connect_console(path: &Path) -> Result<OwnedFd> {
+pub(crate) fn connect_console(path: &Path) -> Result<OwnedFd> {
     let stream = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| Error::io("connect to the console socket", path, e))?;
     Ok(OwnedFd::from(stream))

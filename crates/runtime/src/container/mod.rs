@@ -1,7 +1,7 @@
 //! One container and its verbs, one file each.
 
 pub(crate) mod create;
-pub(crate) use create::{Target, create};
+pub(crate) use create::{Target, connect_console, create};
 mod delete;
 mod exec;
 mod kill;

@@ -1,7 +1,7 @@
 //! The shim's start: the request read, the container's stdio made, the container created
 //! with this process as its init's parent.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::control::Control;
@@ -19,6 +19,8 @@ struct Stdio {
     child: [OwnedFd; 3],
     streams: Vec<Stream>,
     stdin: Option<OwnedFd>,
+    /// With a terminal: (our end, the init's end) of the socketpair its master comes on.
+    console: Option<(OwnedFd, OwnedFd)>,
 }
 
 fn dev_null() -> Result<OwnedFd> {
@@ -46,11 +48,16 @@ fn dup(fd: &OwnedFd) -> Result<OwnedFd> {
 impl Stdio {
     fn new(terminal: bool, stdin: bool) -> Result<Stdio> {
         if terminal {
-            let (master, slave) = pty::open()?;
+            // The init makes the pty in the container's own /dev/pts and sends us its
+            // master (`Step::Console`): inside, the terminal has a name (`tty` works).
+            // Its stdio until then: /dev/null.
+            let (ours, theirs) = pty::socketpair()?;
+            let null = dev_null()?;
             return Ok(Stdio {
-                child: [dup(&slave)?, dup(&slave)?, slave],
-                streams: vec![Stream::new(master, logs::Stream::Stdout)],
+                child: [dup(&null)?, dup(&null)?, null],
+                streams: Vec::new(),
                 stdin: None,
+                console: Some((ours, theirs)),
             });
         }
         let (out_r, out_w) = pipe()?;
@@ -68,6 +75,7 @@ impl Stdio {
                 Stream::new(err_r, logs::Stream::Stderr),
             ],
             stdin: keep,
+            console: None,
         })
     }
 }
@@ -106,7 +114,8 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         req.shim.log_max_size,
         req.shim.log_max_files,
     )?;
-    let stdio = Stdio::new(req.shim.terminal, req.shim.stdin)?;
+    let mut stdio = Stdio::new(req.shim.terminal, req.shim.stdin)?;
+    let (console_ours, console_theirs) = stdio.console.take().unzip();
     // Made before the container: a client that sees it created can resize at once.
     let control = req
         .shim
@@ -120,17 +129,30 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         id: &req.id,
         h: cgroups::detect()?,
         cgroup_parent: &req.cgroup_parent,
-        terminal: req.shim.terminal,
+        // A terminal's controlling-tty step comes with the console (after the pivot).
+        terminal: false,
         init: req.init,
         seccomp_cache: req.seccomp_cache.as_deref(),
         start_at_once: false,
-        console_socket: None,
+        console: console_theirs,
     };
     let r = container::create(target, &req.spec, &req.rootfs, req.netns.as_deref());
     // Our own stdio goes back to /dev/null: only the container holds its ends now.
     install(&[dup(&null)?, dup(&null)?, null])?;
     drop(stdio.child);
     let mut c = r?;
+    if let Some(ours) = console_ours {
+        // Sent before the init said it was set up: here already.
+        match pty::recv_fd(ours.as_fd()) {
+            Ok(master) => stdio
+                .streams
+                .push(Stream::new(master, logs::Stream::Stdout)),
+            Err(e) => {
+                let _ = c.delete(true);
+                return Err(e);
+            }
+        }
+    }
     c.record.shim = ProcRef::me();
     if let Err(e) = c.record.save(&dir) {
         let _ = c.delete(true);
