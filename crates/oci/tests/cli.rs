@@ -461,31 +461,9 @@ fn run_forwards_signals_to_the_container() {
 
 /// Receives one fd sent with SCM_RIGHTS on the next connection to `listener`.
 fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::AsFd;
     let (conn, _) = listener.accept().unwrap();
-    let mut name = [0u8; 64];
-    let mut iov = libc::iovec {
-        iov_base: name.as_mut_ptr().cast(),
-        iov_len: name.len(),
-    };
-    let mut control = [0u64; 8];
-    // SAFETY: zeroed is a valid msghdr; its buffers are set below and outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: msg's buffers are valid for their lengths.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel filled the control buffer; the first header holds the fd.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!cmsg.is_null(), "no fd was sent");
-        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
-        std::os::fd::OwnedFd::from_raw_fd(fd)
-    }
+    compose_runtime::pty::recv_fd(conn.as_fd()).unwrap()
 }
 
 /// What a pty's master reads until the last slave closes (EIO).
