@@ -570,4 +570,18 @@ fn terminal_and_console_socket_go_together() {
     let (status, err) = f.ours_detached(&["create", "--bundle", b.to_str().unwrap(), &f.id]);
     assert!(!status.success());
     assert!(err.contains("give --console-socket"), "{err}");
+    // A socket nobody listens on is named, and nothing is left of the container.
+    let gone = f.tmp.path().join("nobody.sock");
+    let (status, err) = f.ours_detached(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--console-socket",
+        gone.to_str().unwrap(),
+        &f.id,
+    ]);
+    assert!(!status.success());
+    assert!(err.contains("nobody.sock"), "{err}");
+    assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
+    assert!(!f.root().join(&f.id).exists(), "a state dir was left");
 }

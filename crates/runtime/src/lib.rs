@@ -102,6 +102,12 @@ impl Runtime {
             ));
         }
         let dir = self.dir(id)?;
+        // Before the state dir: a socket that cannot be reached leaves nothing behind.
+        let console = opts
+            .console_socket
+            .as_deref()
+            .map(container::connect_console)
+            .transpose()?;
         spare::make(&dir, id)?;
         if let Some(shim_opts) = &opts.shim {
             let req = shim::Request {
@@ -126,11 +132,7 @@ impl Runtime {
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
             start_at_once: opts.start_at_once,
-            console: opts
-                .console_socket
-                .as_deref()
-                .map(container::connect_console)
-                .transpose()?,
+            console,
         };
         container::create(target, spec, rootfs, opts.netns.as_deref())
     }
