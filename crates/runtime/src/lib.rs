@@ -128,7 +128,6 @@ impl Runtime {
             id,
             h: self.hierarchy,
             cgroup_parent: &self.cgroup_parent,
-            terminal: false,
             init: opts.init,
             seccomp_cache: self.seccomp_cache.as_deref(),
             start_at_once: opts.start_at_once,

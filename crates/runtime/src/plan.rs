@@ -76,8 +76,6 @@ pub struct Input<'a> {
     /// The host's capability bounding set and last cap.
     pub host_bounding: u64,
     pub last_cap: u32,
-    /// Stdio is a terminal: the init makes it its controlling terminal.
-    pub terminal: bool,
     /// A reaper stays PID 1 and the process runs as its child.
     pub init: bool,
     /// The read end of the pipe on which the parent says, a byte each, that it has written
@@ -218,12 +216,6 @@ pub fn build(input: Input<'_>) -> Result<Plan> {
         );
     }
     plan.push("prctl(PR_SET_DUMPABLE, 0)", Step::NotDumpable);
-    if input.terminal {
-        plan.push(
-            "making stdin the controlling terminal (setsid, TIOCSCTTY)",
-            Step::Terminal,
-        );
-    }
     if let Some(fd) = input.netns {
         plan.push(
             "joining the network namespace",
@@ -962,7 +954,6 @@ mod tests {
             status_fd: 2,
             host_bounding: u64::MAX,
             last_cap: 40,
-            terminal: false,
             init: false,
             sync: null(),
             join_cgroups: Vec::new(),

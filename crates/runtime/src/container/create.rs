@@ -116,13 +116,12 @@ impl Drop for Undo<'_> {
     }
 }
 
-/// Where `create` works: the container, and whether its stdio is a terminal.
+/// Where `create` works: the container and how.
 pub(crate) struct Target<'a> {
     pub dir: PathBuf,
     pub id: &'a str,
     pub h: Hierarchy,
     pub cgroup_parent: &'a str,
-    pub terminal: bool,
     pub init: bool,
     /// Where compiled seccomp filters are kept; `None`: compiled each time.
     pub seccomp_cache: Option<&'a Path>,
@@ -146,7 +145,6 @@ pub(crate) fn create(
         id,
         h,
         cgroup_parent,
-        terminal,
         init,
         seccomp_cache,
         start_at_once,
@@ -233,7 +231,6 @@ pub(crate) fn create(
         status_fd: status_w.as_raw_fd(),
         host_bounding: caps::own_status_mask("CapBnd")?,
         last_cap: caps::last_cap(),
-        terminal,
         init,
         sync: sync_r,
         join_cgroups,

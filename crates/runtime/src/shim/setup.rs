@@ -129,8 +129,6 @@ fn create(dir: PathBuf, req: &Request) -> Result<Session> {
         id: &req.id,
         h: cgroups::detect()?,
         cgroup_parent: &req.cgroup_parent,
-        // A terminal's controlling-tty step comes with the console (after the pivot).
-        terminal: false,
         init: req.init,
         seccomp_cache: req.seccomp_cache.as_deref(),
         start_at_once: false,
