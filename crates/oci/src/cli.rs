@@ -283,8 +283,6 @@ impl Cli {
         let mut rest_are_operands = false;
         while let Some(arg) = it.next() {
             let verb = raw.verb.as_deref();
-            // exec: everything after the id and the command's first word is the command's.
-            let exec_command = verb == Some("exec") && !raw.operands.is_empty();
             let text = arg.to_str().unwrap_or("");
             if rest_are_operands || !text.starts_with('-') || text == "-" {
                 if raw.verb.is_none() && !rest_are_operands {
@@ -295,14 +293,12 @@ impl Cli {
                     raw.verb = Some(text.to_string());
                 } else {
                     raw.operands.push(arg);
+                    // exec: from the command's first word on, every argument is the
+                    // command's, options included.
                     if verb == Some("exec") && raw.operands.len() > 1 {
                         raw.operands.extend(it.by_ref());
                     }
                 }
-                continue;
-            }
-            if exec_command && raw.operands.len() > 1 {
-                raw.operands.push(arg);
                 continue;
             }
             if text == "--" {

@@ -94,6 +94,13 @@ impl Fixture {
         (status, std::fs::read_to_string(&err).unwrap())
     }
 
+    /// `create --bundle B --console-socket SOCK ID`, as `ours_detached`.
+    fn create_with_console(&self, sock: &Path) -> (std::process::ExitStatus, String) {
+        let b = self.bundle();
+        let (b, sock) = (b.to_str().unwrap(), sock.to_str().unwrap());
+        self.ours_detached(&["create", "--bundle", b, "--console-socket", sock, &self.id])
+    }
+
     fn state(&self) -> Value {
         let out = self.ours(&["state", &self.id]);
         assert!(out.status.success(), "{out:?}");
@@ -492,15 +499,7 @@ fn a_terminal_s_master_goes_to_the_console_socket() {
     let sock = f.tmp.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let receiver = std::thread::spawn(move || receive_fd(&listener));
-    let b = f.bundle();
-    let (status, err) = f.ours_detached(&[
-        "create",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--console-socket",
-        sock.to_str().unwrap(),
-        &f.id,
-    ]);
+    let (status, err) = f.create_with_console(&sock);
     assert!(status.success(), "{err}");
     let master = receiver.join().unwrap();
     let ws = libc::winsize {
@@ -556,14 +555,7 @@ fn terminal_and_console_socket_go_together() {
     let b = f.bundle();
     let sock = f.tmp.path().join("console.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let (status, err) = f.ours_detached(&[
-        "create",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--console-socket",
-        sock.to_str().unwrap(),
-        &f.id,
-    ]);
+    let (status, err) = f.create_with_console(&sock);
     assert!(!status.success());
     assert!(err.contains("process.terminal is false"), "{err}");
     f.edit(|c| c["process"]["terminal"] = json!(true));
@@ -572,14 +564,7 @@ fn terminal_and_console_socket_go_together() {
     assert!(err.contains("give --console-socket"), "{err}");
     // A socket nobody listens on is named, and nothing is left of the container.
     let gone = f.tmp.path().join("nobody.sock");
-    let (status, err) = f.ours_detached(&[
-        "create",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--console-socket",
-        gone.to_str().unwrap(),
-        &f.id,
-    ]);
+    let (status, err) = f.create_with_console(&gone);
     assert!(!status.success());
     assert!(err.contains("nobody.sock"), "{err}");
     assert_eq!(stdout(&f.ours(&["list", "-q"])), "");
